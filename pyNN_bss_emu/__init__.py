@@ -1,0 +1,56 @@
+"""pyNN.bss_emu: a PyNN backend that emulates the BrainScaleS-1 wafer-scale system.
+
+Use it like any PyNN backend::
+
+    import pyNN.bss_emu as sim
+    sim.setup(timestep=0.1)
+
+Cell types are those the wafer offers (see :func:`list_standard_models`); other PyNN standard
+models raise an error that names the available ones.
+"""
+from pyNN import errors, random, space  # noqa: F401
+from pyNN.network import Network  # noqa: F401
+from pyNN.random import GSLRNG, NumpyRNG, RandomDistribution  # noqa: F401
+from pyNN.recording import *  # noqa: F401,F403
+from pyNN.space import Space  # noqa: F401
+from pyNN.standardmodels import StandardCellType as _StandardCellType
+
+from .connectors import *  # noqa: F401,F403
+from .control import (end, get_current_time, get_max_delay, get_min_delay,  # noqa: F401
+                      get_time_step, initialize, num_processes, rank, reset, run, run_for,
+                      run_until, setup)
+from .populations import Assembly, Population, PopulationView  # noqa: F401
+from .procedural_api import connect, create, record, record_gsyn, record_v, set  # noqa: F401
+from .projections import Projection  # noqa: F401
+from .standardmodels import CELL_TYPES, SYNAPSE_TYPES
+from .standardmodels.cells import (EIF_cond_exp_isfa_ista, IF_cond_exp,  # noqa: F401
+                                   SpikeSourceArray, SpikeSourcePoisson)
+from .standardmodels.synapses import StaticSynapse  # noqa: F401
+
+__version__ = "0.1.0"
+
+
+class ModelNotOnHardwareError(errors.NoModelAvailableError, AttributeError):
+    """A PyNN standard model that the BrainScaleS-1 wafer does not offer."""
+
+
+def list_standard_models() -> list[str]:
+    """Names of the standard cell types this backend (the wafer) offers."""
+    return [name for name, obj in globals().items()
+            if isinstance(obj, type) and issubclass(obj, _StandardCellType)
+            and obj is not _StandardCellType]
+
+
+def __getattr__(name: str):
+    """Other PyNN standard models: an error saying what the hardware offers."""
+    from pyNN.standardmodels import cells, electrodes, synapses
+    for module, offered in ((cells, CELL_TYPES), (synapses, SYNAPSE_TYPES)):
+        if isinstance(getattr(module, name, None), type):
+            raise ModelNotOnHardwareError(
+                f"{name} is not available on the BrainScaleS-1 wafer emulated by pyNN.bss_emu; "
+                f"it offers: {', '.join(offered)}")
+    if isinstance(getattr(electrodes, name, None), type):
+        raise ModelNotOnHardwareError(
+            f"{name}: current sources are not available in pyNN.bss_emu (the wafer has no "
+            "general current injection)")
+    raise AttributeError(f"module 'pyNN.bss_emu' has no attribute '{name}'")

@@ -1,0 +1,351 @@
+"""The engine's view of a network: flat arrays only, no PyNN objects.
+
+Neurons have neuron indices (rows of the state arrays) and, like spike sources, node indices
+(presynaptic identities in the synapse table); nodes are numbered in creation order, so
+populations and sources can be added at any time without renumbering.
+Synapses are given in creation (COO) order and kept in a CSR layout sorted by presynaptic node
+for delivery; ``set_weights`` rewrites weights in COO order without rebuilding the structure
+(the in-the-loop trainer depends on that).  Hooks for the hardware layers:
+
+* ``set_weights`` / ``set_delays``: realised per-synapse weights (µS) and routed delays (ms);
+* ``node_loss``: probability that an event of a presynaptic node is lost (per-event loss);
+* ``set_neuron_parameters``: per-neuron effective parameters, e.g. compound neurons from
+  ``compound_neuron_parameters`` over their denmems.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import kernels
+from .kernels import PARAM_COLUMNS, N_PARAMS
+from .sources import ArraySources, PoissonSources
+
+STATE_VARIABLES = ("v", "w", "gsyn_exc", "gsyn_inh")
+_VAR_CODE = {"v": kernels.VAR_V, "gsyn_exc": kernels.VAR_GE, "gsyn_inh": kernels.VAR_GI,
+             "w": kernels.VAR_W}
+
+
+@dataclass
+class RecordRequest:
+    """Sample ``variable`` of ``neurons`` (global indices) every ``every`` steps."""
+    variable: str
+    neurons: np.ndarray
+    every: int
+    samples: list = field(default_factory=list)   # chunks of shape (n_samples, n_neurons)
+    last_step: int = -1                            # step of the last sample taken
+
+
+def compound_neuron_parameters(denmem_params: dict[str, np.ndarray],
+                               neuron_of_denmem: np.ndarray) -> dict[str, np.ndarray]:
+    """Combine per-denmem parameters into per-neuron ones (compound neurons).
+
+    The denmems of a compound neuron share one membrane: capacitances, leak, adaptation and
+    synaptic conductance scales add up, reversal potentials and thresholds are conductance
+    (leak) weighted means.  ``neuron_of_denmem`` must be sorted (denmems of one neuron adjacent).
+    """
+    starts = np.flatnonzero(np.r_[True, np.diff(neuron_of_denmem) != 0])
+    add = np.add.reduceat
+    g_l = add(denmem_params["g_l"], starts)
+    out = {"cm": add(denmem_params["cm"], starts), "g_l": g_l}
+    for name in ("a", "b", "i_offset", "syn_scale_E", "syn_scale_I"):
+        if name in denmem_params:
+            out[name] = add(denmem_params[name], starts)
+    for name in ("e_l", "v_thresh", "e_rev_E", "e_rev_I", "delta_T", "tau_w", "tau_syn_E",
+                 "tau_syn_I", "v_reset", "v_peak"):
+        if name in denmem_params:
+            out[name] = add(denmem_params[name] * denmem_params["g_l"], starts) / g_l
+    return out
+
+
+class Network:
+    """Arrays and state of one emulated network; ``run`` advances it in compiled code."""
+
+    def __init__(self, dt: float) -> None:
+        if not dt > 0:
+            raise ValueError(f"time step dt={dt} ms must be > 0")
+        self.dt = float(dt)
+        self.n_neurons = 0
+        self.P = np.zeros((0, N_PARAMS))
+        self.tau_refrac = np.zeros(0)
+        self.initial = {name: np.zeros(0) for name in STATE_VARIABLES}
+        self.v = np.zeros(0)
+        self.w = np.zeros(0)
+        self.ge = np.zeros(0)
+        self.gi = np.zeros(0)
+        self.refrac = np.zeros(0, dtype=np.int64)
+        self.i_ext = np.zeros(0)
+        self.spike_flag = np.zeros(0, dtype=np.bool_)
+        self.poisson = PoissonSources()
+        self.arrays = ArraySources()
+        self.n_nodes = 0
+        self.neuron_node = np.zeros(0, dtype=np.int64)
+        self.source_flag = np.zeros(0, dtype=np.bool_)   # per node: record this source's spikes
+        self.node_loss = np.zeros(0)
+        # synapses, COO (creation) order
+        self.syn_pre = np.zeros(0, dtype=np.int64)
+        self.syn_post = np.zeros(0, dtype=np.int64)
+        self.syn_weight = np.zeros(0)
+        self.syn_delay = np.zeros(0)
+        self.syn_receptor = np.zeros(0, dtype=np.int8)
+        self._structure_dirty = True
+        self._weights_dirty = True
+        self.ring_e = np.zeros((2, 0))
+        self.ring_i = np.zeros((2, 0))
+        self.step = 0
+        self.records: dict[int, RecordRequest] = {}
+        self._next_record_id = 0
+
+    # ----------------------------------------------------------------- construction
+    def add_neurons(self, params: dict[str, np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Append ``size`` neurons; ``params`` maps PARAM_COLUMNS names (plus ``tau_refrac``)
+        to arrays; returns (neuron indices, node indices)."""
+        idx = np.arange(self.n_neurons, self.n_neurons + size)
+        nodes = self._new_nodes(size)
+        self.neuron_node = np.concatenate([self.neuron_node, nodes])
+        self.n_neurons += size
+        self.P = np.vstack([self.P, np.zeros((size, N_PARAMS))])
+        self.tau_refrac = np.concatenate([self.tau_refrac, np.zeros(size)])
+        for name in STATE_VARIABLES:
+            self.initial[name] = np.concatenate([self.initial[name], np.zeros(size)])
+        self.v = np.concatenate([self.v, np.zeros(size)])
+        self.w = np.concatenate([self.w, np.zeros(size)])
+        self.ge = np.concatenate([self.ge, np.zeros(size)])
+        self.gi = np.concatenate([self.gi, np.zeros(size)])
+        self.refrac = np.concatenate([self.refrac, np.zeros(size, dtype=np.int64)])
+        self.i_ext = np.concatenate([self.i_ext, np.zeros(size)])
+        self.spike_flag = np.concatenate([self.spike_flag, np.zeros(size, dtype=np.bool_)])
+        self.set_neuron_parameters(idx, params)
+        return idx, nodes
+
+    def _new_nodes(self, size: int) -> np.ndarray:
+        nodes = np.arange(self.n_nodes, self.n_nodes + size)
+        self.n_nodes += size
+        self.source_flag = np.concatenate([self.source_flag, np.zeros(size, dtype=np.bool_)])
+        self.node_loss = np.concatenate([self.node_loss, np.zeros(size)])
+        self._structure_dirty = True
+        return nodes
+
+    def add_poisson_sources(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Append Poisson sources with the given stream keys; returns (nodes, source indices)."""
+        nodes = self._new_nodes(keys.size)
+        sl = self.poisson.add(nodes, keys)
+        return nodes, np.arange(sl.start, sl.stop)
+
+    def add_array_sources(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Append spike-array sources; returns (nodes, source indices)."""
+        nodes = self._new_nodes(size)
+        sl = self.arrays.add(nodes)
+        return nodes, np.arange(sl.start, sl.stop)
+
+    def set_neuron_parameters(self, idx: np.ndarray, params: dict[str, np.ndarray]) -> None:
+        """Write per-neuron parameters (PARAM_COLUMNS names, ``tau_refrac``) for ``idx``."""
+        for name, value in params.items():
+            if name == "tau_refrac":
+                self.tau_refrac[idx] = value
+            else:
+                self.P[idx, PARAM_COLUMNS.index(name)] = value
+
+    def set_initial(self, idx: np.ndarray, variable: str, value: np.ndarray,
+                    apply_now: bool) -> None:
+        """Initial value of a state variable; ``apply_now`` also sets the current state."""
+        self.initial[variable][idx] = value
+        if apply_now:
+            self._state_array(variable)[idx] = value
+
+    def _state_array(self, variable: str) -> np.ndarray:
+        return {"v": self.v, "w": self.w, "gsyn_exc": self.ge, "gsyn_inh": self.gi}[variable]
+
+    def set_synapses(self, pre: np.ndarray, post: np.ndarray, weight: np.ndarray,
+                     delay: np.ndarray, receptor: np.ndarray) -> None:
+        """Replace all synapses (COO order): presynaptic node, postsynaptic neuron, weight (µS,
+        ≥ 0), delay (ms, ≥ dt) and receptor (0 excitatory, 1 inhibitory)."""
+        self.syn_pre = np.asarray(pre, dtype=np.int64)
+        self.syn_post = np.asarray(post, dtype=np.int64)
+        self.syn_weight = np.asarray(weight, dtype=float)
+        self.syn_delay = np.asarray(delay, dtype=float)
+        self.syn_receptor = np.asarray(receptor, dtype=np.int8)
+        self._structure_dirty = True
+
+    def set_weights(self, sl: slice, weight: np.ndarray) -> None:
+        """Rewrite weights (µS) of the COO slice ``sl`` without touching the structure."""
+        self.syn_weight[sl] = weight
+        self._weights_dirty = True
+
+    def set_delays(self, sl: slice, delay: np.ndarray) -> None:
+        """Rewrite delays (ms) of the COO slice ``sl`` (e.g. routed delays)."""
+        self.syn_delay[sl] = delay
+        self._structure_dirty = True
+
+    def _build(self) -> None:
+        """(Re)build the CSR delivery structure; keeps neuron state and pending events."""
+        order = np.argsort(self.syn_pre, kind="stable")
+        self._perm = order
+        counts = np.bincount(self.syn_pre, minlength=self.n_nodes)
+        self._ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._post = self.syn_post[order]
+        self._receptor = self.syn_receptor[order]
+        delay_steps = np.rint(self.syn_delay / self.dt).astype(np.int64)
+        if delay_steps.size and delay_steps.min() < 1:
+            raise ValueError(f"synaptic delays must be >= the time step {self.dt} ms")
+        self._delay = delay_steps[order]
+        L = int(delay_steps.max()) + 1 if delay_steps.size else 2
+        L = max(L, 2)
+        old_e, old_i = self.ring_e, self.ring_i
+        n_old = old_e.shape[1]
+        if old_e.shape[0] != L or n_old != self.n_neurons:
+            # keep pending input: re-slot each row at its absolute arrival step
+            self.ring_e = np.zeros((L, self.n_neurons))
+            self.ring_i = np.zeros((L, self.n_neurons))
+            L_old = old_e.shape[0]
+            for k in range(1, L_old):
+                src = (self.step + k) % L_old
+                dst = (self.step + k) % L
+                self.ring_e[dst, :n_old] += old_e[src]
+                self.ring_i[dst, :n_old] += old_i[src]
+        self._structure_dirty = False
+        self._weights_dirty = True
+
+    def _csr_weights(self) -> np.ndarray:
+        if self._weights_dirty:
+            self._weight = np.ascontiguousarray(self.syn_weight[self._perm])
+            self._weights_dirty = False
+        return self._weight
+
+    # ----------------------------------------------------------------- state
+    def reset(self) -> None:
+        """Back to t = 0: initial state, no pending input, sources rewound."""
+        self.step = 0
+        self.v[:] = self.initial["v"]
+        self.w[:] = self.initial["w"]
+        self.ge[:] = self.initial["gsyn_exc"]
+        self.gi[:] = self.initial["gsyn_inh"]
+        self.refrac[:] = 0
+        self.ring_e[:] = 0.0
+        self.ring_i[:] = 0.0
+        self.poisson.rewind()
+        self.arrays.rewind()
+        for rec in self.records.values():
+            rec.samples = []
+            rec.last_step = -1
+
+    def add_record(self, variable: str, neurons: np.ndarray, every: int) -> int:
+        """Start sampling ``variable`` of ``neurons`` every ``every`` steps; returns a handle."""
+        if variable not in _VAR_CODE:
+            raise ValueError(f"cannot record '{variable}'; recordable: {sorted(_VAR_CODE)}")
+        if every < 1:
+            raise ValueError(f"sampling every {every} steps: must be >= 1")
+        rid = self._next_record_id
+        self._next_record_id += 1
+        self.records[rid] = RecordRequest(variable, np.asarray(neurons, dtype=np.int64), every)
+        return rid
+
+    def remove_record(self, rid: int) -> None:
+        self.records.pop(rid, None)
+
+    def take_samples(self, rid: int, clear: bool = False) -> np.ndarray:
+        """All samples of a record request so far, shape (n_samples, n_neurons)."""
+        rec = self.records[rid]
+        n = rec.neurons.size
+        data = np.concatenate(rec.samples, axis=0) if rec.samples else np.zeros((0, n))
+        if clear:
+            rec.samples = []
+        return data
+
+    # ----------------------------------------------------------------- running
+    def run(self, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Advance by ``n_steps`` time steps.  Returns the recorded spikes of this window as
+        (times in ms, node indices), neurons with ``spike_flag`` and sources with
+        ``source_flag``."""
+        if self._structure_dirty:
+            self._build()
+        weight = self._csr_weights()
+        dt = self.dt
+        step0 = self.step
+        t_end = (step0 + n_steps) * dt
+        # external events of this window, sorted by emission step
+        p_step, p_node, p_time = self.poisson.window(t_end, dt)
+        a_step, a_node, a_time = self.arrays.window(t_end, dt)
+        ev_step = np.concatenate([p_step, a_step])
+        ev_node = np.concatenate([p_node, a_node])
+        ev_time = np.concatenate([p_time, a_time])
+        if np.any(self.node_loss > 0) and ev_node.size:
+            keep = self._loss_rng().random(ev_node.size) >= self.node_loss[ev_node]
+            ev_step, ev_node, ev_time = ev_step[keep], ev_node[keep], ev_time[keep]
+        order = np.argsort(ev_step, kind="stable")
+        ev_step, ev_node, ev_time = ev_step[order], ev_node[order], ev_time[order]
+        ev_step = np.maximum(ev_step, step0)  # a spike at t = 0 is emitted at step 0
+        # recording groups
+        groups = self._record_groups(step0)
+        grp_every, grp_ptr, ch_neuron, ch_var, rids = groups
+        n_samples_max = np.array([(step0 + n_steps) // e - step0 // e for e in grp_every],
+                                 dtype=np.int64)
+        n_ch = np.diff(grp_ptr)
+        grp_out_offset = np.concatenate([[0], np.cumsum(n_samples_max * n_ch)]).astype(np.int64)
+        out = np.empty(int(grp_out_offset[-1]))
+        grp_nsamp = np.zeros(len(grp_every), dtype=np.int64)
+        # spike buffer: grows if needed (the kernel stops early when full)
+        spk_steps, spk_nodes = [], []
+        done = 0
+        cap = max(1024, int(self.n_neurons * 4 + 0.02 * self.n_neurons * n_steps))
+        while done < n_steps:
+            spk_step = np.empty(cap, dtype=np.int64)
+            spk_node = np.empty(cap, dtype=np.int64)
+            spk_count = np.zeros(1, dtype=np.int64)
+            first = np.searchsorted(ev_step, self.step, side="right") if done else 0
+            k = kernels.run_steps(
+                self.step, n_steps - done, dt, self.P, self._ref_steps(),
+                self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
+                self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
+                self.ring_e, self.ring_i, ev_step[first:], ev_node[first:], self.spike_flag,
+                spk_step, spk_node, spk_count,
+                grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out)
+            spk_steps.append(spk_step[:spk_count[0]])
+            spk_nodes.append(spk_node[:spk_count[0]])
+            done += k
+            self.step += k
+            if k == 0 or spk_count[0] > cap // 2:
+                cap *= 2
+        # distribute samples
+        for g, rid in enumerate(rids):
+            rec = self.records[rid]
+            nch = n_ch[g]
+            block = out[grp_out_offset[g]:grp_out_offset[g] + grp_nsamp[g] * nch]
+            block = block.reshape(grp_nsamp[g], nch)
+            if grp_nsamp[g]:
+                rec.samples.append(block.copy())
+                rec.last_step = (self.step // rec.every) * rec.every
+        n_times = np.concatenate(spk_steps) * dt
+        n_nodes = np.concatenate(spk_nodes)
+        src_sel = self.source_flag[ev_node]
+        times = np.concatenate([n_times, ev_time[src_sel]])
+        nodes = np.concatenate([self.neuron_node[n_nodes], ev_node[src_sel]])
+        return times, nodes
+
+    def _ref_steps(self) -> np.ndarray:
+        # NEST: Time(ms=t_ref).get_steps() rounds to the nearest step
+        return np.rint(self.tau_refrac / self.dt).astype(np.int64)
+
+    def _loss_rng(self) -> np.random.Generator:
+        if not hasattr(self, "_rng_loss"):
+            self._rng_loss = np.random.default_rng(0)
+        return self._rng_loss
+
+    def _record_groups(self, step0: int):
+        """Pack record requests into kernel arrays; takes the sample at the current time for
+        requests that have not sampled it yet (first run after ``record()``/``reset()``)."""
+        rids = sorted(self.records)
+        grp_every, grp_ptr, ch_neuron, ch_var = [], [0], [], []
+        for rid in rids:
+            rec = self.records[rid]
+            if step0 % rec.every == 0 and rec.last_step < step0:
+                rec.samples.append(self._state_array(rec.variable)[rec.neurons][None, :].copy())
+                rec.last_step = step0
+            grp_every.append(rec.every)
+            ch_neuron.append(rec.neurons)
+            ch_var.append(np.full(rec.neurons.size, _VAR_CODE[rec.variable], dtype=np.int64))
+            grp_ptr.append(grp_ptr[-1] + rec.neurons.size)
+        cat = (lambda xs, dt_: np.concatenate(xs).astype(dt_) if xs else np.zeros(0, dt_))
+        return (np.array(grp_every, dtype=np.int64), np.array(grp_ptr, dtype=np.int64),
+                cat(ch_neuron, np.int64), cat(ch_var, np.int64), rids)

@@ -1,0 +1,213 @@
+"""Population, PopulationView and Assembly of ``pyNN.bss_emu``.
+
+A population's native parameters live in numpy arrays here (PyNN units); every change is
+pushed to the engine at once (converted and range-checked), so an invalid value raises at
+``set()`` time and leaves the stored values untouched.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pyNN import common, errors
+from pyNN.parameters import ParameterSpace, simplify
+
+from . import simulator
+from .engine.sources import stream_keys
+from .recording import Recorder
+from .standardmodels import cells as our_cells
+from .standardmodels import CELL_TYPES
+
+
+class Assembly(common.Assembly):
+    _simulator = simulator
+
+
+def _grandparent_indices(view) -> np.ndarray:
+    return np.asarray(view.index_in_grandparent(np.arange(view.size)), dtype=np.int64)
+
+
+def node_indices(obj) -> np.ndarray:
+    """Engine node index of every cell of a Population, PopulationView or Assembly."""
+    if isinstance(obj, common.Assembly):
+        return np.concatenate([node_indices(p) for p in obj.populations])
+    if isinstance(obj, common.PopulationView):
+        return obj.grandparent._nodes[_grandparent_indices(obj)]
+    return obj._nodes
+
+
+def neuron_indices(obj) -> np.ndarray:
+    """Engine neuron index (state row) of every cell; spike sources cannot receive input."""
+    if isinstance(obj, common.Assembly):
+        return np.concatenate([neuron_indices(p) for p in obj.populations])
+    pop = obj.grandparent if isinstance(obj, common.PopulationView) else obj
+    if pop._neuron_index is None:
+        raise errors.ConnectionError(
+            f"population '{pop.label}' of {type(pop.celltype).__name__} cannot be the target "
+            "of a projection: spike sources have no synaptic inputs")
+    if isinstance(obj, common.PopulationView):
+        return pop._neuron_index[_grandparent_indices(obj)]
+    return pop._neuron_index
+
+
+class _ParameterAccess:
+    """``_get_parameters``/``_set_parameters`` shared by Population and PopulationView; works
+    on the owning population's arrays at ``self._indices()``."""
+
+    def _owner(self):
+        raise NotImplementedError
+
+    def _indices(self):
+        raise NotImplementedError
+
+    def _get_parameters(self, *names):
+        ct = self.celltype
+        if any(name in ct.computed_parameters() for name in names):
+            native_names = ct.get_native_names()
+        else:
+            native_names = ct.get_native_names(*names)
+        return ct.reverse_translate(self._get_native_parameters(*native_names))
+
+    def _get_native_parameters(self, *names):
+        owner, idx = self._owner(), self._indices()
+        values = {}
+        for name in names:
+            if name not in owner._parameters:
+                raise errors.NonExistentParameterError(name, type(self.celltype).__name__,
+                                                       sorted(owner._parameters))
+            values[name] = simplify(owner._parameters[name][idx])
+        return ParameterSpace(values, shape=(len(idx),))
+
+    def _set_parameters(self, parameter_space):
+        """``parameter_space`` holds native parameters for the cells of ``self``."""
+        owner, idx = self._owner(), self._indices()
+        parameter_space.shape = (len(idx),)
+        parameter_space.evaluate(simplify=False)
+        new = {name: owner._parameters[name].copy() for name in owner._parameters}
+        for name, value in parameter_space.items():
+            if name not in new:
+                raise errors.NonExistentParameterError(name, type(self.celltype).__name__,
+                                                       sorted(new))
+            try:
+                new[name][idx] = value
+            except (ValueError, TypeError):
+                raise errors.InvalidParameterValueError(
+                    f"parameter '{name}' of {type(self.celltype).__name__}: cannot use value "
+                    f"of type {type(value).__name__} ({value!r:.80})") from None
+        owner._push_parameters(new, idx)   # validates; raises before anything is stored
+        owner._parameters = new
+
+    def _set_initial_value_array(self, variable, initial_values):
+        owner, idx = self._owner(), self._indices()
+        if owner._neuron_index is None:
+            return
+        allowed = owner.celltype.default_initial_values
+        if variable not in allowed:
+            raise errors.NonExistentParameterError(variable, type(owner.celltype).__name__,
+                                                   sorted(allowed))
+        values = initial_values
+        if hasattr(values, "evaluate"):
+            values = values.evaluate(simplify=False) if values.shape else values.evaluate()
+        values = np.broadcast_to(np.asarray(values, dtype=float), (owner.size,))[idx] \
+            if np.ndim(values) == 0 or np.size(values) == owner.size else \
+            np.asarray(values, dtype=float)
+        if not np.all(np.isfinite(values)):
+            raise errors.InvalidParameterValueError(
+                f"initial value of '{variable}' must be finite, got {values[~np.isfinite(values)][0]}")
+        net = simulator.state.network
+        net.set_initial(owner._neuron_index[idx], variable, values, apply_now=True)
+
+
+class PopulationView(_ParameterAccess, common.PopulationView):
+    _assembly_class = Assembly
+    _simulator = simulator
+
+    def _owner(self):
+        return self.grandparent
+
+    def _indices(self):
+        return _grandparent_indices(self)
+
+    def _get_view(self, selector, label=None):
+        return PopulationView(self, selector, label)
+
+
+class Population(_ParameterAccess, common.Population):
+    __doc__ = common.Population.__doc__
+    _simulator = simulator
+    _recorder_class = Recorder
+    _assembly_class = Assembly
+
+    def __init__(self, size, cellclass, cellparams=None, structure=None,
+                 initial_values={}, label=None):
+        simulator.state.check_usable()
+        celltype = cellclass(**(cellparams or {})) if isinstance(cellclass, type) else cellclass
+        if type(celltype).__name__ not in CELL_TYPES or \
+                not isinstance(celltype, getattr(our_cells, type(celltype).__name__)):
+            raise errors.InvalidModelError(
+                f"{type(celltype).__name__} (from {type(celltype).__module__}) is not a cell type "
+                f"of pyNN.bss_emu; the BrainScaleS-1 wafer offers: {', '.join(CELL_TYPES)}")
+        try:
+            size = int(size)
+        except (TypeError, ValueError):
+            raise errors.InvalidDimensionsError(f"population size {size!r} is not an integer") \
+                from None
+        if size < 1:
+            raise errors.InvalidDimensionsError(f"population size must be >= 1, got {size}")
+        super().__init__(size, celltype, None, structure, initial_values, label)
+
+    def _owner(self):
+        return self
+
+    def _indices(self):
+        return np.arange(self.size)
+
+    def _get_view(self, selector, label=None):
+        return PopulationView(self, selector, label)
+
+    def _create_cells(self):
+        state = simulator.state
+        id_range = np.arange(state.id_counter, state.id_counter + self.size)
+        self.all_cells = np.array([simulator.ID(i) for i in id_range], dtype=simulator.ID)
+        self._mask_local = np.ones(self.size, dtype=bool)
+        for cell in self.all_cells:
+            cell.parent = self
+        state.id_counter += self.size
+        ps = self.celltype.native_parameters
+        ps.shape = (self.size,)
+        ps.evaluate(simplify=False)
+        params = {name: np.array(value) for name, value in ps.items()}
+        net = state.network
+        self._neuron_index = None
+        self._source_index = None
+        self._population_key = state.population_counter
+        state.population_counter += 1
+        if isinstance(self.celltype, our_cells._NeuronMixin):
+            eng = self.celltype.engine_parameters(params)
+            self._neuron_index, self._nodes = net.add_neurons(eng, self.size)
+        elif isinstance(self.celltype, our_cells.SpikeSourcePoisson):
+            keys = stream_keys(state.options.get("stimulus_seed", 0), self._population_key,
+                               self.size)
+            self._nodes, self._source_index = net.add_poisson_sources(keys)
+        else:
+            self._nodes, self._source_index = net.add_array_sources(self.size)
+        self._node0 = int(self._nodes[0])
+        self._parameters = params
+        self._push_parameters(params, np.arange(self.size))
+        state.populations.append(self)
+
+    def _push_parameters(self, params: dict, idx: np.ndarray) -> None:
+        """Validate ``params`` (full arrays) and write entries ``idx`` into the engine."""
+        net = simulator.state.network
+        now = simulator.state.t
+        ct = self.celltype
+        if self._neuron_index is not None:
+            sub = {k: np.asarray(v)[idx] for k, v in params.items()}
+            net.set_neuron_parameters(self._neuron_index[idx], ct.engine_parameters(sub))
+        elif isinstance(ct, our_cells.SpikeSourcePoisson):
+            sub = {k: np.asarray(v, dtype=float)[idx] for k, v in params.items()}
+            ct.check(sub)
+            net.poisson.set_parameters(self._source_index[idx], sub["rate"], sub["start"],
+                                       sub["duration"], now)
+        else:
+            trains = ct.trains({"spike_times": np.asarray(params["spike_times"],
+                                                          dtype=object)[idx]})
+            net.arrays.set_times(self._source_index[idx], trains, now)

@@ -1,0 +1,254 @@
+"""Projection of ``pyNN.bss_emu``: connections held as flat arrays (COO, creation order).
+
+Connectors hand over connections column by column through ``_convergent_connect`` (or, for
+our vectorised connectors, all at once through ``_connect_arrays``); nothing per connection
+happens in Python.  Weights are conductances in µS, delays in ms rounded to the time step.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pyNN import common, errors
+from pyNN.parameters import ParameterSpace
+from pyNN.space import Space
+
+from . import simulator
+from .populations import neuron_indices, node_indices
+from .standardmodels import SYNAPSE_TYPES
+from .standardmodels.synapses import StaticSynapse
+
+_RECEPTORS = {"excitatory": 0, "inhibitory": 1}
+
+
+class Connection(common.Connection):
+    """One connection of a projection; ``weight`` and ``delay`` are live views."""
+
+    def __init__(self, projection: "Projection", index: int) -> None:
+        self.projection = projection
+        self.index = index
+
+    @property
+    def presynaptic_index(self) -> int:
+        return int(self.projection._pre_idx[self.index])
+
+    @property
+    def postsynaptic_index(self) -> int:
+        return int(self.projection._post_idx[self.index])
+
+    def _get_weight(self) -> float:
+        return float(self.projection._weight[self.index])
+
+    def _set_weight(self, w: float) -> None:
+        self.projection._write_attribute("weight", np.array([self.index]), np.array([w]))
+
+    def _get_delay(self) -> float:
+        return float(self.projection._delay[self.index])
+
+    def _set_delay(self, d: float) -> None:
+        self.projection._write_attribute("delay", np.array([self.index]), np.array([d]))
+
+    weight = property(_get_weight, _set_weight)
+    delay = property(_get_delay, _set_delay)
+
+    def as_tuple(self, *attribute_names):
+        return tuple(getattr(self, name) for name in attribute_names)
+
+
+class Projection(common.Projection):
+    __doc__ = common.Projection.__doc__
+    _simulator = simulator
+    _static_synapse_class = StaticSynapse
+
+    def __init__(self, presynaptic_population, postsynaptic_population, connector,
+                 synapse_type=None, source=None, receptor_type=None, space=Space(),
+                 label=None):
+        simulator.state.check_usable()
+        if synapse_type is not None and (
+                type(synapse_type).__name__ not in SYNAPSE_TYPES
+                or not type(synapse_type).__module__.startswith(__package__)):
+            raise errors.InvalidModelError(
+                f"synapse type {type(synapse_type).__name__} is not available in pyNN.bss_emu; "
+                f"the BrainScaleS-1 wafer offers: {', '.join(SYNAPSE_TYPES)}")
+        common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
+                                   connector, synapse_type, source, receptor_type, space, label)
+        if self.receptor_type not in _RECEPTORS:
+            raise errors.ConnectionError(
+                f"receptor_type '{self.receptor_type}' is not available; "
+                f"choose one of {sorted(_RECEPTORS)}")
+        self._post_neurons = neuron_indices(self.post)   # also rejects sources as targets
+        self._pre_nodes = node_indices(self.pre)
+        self._chunks: list[tuple] = []
+        self._pre_idx = np.zeros(0, dtype=np.int64)
+        self._post_idx = np.zeros(0, dtype=np.int64)
+        self._weight = np.zeros(0)
+        self._delay = np.zeros(0)
+        self._engine_slice = slice(0, 0)
+        connector.connect(self)
+        self._consolidate()
+        simulator.state.add_projection(self)
+
+    # ------------------------------------------------------------ building
+    def _convergent_connect(self, presynaptic_indices, postsynaptic_index,
+                            location_selector=None, **connection_parameters):
+        if location_selector is not None:
+            raise NotImplementedError("pyNN.bss_emu has no multi-compartment neurons")
+        pre = np.asarray(presynaptic_indices, dtype=np.int64).ravel()
+        if pre.size == 0:
+            return
+        post = np.full(pre.size, int(postsynaptic_index), dtype=np.int64)
+        self._add_chunk(pre, post, connection_parameters)
+
+    def _connect_arrays(self, pre: np.ndarray, post: np.ndarray, **connection_parameters):
+        """Add many connections at once (positions in ``pre``/``post``, native parameters as
+        scalars or arrays aligned with ``pre``)."""
+        self._add_chunk(np.asarray(pre, np.int64), np.asarray(post, np.int64),
+                        connection_parameters)
+
+    def _add_chunk(self, pre, post, params) -> None:
+        if pre.size and (pre.min() < 0 or pre.max() >= self.pre.size):
+            bad = pre[(pre < 0) | (pre >= self.pre.size)][0]
+            raise errors.ConnectionError(
+                f"presynaptic index {bad} out of range for '{self.pre.label}' "
+                f"(size {self.pre.size})")
+        if post.size and (post.min() < 0 or post.max() >= self.post.size):
+            bad = post[(post < 0) | (post >= self.post.size)][0]
+            raise errors.ConnectionError(
+                f"postsynaptic index {bad} out of range for '{self.post.label}' "
+                f"(size {self.post.size})")
+        n = pre.size
+        weight = np.broadcast_to(np.asarray(params.get("weight", 0.0), dtype=float), (n,))
+        delay = params.get("delay")
+        if delay is None:
+            delay = self.synapse_type._get_minimum_delay()
+        delay = np.broadcast_to(np.asarray(delay, dtype=float), (n,))
+        self._check_weights(weight)
+        delay = self._check_delays(delay)
+        self._chunks.append((pre, post, np.array(weight), delay))
+
+    def _consolidate(self) -> None:
+        if not self._chunks:
+            return
+        parts = [self._pre_idx, self._post_idx, self._weight, self._delay]
+        for i in range(4):
+            parts[i] = np.concatenate([parts[i]] + [c[i] for c in self._chunks])
+        self._pre_idx, self._post_idx, self._weight, self._delay = parts
+        self._chunks = []
+
+    def _check_weights(self, weight: np.ndarray) -> None:
+        bad = ~np.isfinite(weight) | (weight < 0)
+        if np.any(bad):
+            raise errors.InvalidWeightError(
+                f"weight {weight[bad][0]!r} µS in projection '{self.label}': conductance-based "
+                "synapses need finite weights >= 0 (use receptor_type='inhibitory' for "
+                "inhibition)")
+
+    def _check_delays(self, delay: np.ndarray) -> np.ndarray:
+        dt = simulator.state.dt
+        bad = ~np.isfinite(delay) | (delay < dt - 1e-9)
+        if np.any(bad):
+            raise errors.ConnectionError(
+                f"delay {delay[bad][0]!r} ms in projection '{self.label}' is below the time "
+                f"step: delays must be finite and >= dt = {dt} ms")
+        max_delay = simulator.state.max_delay
+        if max_delay != "auto" and np.any(delay > max_delay + 1e-9):
+            raise errors.ConnectionError(
+                f"delay {delay[delay > max_delay][0]!r} ms in projection '{self.label}' exceeds "
+                f"max_delay = {max_delay} ms given to setup()")
+        return np.rint(delay / dt) * dt   # the engine works on the time grid
+
+    def _engine_arrays(self):
+        """(pre node, post neuron, weight µS, delay ms, receptor) for the engine."""
+        self._consolidate()
+        n = self._pre_idx.size
+        return (self._pre_nodes[self._pre_idx], self._post_neurons[self._post_idx],
+                self._weight, self._delay,
+                np.full(n, _RECEPTORS[self.receptor_type], dtype=np.int8))
+
+    # ------------------------------------------------------------ access
+    def __len__(self) -> int:
+        self._consolidate()
+        return int(self._pre_idx.size)
+
+    def __getitem__(self, i):
+        n = len(self)
+        if isinstance(i, (int, np.integer)):
+            if not -n <= i < n:
+                raise IndexError(f"connection index {i} out of range (projection has {n})")
+            return Connection(self, int(i) % n)
+        if isinstance(i, slice):
+            return [Connection(self, k) for k in range(*i.indices(n))]
+        raise TypeError(f"connection index must be int or slice, not {type(i).__name__}")
+
+    @property
+    def connections(self):
+        return (Connection(self, k) for k in range(len(self)))
+
+    def _write_attribute(self, name: str, index: np.ndarray, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=float)
+        if name == "weight":
+            self._check_weights(values)
+            self._weight[index] = values
+            self._push_weights()
+        elif name == "delay":
+            self._delay[index] = self._check_delays(values)
+            simulator.state._synapses_dirty = True
+        else:
+            raise errors.NonExistentParameterError(name, "StaticSynapse", ["weight", "delay"])
+
+    def _push_weights(self) -> None:
+        state = simulator.state
+        if not state._synapses_dirty:
+            state.network.set_weights(self._engine_slice, self._weight)
+
+    def _set_attributes(self, parameter_space):
+        self._consolidate()
+        parameter_space.evaluate(simplify=True)
+        for name, value in parameter_space.items():
+            if np.ndim(value) == 0:
+                values = np.full(len(self), float(value))
+            else:
+                value = np.asarray(value, dtype=float)
+                if value.shape != (self.pre.size, self.post.size):
+                    raise errors.InvalidDimensionsError(
+                        f"'{name}' array has shape {value.shape}, expected "
+                        f"{(self.pre.size, self.post.size)} (presynaptic x postsynaptic)")
+                values = value[self._pre_idx, self._post_idx]
+            self._write_attribute(name, np.arange(len(self)), values)
+
+    def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
+        self._consolidate()
+        aggregate = {"sum": (np.add.at, 0.0), "min": (np.minimum.at, np.inf),
+                     "max": (np.maximum.at, -np.inf)}
+        if multiple_synapses not in aggregate and multiple_synapses != "last":
+            raise ValueError(f"multiple_synapses='{multiple_synapses}': use one of "
+                             f"'sum', 'min', 'max', 'last'")
+        present = np.zeros((self.pre.size, self.post.size), dtype=bool)
+        present[self._pre_idx, self._post_idx] = True
+        out = []
+        for name in names:
+            values = self._attribute(name)
+            if multiple_synapses == "last":
+                arr = np.full(present.shape, np.nan)
+                arr[self._pre_idx, self._post_idx] = values
+            else:
+                func, fill = aggregate[multiple_synapses]
+                arr = np.full(present.shape, fill)
+                func(arr, (self._pre_idx, self._post_idx), values)
+                arr[~present] = np.nan
+            out.append(arr)
+        return out
+
+    def _get_attributes_as_list(self, names):
+        self._consolidate()
+        columns = [self._attribute(name) for name in names]
+        return list(zip(*[c.tolist() for c in columns]))
+
+    def _attribute(self, name: str) -> np.ndarray:
+        table = {"presynaptic_index": self._pre_idx, "postsynaptic_index": self._post_idx,
+                 "weight": self._weight, "delay": self._delay}
+        if name not in table:
+            raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
+                                                   ["weight", "delay"])
+        return table[name]
+
+    def _set_initial_value_array(self, variable, initial_value):
+        raise errors.NonExistentParameterError(variable, type(self.synapse_type).__name__, [])

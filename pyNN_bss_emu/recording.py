@@ -1,0 +1,112 @@
+"""Recorder of ``pyNN.bss_emu``: spikes from the engine's spike output, membrane and
+conductance traces from engine record requests (PyNN units: ms, mV, µS, nA)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from pyNN import recording
+
+from . import simulator
+
+
+class Recorder(recording.Recorder):
+    _simulator = simulator
+
+    def __init__(self, population, file=None):
+        super().__init__(population, file)
+        self._spike_chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._requests: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
+
+    # ------------------------------------------------------------ start/stop recording
+    def _record(self, variable, new_ids, sampling_interval=None):
+        pop = self.population
+        idx = np.array([pop.id_to_index(i) for i in new_ids], dtype=np.int64)
+        net = simulator.state.network
+        if sampling_interval is not None:
+            ratio = sampling_interval / simulator.state.dt
+            if sampling_interval <= 0 or abs(ratio - round(ratio)) > 1e-9:
+                raise ValueError(
+                    f"sampling_interval={sampling_interval} ms: must be a positive multiple "
+                    f"of the time step dt={simulator.state.dt} ms")
+            self.sampling_interval = sampling_interval
+        if idx.size == 0:
+            return
+        if variable.name == "spikes":
+            if pop._neuron_index is not None:
+                net.spike_flag[pop._neuron_index[idx]] = True
+            else:
+                net.source_flag[pop._nodes[idx]] = True
+            return
+        every = int(round(self.sampling_interval / simulator.state.dt))
+        rid = net.add_record(variable.name, pop._neuron_index[idx], every)
+        self._requests[variable.name].append((rid, idx))
+
+    def _reset(self):
+        """``record(None)``: stop recording everything of this population."""
+        pop = self.population
+        net = simulator.state.network
+        if pop._neuron_index is not None:
+            net.spike_flag[pop._neuron_index] = False
+        else:
+            net.source_flag[pop._nodes] = False
+        for reqs in self._requests.values():
+            for rid, _ in reqs:
+                net.remove_record(rid)
+        self._requests.clear()
+
+    # ------------------------------------------------------------ data from the engine
+    def _store_spikes(self, indices: np.ndarray, times: np.ndarray) -> None:
+        """Called by the simulator after each run with this population's spikes."""
+        self._spike_chunks.append((indices, times))
+
+    def _spike_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self._spike_chunks:
+            return np.zeros(0, np.int64), np.zeros(0)
+        idx = np.concatenate([c[0] for c in self._spike_chunks])
+        t = np.concatenate([c[1] for c in self._spike_chunks])
+        self._spike_chunks = [(idx, t)]
+        return idx, t
+
+    def _get_spiketimes(self, ids, clear=False):
+        pop = self.population
+        idx, t = self._spike_arrays()
+        wanted = np.array([pop.id_to_index(i) for i in ids], dtype=np.int64)
+        sel = np.isin(idx, wanted)
+        id_array = np.asarray(pop.all_cells, dtype=np.int64)[idx[sel]]
+        times = t[sel].copy()
+        order = np.lexsort((times, id_array))
+        if clear:
+            self._spike_chunks = []
+        return id_array[order], times[order]
+
+    def _get_all_signals(self, variable, ids, clear=False):
+        pop = self.population
+        net = simulator.state.network
+        wanted = np.array([pop.id_to_index(i) for i in ids], dtype=np.int64)
+        reqs = self._requests.get(variable.name, [])
+        blocks = [(net.take_samples(rid, clear=clear), idx) for rid, idx in reqs]
+        n = max((b.shape[0] for b, _ in blocks), default=0)
+        values = np.full((n, wanted.size), np.nan)
+        col = {int(j): c for c, j in enumerate(wanted)}
+        for block, idx in blocks:
+            # a request started later has fewer samples: align them at the end (most recent)
+            for k, j in enumerate(idx):
+                if int(j) in col:
+                    values[n - block.shape[0]:, col[int(j)]] = block[:, k]
+        return values, None
+
+    def _local_count(self, variable, filter_ids=None):
+        pop = self.population
+        idx, _ = self._spike_arrays()
+        counts = np.bincount(idx, minlength=pop.size)
+        ids = self.filter_recorded(variable, filter_ids)
+        return {int(i): int(counts[pop.id_to_index(i)]) for i in ids}
+
+    def _clear_simulator(self):
+        """Drop data taken so far (after ``get_data(clear=True)`` and at ``reset()``)."""
+        self._spike_chunks = []
+        net = simulator.state.network
+        for reqs in self._requests.values():
+            for rid, _ in reqs:
+                net.take_samples(rid, clear=True)

@@ -1,0 +1,139 @@
+"""Simulator state of ``pyNN.bss_emu``: the ``State`` singleton PyNN's common code talks to.
+
+It owns the engine network, the lists of populations and projections, and assembles the
+synapse arrays of all projections into the engine before a run (again only when a projection
+was added; weight changes are pushed without rebuilding).
+"""
+from __future__ import annotations
+
+import numpy as np
+from pyNN import common, errors
+
+from .engine import Network
+
+name = "bss_emu"
+
+
+class ID(int, common.IDMixin):
+    """A cell's global identifier (PyNN convention: an int that knows its population)."""
+
+    def __init__(self, n: int) -> None:
+        int.__init__(n)
+        common.IDMixin.__init__(self)
+
+
+class State(common.control.BaseState):
+    """Global simulator state; times in ms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mpi_rank = 0
+        self.num_processes = 1
+        self.dt = 0.1
+        self.min_delay: float | str = "auto"
+        self.max_delay: float | str = "auto"
+        self.options: dict = {}
+        self.ended = False
+        self.clear()
+
+    # ------------------------------------------------------------------ structure
+    def clear(self) -> None:
+        """Forget the network (called by ``setup()``)."""
+        self.recorders = set()
+        self.write_on_end = []
+        self.populations: list = []
+        self.projections: list = []
+        self.id_counter = 0
+        self.population_counter = 0
+        self.segment_counter = -1
+        self.network = Network(self.dt)
+        self._synapses_dirty = True
+        self.reset()
+
+    def new_network(self, dt: float) -> None:
+        self.dt = dt
+        self.network = Network(dt)
+
+    @property
+    def t(self) -> float:
+        """Current time in ms."""
+        return self.network.step * self.dt
+
+    def check_usable(self) -> None:
+        if self.ended:
+            raise RuntimeError("the simulator has been ended with end(); call setup() again "
+                               "to start a new simulation")
+
+    def add_projection(self, projection) -> None:
+        self.projections.append(projection)
+        self._synapses_dirty = True
+
+    def _sync_synapses(self) -> None:
+        """Give the engine the synapses of all projections (COO, in projection order)."""
+        if not self._synapses_dirty:
+            return
+        parts = [p._engine_arrays() for p in self.projections]
+        offset = 0
+        for p, arrays in zip(self.projections, parts):
+            n = arrays[0].size
+            p._engine_slice = slice(offset, offset + n)
+            offset += n
+        if parts:
+            pre, post, weight, delay, receptor = (np.concatenate(a) for a in zip(*parts))
+        else:
+            pre = post = receptor = np.zeros(0, dtype=np.int64)
+            weight = delay = np.zeros(0)
+        self.network.set_synapses(pre, post, weight, delay, receptor)
+        self._synapses_dirty = False
+
+    # ------------------------------------------------------------------ running
+    def run(self, simtime: float) -> None:
+        self.run_until(self.t + simtime)
+
+    def run_until(self, tstop: float) -> None:
+        self.check_usable()
+        n_steps = int(round((tstop - self.t) / self.dt))
+        if n_steps < 0:
+            raise ValueError(f"run_until({tstop}): time {tstop} ms is in the past "
+                             f"(current time {self.t} ms)")
+        self._sync_synapses()
+        self.running = True
+        if n_steps == 0:
+            return
+        times, nodes = self.network.run(n_steps)
+        self._distribute_spikes(times, nodes)
+
+    def _distribute_spikes(self, times: np.ndarray, nodes: np.ndarray) -> None:
+        if times.size == 0:
+            return
+        starts = np.array([p._node0 for p in self.populations])
+        order = np.argsort(starts)
+        owner = order[np.searchsorted(starts[order], nodes, side="right") - 1]
+        for k in np.unique(owner):
+            sel = owner == k
+            pop = self.populations[k]
+            pop.recorder._store_spikes(nodes[sel] - pop._node0, times[sel])
+
+    def reset(self) -> None:
+        """Back to t = 0 with the initial state; a new neo Segment starts."""
+        self.network.reset()
+        for recorder in self.recorders:
+            recorder._clear_simulator()
+        self.running = False
+        self.t_start = 0
+        self.segment_counter += 1
+
+
+state = State()
+
+
+def check_positive_duration(name: str, value: float) -> float:
+    """Validate a duration in ms (finite, >= 0) and return it as float."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise errors.InvalidParameterValueError(
+            f"{name}={value!r}: expected a number of milliseconds") from None
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name}={value!r} ms: must be a finite duration >= 0 ms")
+    return v

@@ -1,0 +1,128 @@
+"""The cell types a BrainScaleS-1 wafer offers, as PyNN standard models.
+
+Native parameters keep PyNN's names and units (the ideal engine integrates in biological
+units); :meth:`engine_parameters` turns them into the engine's per-neuron columns and checks
+the physical ranges.  Hardware parameter ranges and calibration come with the analog substrate.
+"""
+from __future__ import annotations
+
+import numpy as np
+from pyNN import errors
+from pyNN.standardmodels import build_translations, cells
+
+# (lower, upper, lower inclusive) per parameter: physical validity, not hardware ranges
+_POSITIVE = (0.0, np.inf, False)
+_NON_NEGATIVE = (0.0, np.inf, True)
+_FINITE = (-np.inf, np.inf, True)
+
+
+def _check(name: str, value: np.ndarray, bounds: tuple, model: str) -> None:
+    lo, hi, lo_incl = bounds
+    v = np.asarray(value, dtype=float)
+    bad = ~np.isfinite(v) | (v < lo if lo_incl else v <= lo) | (v > hi)
+    if np.any(bad):
+        first = v.flat[int(np.flatnonzero(bad.ravel())[0])]
+        rng = f"{'[' if lo_incl else '('}{lo:g}, {hi:g}]" if np.isfinite(hi) else \
+            (f"> {lo:g}" if not lo_incl else f">= {lo:g}")
+        if lo == -np.inf:
+            rng = "a finite number"
+        raise errors.InvalidParameterValueError(
+            f"{model}: parameter '{name}' = {first!r} is out of range; allowed: {rng}")
+
+
+def _identity_translations(default_parameters: dict):
+    return build_translations(*[(name, name) for name in default_parameters])
+
+
+class _NeuronMixin:
+    """Shared by the two neuron models: validation and conversion for the engine."""
+    bounds: dict = {}
+
+    def engine_parameters(self, native: dict) -> dict:
+        """PyNN-unit parameters (arrays) -> engine columns (µS, nA, mV, ms, nF)."""
+        for name, value in native.items():
+            _check(name, value, self.bounds.get(name, _FINITE), type(self).__name__)
+        cm = np.asarray(native["cm"], dtype=float)
+        out = {
+            "cm": cm,
+            "g_l": cm / np.asarray(native["tau_m"], dtype=float),
+            "e_l": native["v_rest"],
+            "v_reset": native["v_reset"],
+            "v_thresh": native["v_thresh"],
+            "tau_syn_E": native["tau_syn_E"],
+            "tau_syn_I": native["tau_syn_I"],
+            "e_rev_E": native["e_rev_E"],
+            "e_rev_I": native["e_rev_I"],
+            "i_offset": native["i_offset"],
+            "tau_refrac": native["tau_refrac"],
+        }
+        out.update(self._adaptation(native))
+        return out
+
+
+class IF_cond_exp(_NeuronMixin, cells.IF_cond_exp):
+    __doc__ = cells.IF_cond_exp.__doc__
+    translations = _identity_translations(cells.IF_cond_exp.default_parameters)
+    bounds = {"cm": _POSITIVE, "tau_m": _POSITIVE, "tau_syn_E": _POSITIVE,
+              "tau_syn_I": _POSITIVE, "tau_refrac": _NON_NEGATIVE}
+
+    def _adaptation(self, native: dict) -> dict:
+        n = np.shape(native["cm"])
+        return {"a": np.zeros(n), "b": np.zeros(n), "tau_w": np.ones(n),
+                "delta_T": np.zeros(n), "v_peak": native["v_thresh"]}
+
+
+class EIF_cond_exp_isfa_ista(_NeuronMixin, cells.EIF_cond_exp_isfa_ista):
+    __doc__ = cells.EIF_cond_exp_isfa_ista.__doc__
+    translations = _identity_translations(cells.EIF_cond_exp_isfa_ista.default_parameters)
+    bounds = {"cm": _POSITIVE, "tau_m": _POSITIVE, "tau_syn_E": _POSITIVE,
+              "tau_syn_I": _POSITIVE, "tau_refrac": _NON_NEGATIVE, "tau_w": _POSITIVE,
+              "delta_T": _NON_NEGATIVE}
+
+    def _adaptation(self, native: dict) -> dict:
+        delta_t = np.asarray(native["delta_T"], dtype=float)
+        # like NEST: with delta_T = 0 the model is a LIF with threshold v_thresh
+        v_peak = np.where(delta_t > 0, native["v_spike"], native["v_thresh"])
+        return {"a": np.asarray(native["a"], dtype=float) / 1000.0,  # nS -> µS
+                "b": native["b"], "tau_w": native["tau_w"], "delta_T": delta_t,
+                "v_peak": v_peak}
+
+    def engine_parameters(self, native: dict) -> dict:
+        out = super().engine_parameters(native)
+        dT = np.asarray(native["delta_T"], dtype=float)
+        bad = (dT > 0) & (np.asarray(native["v_spike"]) <= np.asarray(native["v_thresh"]))
+        if np.any(bad):
+            raise errors.InvalidParameterValueError(
+                "EIF_cond_exp_isfa_ista: parameter 'v_spike' must be above 'v_thresh' "
+                f"(got v_spike={np.asarray(native['v_spike']).flat[0]!r}, "
+                f"v_thresh={np.asarray(native['v_thresh']).flat[0]!r})")
+        return out
+
+
+class SpikeSourcePoisson(cells.SpikeSourcePoisson):
+    __doc__ = cells.SpikeSourcePoisson.__doc__
+    translations = _identity_translations(cells.SpikeSourcePoisson.default_parameters)
+    bounds = {"rate": _NON_NEGATIVE, "start": _NON_NEGATIVE, "duration": _NON_NEGATIVE}
+
+    def check(self, native: dict) -> None:
+        for name, value in native.items():
+            _check(name, value, self.bounds[name] if name != "duration" else
+                   (0.0, np.inf, True), "SpikeSourcePoisson")
+
+
+class SpikeSourceArray(cells.SpikeSourceArray):
+    __doc__ = cells.SpikeSourceArray.__doc__
+    translations = _identity_translations(cells.SpikeSourceArray.default_parameters)
+
+    @staticmethod
+    def trains(native: dict) -> list[np.ndarray]:
+        """The spike trains (ms) as float arrays, validated (finite, >= 0)."""
+        out = []
+        for seq in np.asarray(native["spike_times"], dtype=object).ravel():
+            t = np.asarray(getattr(seq, "value", seq), dtype=float).ravel()
+            if t.size and (not np.all(np.isfinite(t)) or t.min() < 0):
+                raise errors.InvalidParameterValueError(
+                    f"SpikeSourceArray: parameter 'spike_times' must hold finite times >= 0 ms, "
+                    f"got {t[~np.isfinite(t) | (t < 0)][0]!r}")
+            out.append(t)
+        return out
