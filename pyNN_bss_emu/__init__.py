@@ -52,5 +52,7 @@ def __getattr__(name: str):
     if isinstance(getattr(electrodes, name, None), type):
         raise ModelNotOnHardwareError(
             f"{name}: current sources are not available in pyNN.bss_emu (the wafer has no "
-            "general current injection)")
+            f"general current injection); it offers the cell types {', '.join(CELL_TYPES)} "
+            f"(use i_offset for a constant current) and the synapse types "
+            f"{', '.join(SYNAPSE_TYPES)}")
     raise AttributeError(f"module 'pyNN.bss_emu' has no attribute '{name}'")

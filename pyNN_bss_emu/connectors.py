@@ -1,16 +1,19 @@
 """PyNN connectors, with vectorised fast paths for the common ones.
 
-``AllToAllConnector``, ``OneToOneConnector`` and ``FixedProbabilityConnector`` build all their
-connections with numpy in one go when the synapse parameters are constants or random
+``AllToAllConnector``, ``OneToOneConnector``, ``FixedProbabilityConnector`` and the list
+connectors build all their connections with numpy in one go when the synapse parameters are constants or random
 distributions (no distance expressions); otherwise they fall back to PyNN's generic,
 column-by-column implementation.  ``OneToOneConnector`` also works for size-1 populations under
-numpy >= 2.1, where PyNN 0.13's version fails ("Calling nonzero on 0d arrays").
+numpy >= 2.1, where PyNN 0.13's version fails ("Calling nonzero on 0d arrays"), and the list
+connectors reject out-of-range indices (PyNN silently drops bad postsynaptic ones).
 """
 from __future__ import annotations
 
 import numpy as np
 from pyNN import connectors as _pc
+from pyNN import errors
 from pyNN.connectors import *  # noqa: F401,F403
+from pyNN.parameters import LazyArray
 from pyNN.random import NumpyRNG, RandomDistribution
 
 # connections generated per block of the FixedProbability connection matrix
@@ -68,20 +71,73 @@ class OneToOneConnector(_pc.OneToOneConnector):
 
     def connect(self, projection):
         if projection.pre.size != projection.post.size:
-            raise _pc.errors.InvalidDimensionsError(
+            raise errors.InvalidDimensionsError(
                 "OneToOneConnector needs presynaptic and postsynaptic populations of the same "
                 f"size, got {projection.pre.size} and {projection.post.size}")
         idx = np.arange(projection.pre.size, dtype=np.int64)
         if hasattr(projection, "_connect_arrays") and _finish(projection, idx, idx.copy()):
             return
-        if projection.pre.size == 1:
-            # PyNN's map connector fails on 1x1 maps with numpy >= 2.1; connect directly
-            params = {name: (value.evaluate() if hasattr(value, "evaluate") else value)
-                      for name, value in projection.synapse_type.native_parameters.items()}
-            params = {k: np.atleast_1d(v)[:1] for k, v in params.items() if v is not None}
-            projection._convergent_connect(idx, 0, **params)
-            return
-        super().connect(projection)
+        # PyNN's map of ``i == j`` evaluates to a 0-d array for 1x1 projections, which numpy
+        # >= 2.1 refuses to ``nonzero()``; an explicit identity matrix keeps its columns 1-d
+        n = projection.pre.size
+        self._connect_with_map(projection, LazyArray(np.eye(n, dtype=bool), shape=(n, n)))
+
+
+class _CheckedListMixin:
+    """Validates every index of a connection list before connecting, and connects lists
+    whose other synapse parameters are simple in one vectorised step."""
+
+    def connect(self, projection):
+        conn = np.asarray(self.conn_list, dtype=float)
+        if conn.size == 0:
+            return _pc.FromListConnector.connect(self, projection)
+        if conn.ndim != 2 or conn.shape[1] < 2:
+            raise errors.ConnectionError(
+                f"connection list must have rows (pre, post, ...), got shape {conn.shape}")
+        for col, side, pop in ((0, "presynaptic", projection.pre),
+                               (1, "postsynaptic", projection.post)):
+            idx = conn[:, col]
+            bad = (idx != np.round(idx)) | (idx < 0) | (idx >= pop.size)
+            if np.any(bad):
+                row = int(np.flatnonzero(bad)[0])
+                raise errors.ConnectionError(
+                    f"{type(self).__name__}: {side} index {idx[row]:g} in row {row} is out of "
+                    f"range for population '{pop.label}' of size {pop.size} "
+                    f"(allowed 0..{pop.size - 1})")
+        allowed = projection.synapse_type.get_parameter_names()
+        for name in self.column_names:
+            if name not in allowed:
+                raise errors.NonExistentParameterError(
+                    name, type(projection.synapse_type).__name__, list(allowed))
+        if hasattr(projection, "_connect_arrays"):
+            names = list(self.column_names)
+            pre = conn[:, 0].astype(np.int64)
+            post = conn[:, 1].astype(np.int64)
+            params = _fast_parameters(projection, pre.size)
+            if params is not None:
+                for k, name in enumerate(names):
+                    params[name] = conn[:, 2 + k]
+                projection._connect_arrays(pre, post, **params)
+                return
+        _pc.FromListConnector.connect(self, projection)
+
+
+class FromListConnector(_CheckedListMixin, _pc.FromListConnector):
+    __doc__ = _pc.FromListConnector.__doc__
+
+
+class FromFileConnector(_CheckedListMixin, _pc.FromFileConnector):
+    __doc__ = _pc.FromFileConnector.__doc__
+
+    def connect(self, projection):
+        # read the file as PyNN does, then validate and connect like a list
+        if self.distributed:
+            self.file.rename(f"{self.file.name}.{projection._simulator.state.mpi_rank}")
+        self.column_names = [c for c in self.file.get_metadata().get("columns",
+                                                                      ("weight", "delay"))
+                             if c not in ("i", "j")]
+        self.conn_list = self.file.read()
+        _CheckedListMixin.connect(self, projection)
 
 
 class FixedProbabilityConnector(_pc.FixedProbabilityConnector):

@@ -71,7 +71,24 @@ def end(compatible_output: bool = True) -> None:
     state.ended = True
 
 
-run, run_until = common.build_run(simulator)
+_run, _run_until = common.build_run(simulator)
+
+
+def run(simtime: float, callbacks=None) -> float:
+    """Advance the simulation by ``simtime`` ms; returns the new time (ms)."""
+    simulator.state.check_usable()
+    simulator.check_positive_duration("simtime", simtime)
+    return _run(simtime, callbacks)
+
+
+def run_until(time_point: float, callbacks=None) -> float:
+    """Advance the simulation until ``time_point`` ms; returns the new time (ms)."""
+    simulator.state.check_usable()
+    simulator.check_positive_duration("time_point", time_point)
+    return _run_until(time_point, callbacks)
+
+
+run.__doc__ = _run.__doc__ or run.__doc__
 run_for = run
 reset = common.build_reset(simulator)
 initialize = common.initialize

@@ -7,6 +7,7 @@ pushed to the engine at once (converted and range-checked), so an invalid value 
 from __future__ import annotations
 
 import numpy as np
+import quantities as pq
 from pyNN import common, errors
 from pyNN.parameters import ParameterSpace, simplify
 
@@ -19,6 +20,39 @@ from .standardmodels import CELL_TYPES
 
 class Assembly(common.Assembly):
     _simulator = simulator
+
+    @property
+    def receptor_types(self) -> list:
+        """Receptor types common to all populations, in the first population's order (PyNN's
+        version returns them in set order, which made the default receptor random)."""
+        common_types = set(self.populations[0].celltype.receptor_types)
+        for p in self.populations[1:]:
+            common_types &= set(p.celltype.receptor_types)
+        return [r for r in self.populations[0].celltype.receptor_types if r in common_types]
+
+
+def _native_array(name: str, value, size: int, celltype) -> np.ndarray:
+    """A native parameter as a numeric array of shape (size,) (object array of sequences for
+    ``spike_times``); a clear error for strings, quantities and wrong shapes."""
+    model = type(celltype).__name__
+    if isinstance(value, pq.Quantity):
+        unit = celltype.units.get(name, "PyNN units")
+        raise errors.InvalidParameterValueError(
+            f"{model}: parameter '{name}' = {value!r}: give a plain number in {unit} "
+            "(PyNN parameters carry no units)")
+    arr = np.asarray(value)
+    if name == "spike_times":
+        return np.broadcast_to(arr, (size,)) if arr.ndim == 0 else arr
+    if arr.dtype.kind not in "biuf":
+        raise errors.InvalidParameterValueError(
+            f"{model}: parameter '{name}' = {value!r:.60} is not a number "
+            f"(expected {celltype.units.get(name, 'a number')})")
+    if arr.ndim == 0:
+        arr = np.full(size, float(arr))
+    if arr.shape != (size,):
+        raise errors.InvalidDimensionsError(
+            f"{model}: parameter '{name}' has shape {arr.shape}, expected ({size},)")
+    return arr.astype(float)
 
 
 def _grandparent_indices(view) -> np.ndarray:
@@ -60,6 +94,10 @@ class _ParameterAccess:
 
     def _get_parameters(self, *names):
         ct = self.celltype
+        known = ct.get_parameter_names()
+        for name in names:
+            if name not in known:
+                raise errors.NonExistentParameterError(name, type(ct).__name__, sorted(known))
         if any(name in ct.computed_parameters() for name in names):
             native_names = ct.get_native_names()
         else:
@@ -86,12 +124,7 @@ class _ParameterAccess:
             if name not in new:
                 raise errors.NonExistentParameterError(name, type(self.celltype).__name__,
                                                        sorted(new))
-            try:
-                new[name][idx] = value
-            except (ValueError, TypeError):
-                raise errors.InvalidParameterValueError(
-                    f"parameter '{name}' of {type(self.celltype).__name__}: cannot use value "
-                    f"of type {type(value).__name__} ({value!r:.80})") from None
+            new[name][idx] = _native_array(name, value, len(idx), self.celltype)
         owner._push_parameters(new, idx)   # validates; raises before anything is stored
         owner._parameters = new
 
@@ -152,7 +185,17 @@ class Population(_ParameterAccess, common.Population):
                 from None
         if size < 1:
             raise errors.InvalidDimensionsError(f"population size must be >= 1, got {size}")
-        super().__init__(size, celltype, None, structure, initial_values, label)
+        try:
+            super().__init__(size, celltype, None, structure, initial_values, label)
+        except Exception:
+            # nothing half-built stays visible: PyNN registers the recorder first, and a failing
+            # initial value comes after the cells exist (they stay in the engine unconnected,
+            # unrecorded and unreachable, which is harmless)
+            state = simulator.state
+            state.recorders.discard(getattr(self, "recorder", None))
+            if any(p is self for p in state.populations):
+                state.populations = [p for p in state.populations if p is not self]
+            raise
 
     def _owner(self):
         return self
@@ -174,7 +217,9 @@ class Population(_ParameterAccess, common.Population):
         ps = self.celltype.native_parameters
         ps.shape = (self.size,)
         ps.evaluate(simplify=False)
-        params = {name: np.array(value) for name, value in ps.items()}
+        params = {name: _native_array(name, value, self.size, self.celltype)
+                  for name, value in ps.items()}
+        self._check_parameters(params)   # before the engine is touched
         net = state.network
         self._neuron_index = None
         self._source_index = None
@@ -193,6 +238,15 @@ class Population(_ParameterAccess, common.Population):
         self._parameters = params
         self._push_parameters(params, np.arange(self.size))
         state.populations.append(self)
+
+    def _check_parameters(self, params: dict) -> None:
+        ct = self.celltype
+        if isinstance(ct, our_cells._NeuronMixin):
+            ct.engine_parameters(params)
+        elif isinstance(ct, our_cells.SpikeSourcePoisson):
+            ct.check(params)
+        else:
+            ct.trains(params)
 
     def _push_parameters(self, params: dict, idx: np.ndarray) -> None:
         """Validate ``params`` (full arrays) and write entries ``idx`` into the engine."""

@@ -68,13 +68,14 @@ class Projection(common.Projection):
             raise errors.InvalidModelError(
                 f"synapse type {type(synapse_type).__name__} is not available in pyNN.bss_emu; "
                 f"the BrainScaleS-1 wafer offers: {', '.join(SYNAPSE_TYPES)}")
+        neuron_indices(postsynaptic_population)  # spike sources cannot be targets: clear error
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
                                    connector, synapse_type, source, receptor_type, space, label)
         if self.receptor_type not in _RECEPTORS:
             raise errors.ConnectionError(
                 f"receptor_type '{self.receptor_type}' is not available; "
                 f"choose one of {sorted(_RECEPTORS)}")
-        self._post_neurons = neuron_indices(self.post)   # also rejects sources as targets
+        self._post_neurons = neuron_indices(self.post)
         self._pre_nodes = node_indices(self.pre)
         self._chunks: list[tuple] = []
         self._pre_idx = np.zeros(0, dtype=np.int64)
@@ -164,6 +165,18 @@ class Projection(common.Projection):
                 np.full(n, _RECEPTORS[self.receptor_type], dtype=np.int8))
 
     # ------------------------------------------------------------ access
+    def get(self, attribute_names, format, gather=True, with_address=True,
+            multiple_synapses="sum"):
+        names = [attribute_names] if isinstance(attribute_names, str) else attribute_names
+        known = self.synapse_type.get_parameter_names()
+        for name in names:
+            if name not in known:
+                raise errors.NonExistentParameterError(
+                    name, type(self.synapse_type).__name__, sorted(known))
+        return super().get(attribute_names, format, gather, with_address, multiple_synapses)
+
+    get.__doc__ = common.Projection.get.__doc__
+
     def __len__(self) -> int:
         self._consolidate()
         return int(self._pre_idx.size)

@@ -19,17 +19,26 @@ class Recorder(recording.Recorder):
         self._requests: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
 
     # ------------------------------------------------------------ start/stop recording
+    def record(self, variables, ids, sampling_interval=None, locations=None):
+        # validate before PyNN's bookkeeping registers anything
+        if sampling_interval is not None:
+            dt = simulator.state.dt
+            try:
+                ratio = float(sampling_interval) / dt
+            except (TypeError, ValueError):
+                ratio = float("nan")
+            if not (ratio >= 1 - 1e-9 and abs(ratio - round(ratio)) < 1e-9):
+                raise ValueError(
+                    f"sampling_interval={sampling_interval!r} ms: must be a positive multiple of "
+                    f"the time step dt={dt} ms")
+        super().record(variables, ids, sampling_interval, locations)
+
     def _record(self, variable, new_ids, sampling_interval=None):
         pop = self.population
         idx = np.array([pop.id_to_index(i) for i in new_ids], dtype=np.int64)
         net = simulator.state.network
         if sampling_interval is not None:
-            ratio = sampling_interval / simulator.state.dt
-            if sampling_interval <= 0 or abs(ratio - round(ratio)) > 1e-9:
-                raise ValueError(
-                    f"sampling_interval={sampling_interval} ms: must be a positive multiple "
-                    f"of the time step dt={simulator.state.dt} ms")
-            self.sampling_interval = sampling_interval
+            self.sampling_interval = float(sampling_interval)
         if idx.size == 0:
             return
         if variable.name == "spikes":

@@ -6,6 +6,8 @@ was added; weight changes are pushed without rebuilding).
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from pyNN import common, errors
 
@@ -128,12 +130,12 @@ state = State()
 
 
 def check_positive_duration(name: str, value: float) -> float:
-    """Validate a duration in ms (finite, >= 0) and return it as float."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
+    """Validate a duration in ms (a finite real number >= 0) and return it as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise errors.InvalidParameterValueError(
-            f"{name}={value!r}: expected a number of milliseconds") from None
+            f"{name}={value!r}: expected a number of milliseconds, not "
+            f"{type(value).__name__}")
+    v = float(value)
     if not np.isfinite(v) or v < 0:
         raise ValueError(f"{name}={value!r} ms: must be a finite duration >= 0 ms")
     return v

@@ -245,12 +245,14 @@ class Network:
         self.records.pop(rid, None)
 
     def take_samples(self, rid: int, clear: bool = False) -> np.ndarray:
-        """All samples of a record request so far, shape (n_samples, n_neurons)."""
+        """All samples of a record request so far, shape (n_samples, n_neurons).  ``clear``
+        drops them, except the sample at the current time, which starts the next block."""
         rec = self.records[rid]
         n = rec.neurons.size
         data = np.concatenate(rec.samples, axis=0) if rec.samples else np.zeros((0, n))
         if clear:
-            rec.samples = []
+            rec.samples = [data[-1:].copy()] if data.shape[0] and rec.last_step == self.step \
+                else []
         return data
 
     # ----------------------------------------------------------------- running

@@ -1,0 +1,62 @@
+"""Shared fixtures for the pyNN.bss_emu test-suite.
+
+Every test runs between ``sim.setup()`` and ``sim.end()`` (autouse fixture ``sim``), so each
+test starts from an empty network at t = 0 with dt = 0.1 ms.  Tests that need another time
+step or setup option simply call ``sim.setup(...)`` again (this discards the network).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import pyNN.bss_emu as _sim
+
+DT = 0.1
+
+
+@pytest.fixture(autouse=True)
+def sim():
+    """The backend module, freshly set up (dt = 0.1 ms); ended after the test."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    assert _sim.setup(timestep=DT) == 0
+    yield _sim
+    _sim.end()
+
+
+def spike_times(segment_or_block, index=None):
+    """Spike times (ms, float arrays) of a neo Segment/Block, per spiketrain, ordered by
+    ``source_index``.  With ``index`` returns only that train."""
+    seg = segment_or_block
+    if hasattr(seg, "segments"):
+        seg = seg.segments[-1]
+    trains = sorted(seg.spiketrains, key=lambda st: int(st.annotations["source_index"]))
+    out = [np.asarray(st.rescale("ms").magnitude, dtype=float) for st in trains]
+    return out if index is None else out[index]
+
+
+def signal(segment_or_block, name):
+    """The AnalogSignal called ``name`` of a neo Segment/Block (last segment of a block)."""
+    seg = segment_or_block
+    if hasattr(seg, "segments"):
+        seg = seg.segments[-1]
+    sigs = [s for s in seg.analogsignals if s.name == name]
+    assert len(sigs) == 1, f"expected one '{name}' signal, got {len(sigs)}"
+    return sigs[0]
+
+
+def lif_first_spike(i_offset, cm=1.0, tau_m=20.0, v_rest=-65.0, v_thresh=-50.0, v_start=None):
+    """Analytic time (ms) at which a LIF neuron with constant current ``i_offset`` (nA), starting
+    at ``v_start`` (default v_rest), reaches threshold; inf if it never does."""
+    g_l = cm / tau_m
+    v_inf = v_rest + i_offset / g_l
+    v0 = v_rest if v_start is None else v_start
+    if v_inf <= v_thresh:
+        return np.inf
+    return tau_m * np.log((v_inf - v0) / (v_inf - v_thresh))
+
+
+def ceil_to_grid(t, dt=DT):
+    """Smallest multiple of ``dt`` that is >= t (with a tiny tolerance for round-off)."""
+    return np.ceil(t / dt - 1e-9) * dt
