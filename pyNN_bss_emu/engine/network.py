@@ -287,6 +287,12 @@ class Network:
         grp_out_offset = np.concatenate([[0], np.cumsum(n_samples_max * n_ch)]).astype(np.int64)
         out = np.empty(int(grp_out_offset[-1]))
         grp_nsamp = np.zeros(len(grp_every), dtype=np.int64)
+        PT = np.ascontiguousarray(self.P.T)
+        D = kernels.decay_factors(PT, dt)
+        is_lif = ((PT[kernels.P_DELTAT] == 0.0) & (PT[kernels.P_A] == 0.0)
+                  & (PT[kernels.P_B] == 0.0))
+        lif, adex = np.flatnonzero(is_lif), np.flatnonzero(~is_lif)
+        ref_steps = self._ref_steps()
         # spike buffer: grows if needed (the kernel stops early when full)
         spk_steps, spk_nodes = [], []
         done = 0
@@ -297,7 +303,7 @@ class Network:
             spk_count = np.zeros(1, dtype=np.int64)
             first = np.searchsorted(ev_step, self.step, side="right") if done else 0
             k = kernels.run_steps(
-                self.step, n_steps - done, dt, self.P, self._ref_steps(),
+                self.step, n_steps - done, dt, PT, D, lif, adex, ref_steps,
                 self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
                 self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
                 self.ring_e, self.ring_i, ev_step[first:], ev_node[first:], self.spike_flag,
