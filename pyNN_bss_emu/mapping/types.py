@@ -1,0 +1,116 @@
+"""Data passed between the mapper's stages (marocco's pipeline), all flat numpy arrays.
+
+Cells are numbered globally: population ``p`` owns cells ``offset[p] .. offset[p]+size[p]-1``
+(in population creation order).  Connections are numbered in projection order.  Every stage
+is a function of these records; none of them knows PyNN objects.
+
+Stage order and owners (``mapping/``):
+  placement.place_neurons        -> NeuronPlacement
+  merger_routing.route_mergers   -> MergerRouting (neuron -> DNC merger)
+  addresses.assign_addresses     -> neuron L1 addresses
+  input_placement.place_inputs   -> SourcePlacement (spike sources -> HICANN, DNC merger, address)
+  l1_routing.route_l1            -> L1Routes (bus routes from DNC mergers to target HICANNs)
+  synapse_drivers.assign_drivers -> DriverAssignment (drivers/half rows per route and HICANN)
+  synapses.allocate_synapses     -> realised flag per connection
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class MappingError(RuntimeError):
+    """The network cannot be realised on the wafer (message says what is short)."""
+
+
+class ResourceExhaustedError(MappingError):
+    """A resource (denmems, DNC mergers, addresses, input bandwidth, ...) ran out."""
+
+
+@dataclass
+class BioGraph:
+    """The network to map.
+
+    Per population ``p``: ``size[p]``, ``is_source[p]``, ``neuron_size[p]`` (denmems per
+    logical neuron, even, 2..64; ignored for sources), ``manual_hicanns[p]`` (tuple of HICANN
+    enums to place on, in that order, or None), ``label[p]``.
+    Per cell ``c``: ``rate[c]`` expected firing rate in Hz (used for spike sources' bandwidth).
+    Per connection ``k``: ``pre[k]``, ``post[k]`` (global cells), ``receptor[k]`` (0 exc,
+    1 inh), ``projection[k]`` (projection index).
+    """
+    size: np.ndarray
+    is_source: np.ndarray
+    neuron_size: np.ndarray
+    manual_hicanns: list
+    label: list
+    rate: np.ndarray
+    pre: np.ndarray
+    post: np.ndarray
+    receptor: np.ndarray
+    projection: np.ndarray
+    projection_label: list = field(default_factory=list)
+
+    @property
+    def offset(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.size)[:-1]]).astype(np.int64)
+
+    @property
+    def n_cells(self) -> int:
+        return int(np.sum(self.size))
+
+    @property
+    def population_of(self) -> np.ndarray:
+        """Population index of every cell."""
+        return np.repeat(np.arange(self.size.size), self.size)
+
+
+@dataclass
+class NeuronPlacement:
+    """Where each neuron cell sits; -1 for spike-source cells.
+
+    ``hicann[c]`` enum, ``block[c]`` neuron block 0..7, ``x0[c]`` first denmem column (0..255),
+    ``width[c]`` columns (= neuron size / 2; the neuron owns columns x0..x0+width-1 in both
+    denmem rows).
+    """
+    hicann: np.ndarray
+    block: np.ndarray
+    x0: np.ndarray
+    width: np.ndarray
+
+
+@dataclass
+class MergerRouting:
+    """``dnc_merger[c]`` of each placed neuron (-1 for sources); ``block_to_merger[h, b]`` the
+    DNC merger neuron block b of HICANN h sends to (-1 if unused)."""
+    dnc_merger: np.ndarray
+    block_to_merger: np.ndarray
+
+
+@dataclass
+class SourcePlacement:
+    """Spike-source cells on input DNC mergers (-1 for neuron cells)."""
+    hicann: np.ndarray
+    dnc_merger: np.ndarray
+    address: np.ndarray
+
+
+@dataclass
+class L1Routes:
+    """Routes from sending DNC mergers to target HICANNs.
+
+    One *route source* per used (hicann, dnc_merger) pair: ``source_hicann[r]``,
+    ``source_merger[r]``.  One row per (route source, target HICANN) request:
+    ``req_source[q]``, ``req_target[q]`` (HICANN enum), ``req_ok[q]`` (routed?),
+    ``req_vline[q]`` the V-bus the route ends on (feeding the target's synapse drivers),
+    ``req_side[q]`` which driver side of the target it feeds (0 left, 1 right),
+    ``req_hops[q]`` number of HICANNs the route passes (for routed delays).
+    """
+    source_hicann: np.ndarray
+    source_merger: np.ndarray
+    req_source: np.ndarray
+    req_target: np.ndarray
+    req_ok: np.ndarray
+    req_vline: np.ndarray
+    req_side: np.ndarray
+    req_hops: np.ndarray
