@@ -56,7 +56,10 @@ def hicann_enum(x, y):
     y = np.asarray(y)
     inside = (x >= 0) & (x < GRID_WIDTH) & (y >= 0) & (y < GRID_HEIGHT)
     out = np.full(np.broadcast(x, y).shape, -1, dtype=np.int64)
-    out[inside] = ENUM_AT[x[inside], y[inside]] if out.ndim else ENUM_AT[x, y]
+    if out.ndim:
+        out[inside] = ENUM_AT[x[inside], y[inside]]
+    elif inside:
+        out[()] = ENUM_AT[x, y]
     return out if out.ndim else int(out)
 
 
