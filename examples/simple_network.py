@@ -11,7 +11,11 @@ sim, options = get_simulator(
     ("--duration", "simulated time in ms", {"type": float, "default": 1000.0}),
 )
 
-sim.setup(timestep=0.1, min_delay=0.1)
+# on the emulated wafer: bigger neurons (more synapse rows) and accept whatever synapse loss
+# the mapping reports instead of stopping (the default is an error on any loss)
+wafer_options = ({"neuron_size": 8, "continue_despite_synapse_loss": True}
+                 if options.simulator == "bss_emu" else {})
+sim.setup(timestep=0.1, min_delay=0.1, **wafer_options)
 rng = sim.NumpyRNG(seed=42)
 
 cell = sim.IF_cond_exp(tau_m=20.0, v_rest=-60.0, v_thresh=-50.0, v_reset=-60.0,
@@ -41,6 +45,9 @@ for pop in (exc, inh):
     counts = np.array(list(pop.get_spike_counts().values()))
     print(f"{pop.label:12s} mean rate {counts.mean() / options.duration * 1000.0:6.2f} Hz "
           f"({counts.sum()} spikes from {pop.size} neurons)")
+
+if options.simulator == "bss_emu":
+    print(sim.get_mapping_statistics())
 
 if options.plot:
     import matplotlib

@@ -2,18 +2,36 @@
 from __future__ import annotations
 
 import numbers
+import os
 
 from pyNN import common
 from pyNN.common.control import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, DEFAULT_TIMESTEP
 from pyNN.recording import get_io
 
 from . import simulator
+from .mapper import WaferMapper
 
 #: extra keyword options of ``setup()``: name -> (default, description)
 SETUP_OPTIONS = {
     "max_delay": (DEFAULT_MAX_DELAY, "largest synaptic delay in ms, or 'auto'"),
-    "ideal": (True, "switch off every hardware effect (the engine is ideal in this release)"),
+    "ideal": (False, "switch off every hardware effect: no wafer mapping (no placement limits, "
+                     "no synapse loss); the network runs on the ideal engine"),
     "stimulus_seed": (0, "seed (int >= 0) of the spike-source randomness (SpikeSourcePoisson)"),
+    "wafer_seed": (0, "seed (int >= 0) of the emulated wafer: its defect map"),
+    "defects": ("default", "'default' (seeded small defect rates), 'none', a dict of defect "
+                           "rates, or the path of a JSON defect file"),
+    "neuron_size": (4, "denmems per logical neuron (even, 2..64); per population with "
+                       "sim.set_neuron_size()"),
+    "continue_despite_synapse_loss": (False, "run although the mapping lost synapses (lost "
+                                             "synapses transmit nothing); default: error"),
+    "driver_chain_length": (3, "maximum synapse-driver chain length (1..56)"),
+    "merger_routing": ("minimize", "'minimize' (merge adjacent neuron blocks) or 'one_to_one'"),
+    "l1_routing": ("backbone+dijkstra", "L1 routing algorithm: 'backbone+dijkstra' (marocco's "
+                                        "backbone router, then shortest-path growth for the "
+                                        "targets it missed), 'backbone' or 'dijkstra'"),
+    "speedup": (1e4, "hardware speed-up (1e3..1e5); sets the input bandwidth in bio time"),
+    "mapping_file": (None, "path of a saved mapping (sim.save_mapping) to reuse for this "
+                           "network, or where to save a new one"),
 }
 
 
@@ -32,6 +50,26 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
     seed = options["stimulus_seed"]
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"setup(stimulus_seed={seed!r}): expected an integer >= 0")
+    for name in ("wafer_seed",):
+        v = options[name]
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"setup({name}={v!r}): expected an integer >= 0")
+    for name in ("continue_despite_synapse_loss",):
+        if not isinstance(options[name], bool):
+            raise TypeError(f"setup({name}={options[name]!r}): expected True or False")
+    from .mapper import check_neuron_size
+    check_neuron_size(options["neuron_size"])
+    chain = options["driver_chain_length"]
+    if isinstance(chain, bool) or not isinstance(chain, numbers.Integral) or not 1 <= chain <= 56:
+        raise ValueError(f"setup(driver_chain_length={chain!r}): expected an integer 1..56 "
+                         "(56 drivers per quadrant)")
+    for name, allowed in (("merger_routing", ("minimize", "one_to_one")),
+                          ("l1_routing", ("backbone+dijkstra", "backbone", "dijkstra"))):
+        if options[name] not in allowed:
+            raise ValueError(f"setup({name}={options[name]!r}): expected one of {allowed}")
+    speedup = options["speedup"]
+    if not isinstance(speedup, numbers.Real) or not 1e3 <= speedup <= 1e5:
+        raise ValueError(f"setup(speedup={speedup!r}): the hardware supports 1e3 .. 1e5")
     max_delay = options["max_delay"]
     if max_delay != "auto" and (not isinstance(max_delay, numbers.Real) or max_delay < timestep):
         raise ValueError(f"setup(max_delay={max_delay!r}): expected 'auto' or a number of ms "
@@ -39,6 +77,27 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
     if min_delay != "auto" and (not isinstance(min_delay, numbers.Real)):
         raise ValueError(f"setup(min_delay={min_delay!r}): expected 'auto' or a number of ms")
     return options
+
+
+def _defect_map(options: dict):
+    """The wafer's defect map from the ``defects`` option (validated here, before anything of
+    the previous simulation is discarded)."""
+    from .hardware.defects import DefectMap
+    spec = options["defects"]
+    if isinstance(spec, DefectMap):
+        return spec
+    if spec == "none":
+        return DefectMap.none()
+    if spec == "default":
+        return DefectMap.generate(options["wafer_seed"])
+    if isinstance(spec, dict):
+        return DefectMap.generate(options["wafer_seed"], spec)
+    if isinstance(spec, (str, os.PathLike)):
+        if not os.path.exists(spec):
+            raise FileNotFoundError(f"setup(defects={spec!r}): no such defect file")
+        return DefectMap.from_json(spec)
+    raise TypeError(f"setup(defects={spec!r}): expected 'default', 'none', a dict of rates, "
+                    "a DefectMap or the path of a JSON defect file")
 
 
 def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
@@ -51,10 +110,12 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
     options = _check_options(timestep, min_delay, extra_params)
     common.setup(timestep, min_delay, **extra_params)
     state = simulator.state
+    defects = _defect_map(options)
     state.options = options
     state.ended = False
     state.new_network(float(timestep))
     state.clear()
+    state.mapper = None if options["ideal"] else WaferMapper(options, defects)
     state.min_delay = min_delay
     state.max_delay = options["max_delay"]
     return rank()

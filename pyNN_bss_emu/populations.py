@@ -235,6 +235,11 @@ class Population(_ParameterAccess, common.Population):
         else:
             self._nodes, self._source_index = net.add_array_sources(self.size)
         self._node0 = int(self._nodes[0])
+        # wafer placement requests (used by the mapper at the next run)
+        self._neuron_size = np.full(self.size, state.options.get("neuron_size", 4),
+                                    dtype=np.int64)
+        self._manual_hicanns: dict[int, tuple] = {}
+        state.mapping_dirty = True
         self._parameters = params
         self._push_parameters(params, np.arange(self.size))
         state.populations.append(self)
@@ -247,6 +252,18 @@ class Population(_ParameterAccess, common.Population):
             ct.check(params)
         else:
             ct.trains(params)
+
+    def _expected_rates(self) -> np.ndarray:
+        """Expected firing rate (Hz) per cell, for the input bandwidth of spike sources:
+        the Poisson rate, or a spike array's spike count over its span (at least 1 s)."""
+        ct = self.celltype
+        if isinstance(ct, our_cells.SpikeSourcePoisson):
+            return np.asarray(self._parameters["rate"], dtype=float).copy()
+        if isinstance(ct, our_cells.SpikeSourceArray):
+            trains = ct.trains(self._parameters)
+            return np.array([t.size / max(t.max() if t.size else 0.0, 1000.0) * 1000.0
+                             for t in trains])
+        return np.zeros(self.size)
 
     def _push_parameters(self, params: dict, idx: np.ndarray) -> None:
         """Validate ``params`` (full arrays) and write entries ``idx`` into the engine."""

@@ -85,6 +85,7 @@ class Projection(common.Projection):
         self._engine_slice = slice(0, 0)
         connector.connect(self)
         self._consolidate()
+        self._realized = np.ones(len(self), dtype=bool)   # until the mapper says otherwise
         simulator.state.add_projection(self)
 
     # ------------------------------------------------------------ building
@@ -210,7 +211,7 @@ class Projection(common.Projection):
     def _push_weights(self) -> None:
         state = simulator.state
         if not state._synapses_dirty:
-            state.network.set_weights(self._engine_slice, self._weight)
+            state.network.set_weights(self._engine_slice, self._weight[self._realized])
 
     def _set_attributes(self, parameter_space):
         self._consolidate()
@@ -256,8 +257,11 @@ class Projection(common.Projection):
         return list(zip(*[c.tolist() for c in columns]))
 
     def _attribute(self, name: str) -> np.ndarray:
+        weight = self._weight
+        if not np.all(self._realized):
+            weight = np.where(self._realized, weight, np.nan)  # lost in the mapping
         table = {"presynaptic_index": self._pre_idx, "postsynaptic_index": self._post_idx,
-                 "weight": self._weight, "delay": self._delay}
+                 "weight": weight, "delay": self._delay}
         if name not in table:
             raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
                                                    ["weight", "delay"])

@@ -50,6 +50,8 @@ class State(common.control.BaseState):
         self.segment_counter = -1
         self.network = Network(self.dt)
         self._synapses_dirty = True
+        self.mapper = None
+        self.mapping_dirty = True
         self.reset()
 
     def new_network(self, dt: float) -> None:
@@ -69,12 +71,30 @@ class State(common.control.BaseState):
     def add_projection(self, projection) -> None:
         self.projections.append(projection)
         self._synapses_dirty = True
+        self.mapping_dirty = True
+
+    def _ensure_mapped(self) -> None:
+        """Map the network onto the wafer if it has not been mapped since it last changed."""
+        if self.mapper is None or not self.mapping_dirty:
+            return
+        if self.mapper.result is not None:
+            from .mapper import remap_warning
+            remap_warning()
+        result = self.mapper.map(self.populations, self.projections)
+        start = 0
+        for p in self.projections:
+            n = len(p)
+            p._realized = result.realized[start:start + n].copy()
+            start += n
+        self.mapping_dirty = False
+        self._synapses_dirty = True
 
     def _sync_synapses(self) -> None:
         """Give the engine the synapses of all projections (COO, in projection order)."""
         if not self._synapses_dirty:
             return
-        parts = [p._engine_arrays() for p in self.projections]
+        # lost synapses (mapping) never reach the engine
+        parts = [tuple(a[p._realized] for a in p._engine_arrays()) for p in self.projections]
         offset = 0
         for p, arrays in zip(self.projections, parts):
             n = arrays[0].size
@@ -98,6 +118,7 @@ class State(common.control.BaseState):
         if n_steps < 0:
             raise ValueError(f"run_until({tstop}): time {tstop} ms is in the past "
                              f"(current time {self.t} ms)")
+        self._ensure_mapped()
         self._sync_synapses()
         self.running = True
         if n_steps == 0:

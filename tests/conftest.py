@@ -3,6 +3,11 @@
 Every test runs between ``sim.setup()`` and ``sim.end()`` (autouse fixture ``sim``), so each
 test starts from an empty network at t = 0 with dt = 0.1 ms.  Tests that need another time
 step or setup option simply call ``sim.setup(...)`` again (this discards the network).
+
+The PyNN-semantics tests (API, bad input, packaging) check the backend's PyNN behaviour, not
+the wafer's limits, so the fixture's ``setup`` defaults to ``ideal=True`` (no mapping, no
+synapse loss) unless a test passes ``ideal`` itself; wafer tests live in their own files and
+use ``wafer_sim``.
 """
 from __future__ import annotations
 
@@ -16,13 +21,30 @@ import pyNN.bss_emu as _sim
 DT = 0.1
 
 
+_real_setup = _sim.setup
+
+
+def _ideal_setup(*args, **kwargs):
+    kwargs.setdefault("ideal", True)
+    return _real_setup(*args, **kwargs)
+
+
 @pytest.fixture(autouse=True)
-def sim():
-    """The backend module, freshly set up (dt = 0.1 ms); ended after the test."""
+def sim(monkeypatch):
+    """The backend module, freshly set up (dt = 0.1 ms, ideal engine); ended after the test."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    monkeypatch.setattr(_sim, "setup", _ideal_setup)
     assert _sim.setup(timestep=DT) == 0
     yield _sim
     _sim.end()
+
+
+@pytest.fixture
+def wafer_sim(sim, monkeypatch):
+    """The backend with the real ``setup`` (wafer emulation: mapping on, no defects)."""
+    monkeypatch.setattr(_sim, "setup", _real_setup)
+    _real_setup(timestep=DT, defects="none")
+    return _sim
 
 
 def spike_times(segment_or_block, index=None):

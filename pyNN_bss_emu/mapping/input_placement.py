@@ -12,6 +12,17 @@ Order: manually placed source populations first (HICANNs in the order given), th
 by decreasing number of distinct target HICANNs; each population walks the usable HICANNs by
 distance from the mean (x, y) of its target HICANNs, fills free input mergers 7..0 (marocco's
 order) and is split wherever addresses or bandwidth run out.
+
+Driver chain length (marocco: "sources are also split if the target-side driver requirement
+would exceed the chain length"): with ``chain_length`` set, a merger takes only as many of
+the next sources as keep the synapse-driver requirement (14.8,
+:class:`merger_routing.DriverDemand`) of *all* sources on that merger (earlier populations
+included, with their L1 addresses) <= ``chain_length`` on every target HICANN; the rest goes
+to the next merger.  The largest such prefix is found by a k-ary search over prefix lengths
+(each round one vectorised requirement evaluation).  A source that alone exceeds the chain
+length still goes onto an empty merger (it cannot be split further).  If the sources of a
+population cannot all be placed under this rule, the remaining ones are placed as before,
+without it (they then lose synapses for want of drivers instead of failing the mapping).
 """
 from __future__ import annotations
 
@@ -21,7 +32,7 @@ import numpy as np
 
 from ..hardware import wafer
 from .addresses import address_sequence
-from .merger_routing import input_capable_mergers
+from .merger_routing import DriverDemand, input_capable_mergers
 from .placement import _check_manual_hicanns, _label, _list_unplaced
 from .types import (BioGraph, MergerRouting, NeuronPlacement, ResourceExhaustedError,
                     SourcePlacement)
@@ -35,21 +46,64 @@ INPUT_MERGER_ORDER = tuple(range(wafer.N_DNC_MERGERS - 1, -1, -1))
 
 
 class _InputState:
-    """Free addresses per (HICANN, DNC merger) and remaining bandwidth per HICANN / FPGA."""
+    """Free addresses per (HICANN, DNC merger) and remaining bandwidth per HICANN / FPGA;
+    with a chain length, the sources already on each merger (for the driver check)."""
 
     def __init__(self, capable: np.ndarray, hicann_ok: np.ndarray, util: float,
-                 strategy: str):
+                 strategy: str, chain_length: int | None = None,
+                 demand: DriverDemand | None = None):
         self.pool = np.where(capable & hicann_ok[:, None], POOL_SIZE, 0).astype(np.int64)
         self.hicann_bw = np.where(hicann_ok, MAX_RATE_HICANN * util, 0.0)
         self.fpga_bw = np.full(wafer.N_RETICLES, MAX_RATE_FPGA * util)
         self.seq = address_sequence(strategy)
         self.initial_mergers = int((self.pool > 0).sum())
+        self.chain_length = chain_length
+        self.demand = demand
+        #: (hicann, merger) -> ([cell arrays], [address arrays]) of the sources placed there
+        self.members: dict[tuple[int, int], tuple[list, list]] = {}
+
+    def _driver_fit(self, h: int, m: int, cand: np.ndarray, addr: np.ndarray) -> int:
+        """Largest k such that the sources on merger (h, m) plus ``cand[:k]`` (addresses
+        ``addr[:k]``) need <= chain_length drivers on every target HICANN."""
+        old_cells, old_addr = self.members.get((h, m), ([], []))
+        all_cells = np.concatenate(old_cells + [cand]).astype(np.int64)
+        all_addr = np.concatenate(old_addr + [addr]).astype(np.int64)
+        n_old = all_cells.size - cand.size
+        if self.demand.out_degree(cand).sum() == 0:
+            return cand.size
+
+        def fits(ks) -> np.ndarray:
+            """Requirement check of the prefixes ``ks`` (the old sources plus ``cand[:k]``),
+            all in one call."""
+            sizes = n_old + np.asarray(ks, dtype=np.int64)
+            rep = np.repeat(np.arange(sizes.size), sizes)
+            pos = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            drivers = self.demand.max_drivers(all_cells[pos], all_addr[pos], rep, sizes.size)
+            return drivers <= self.chain_length
+
+        n = cand.size
+        if fits([n])[0]:
+            return n
+        lo, hi = 0, n          # prefix lo fits (or is the empty prefix), prefix hi does not
+        while hi - lo > 1:
+            pts = np.unique(np.linspace(lo, hi, 9)[1:-1].round().astype(np.int64))
+            pts = pts[(pts > lo) & (pts < hi)]
+            ok = fits(pts)
+            bad = pts[~ok]
+            if bad.size:
+                hi = int(bad[0])
+            good = pts[ok & (pts < hi)]
+            if good.size:
+                lo = int(good[-1])
+        return lo
 
     def insert(self, cells: np.ndarray, rate_hw: np.ndarray, hicanns: Sequence[int],
-               out: SourcePlacement) -> int:
-        """Put sources ``cells`` (in order) onto ``hicanns`` (in order); returns how many."""
+               out: SourcePlacement, constrained: bool = True) -> int:
+        """Put sources ``cells`` (in order) onto ``hicanns`` (in order); returns how many.
+        ``constrained``: apply the driver chain-length rule (if a chain length is set)."""
         n = cells.size
         cum = np.concatenate([[0.0], np.cumsum(rate_hw)])
+        check = constrained and self.chain_length is not None and self.demand is not None
         i = 0
         for h in hicanns:
             fpga = wafer.FPGA_OF[h]
@@ -64,25 +118,47 @@ class _InputState:
                                         avail * (1 + 1e-12), side="right"))
                 if k == 0:      # the next source exceeds this HICANN's remaining bandwidth
                     break
+                addr = self.seq[POOL_SIZE - free:POOL_SIZE - free + k]
+                if check:
+                    k = self._driver_fit(int(h), int(m), cells[i:i + k], addr)
+                    if k == 0:
+                        if free < POOL_SIZE:
+                            continue    # the merger's sources leave no room: next merger
+                        k = 1           # a lone source that alone exceeds the chain length
+                    addr = addr[:k]
                 take = cells[i:i + k]
                 out.hicann[take] = h
                 out.dnc_merger[take] = m
-                out.address[take] = self.seq[POOL_SIZE - free:POOL_SIZE - free + k]
+                out.address[take] = addr
                 load = cum[i + k] - cum[i]
                 self.hicann_bw[h] -= load
                 self.fpga_bw[fpga] -= load
                 self.pool[h, m] -= k
+                if self.demand is not None:
+                    mem = self.members.setdefault((int(h), int(m)), ([], []))
+                    mem[0].append(take)
+                    mem[1].append(addr)
                 i += k
                 if i == n:
                     return n
         return i
+
+    def insert_all(self, cells: np.ndarray, rate_hw: np.ndarray, hicanns: Sequence[int],
+                   out: SourcePlacement) -> int:
+        """:meth:`insert` under the chain-length rule; what does not fit that way is placed
+        without it."""
+        k = self.insert(cells, rate_hw, hicanns, out)
+        if k < cells.size and self.chain_length is not None:
+            k += self.insert(cells[k:], rate_hw[k:], hicanns, out, constrained=False)
+        return k
 
 
 def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRouting,
                  hicann_ok: np.ndarray, speedup: float = 1e4,
                  bandwidth_utilization: float = 0.8,
                  manual: Mapping[int, Sequence[int]] | None = None,
-                 address_strategy: str = "high_first") -> SourcePlacement:
+                 address_strategy: str = "high_first",
+                 chain_length: int | None = 3) -> SourcePlacement:
     """Place the connected spike-source cells on input DNC mergers.
 
     Parameters
@@ -95,6 +171,9 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
     manual : {source population index: HICANN enums}; None uses ``graph.manual_hicanns`` of
         the source populations.
     address_strategy : L1 address order within a merger (as :func:`assign_addresses`).
+    chain_length : maximum synapse-driver chain length; a merger takes sources only while
+        their driver requirement on every target HICANN stays within it (see module doc).
+        None: no such limit (only addresses and bandwidth split populations).
 
     Returns
     -------
@@ -110,6 +189,9 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
         raise ValueError(f"speedup must be > 0, got {speedup!r}")
     if not 0 < bandwidth_utilization <= 1:
         raise ValueError(f"bandwidth_utilization must be in (0, 1], got {bandwidth_utilization!r}")
+    if chain_length is not None and (isinstance(chain_length, bool)
+                                     or int(chain_length) != chain_length or chain_length < 1):
+        raise ValueError(f"driver chain length must be an integer >= 1, got {chain_length!r}")
     hicann_ok = np.asarray(hicann_ok, dtype=bool)
     n_cells = graph.n_cells
     out = SourcePlacement(hicann=np.full(n_cells, -1, dtype=np.int64),
@@ -133,8 +215,10 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
                          f"rate {rate[c]!r} Hz; rates must be finite and >= 0")
     rate_hw = np.where(to_place, rate, 0.0) * speedup
 
+    demand = DriverDemand(graph, placement) if chain_length is not None else None
     state = _InputState(input_capable_mergers(mergers.block_to_merger), hicann_ok,
-                        bandwidth_utilization, address_strategy)
+                        bandwidth_utilization, address_strategy,
+                        None if chain_length is None else int(chain_length), demand)
     source_pops = [p for p in np.unique(pop_of[to_place])]
     cells_of = {p: np.nonzero(to_place & (pop_of == p))[0] for p in source_pops}
 
@@ -148,7 +232,7 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
     for p in sorted(int(q) for q in manual if q in cells_of):
         hs = _check_manual_hicanns(graph, p, manual[p], hicann_ok, what="spike sources")
         cells = cells_of[p]
-        k = state.insert(cells, rate_hw[cells], hs, out)
+        k = state.insert_all(cells, rate_hw[cells], hs, out)
         if k < cells.size:
             raise ResourceExhaustedError(
                 f"spike-source population '{_label(graph, p)}': manual placement on HICANN(s) "
@@ -174,7 +258,7 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
         cand = enums[(state.pool.sum(axis=1) > 0) & (avail * (1 + 1e-12) >= slowest)]
         d2 = (wafer.HICANN_X[cand] - cx) ** 2 + (wafer.HICANN_Y[cand] - cy) ** 2
         walk = cand[np.lexsort((cand, d2))]
-        k = state.insert(cells, rate_hw[cells], walk, out)
+        k = state.insert_all(cells, rate_hw[cells], walk, out)
         if k < cells.size:
             unplaced[p] = cells.size - k
 

@@ -9,7 +9,19 @@ whatever it selected).  Every DNC merger that carries neurons drives one sending
 
 Strategies:
 
-* ``"minimize"`` (default; marocco's ``minimize_number_of_sending_repeaters``): try DNC
+* ``"minimize_as_possible"`` (default, marocco's default with ``ConstrainMergers``): like
+  ``"minimize"``, but a block is merged into a DNC merger only if, after a simulated L1
+  address assignment (a fresh 59-address pool per merger, handed out in placement order
+  (block, first column) with the address strategy, ``high_first`` by default, exactly as
+  :func:`addresses.assign_addresses` will do it), the synapse-driver requirement
+  (:func:`synapse_drivers.driver_requirements`, 14.8) of the merged source on every target
+  HICANN stays <= ``chain_length``.  The requirement counts the connections from the merged
+  neurons to their targets per target neuron, receptor and 2-MSB decoder (multapses counted
+  once, as the synapse stage does).  Growth in a direction stops at the first block that
+  would break the chain length or the address pool.  A block on its own is never refused
+  (it has to be routed somewhere); for the all-into-3 special case the whole merged set is
+  checked once.
+* ``"minimize"`` (marocco's ``minimize_number_of_sending_repeaters``): try DNC
   mergers in marocco's order ``[3 (all 8 blocks or nothing), 5, 3, 6, 3, 5, 3, 1, 3, 0, 1, 2,
   3, 4, 5, 6, 7]``; for each, start at the block with the same index and grow left, then
   right, over adjacent unassigned blocks reachable through unused tree nodes while the total
@@ -17,18 +29,22 @@ Strategies:
   (they stay free for input).  A block is assigned once.
 * ``"one_to_one"``: block b -> DNC merger b (no merging; most L1 buses, highest rate headroom).
 
-marocco's default ``minimize_as_possible`` additionally rejects merges that would exceed the
-synapse-driver chain length at the targets; that check needs routing results and is not done
-here.
+:class:`DriverDemand` (also used by input placement) evaluates the driver requirement of
+many candidate L1 sources in one vectorised call.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from typing import Callable
+
 from ..hardware import wafer
+from .addresses import address_sequence
+from .synapse_drivers import driver_requirements
 from .types import BioGraph, MappingError, MergerRouting, NeuronPlacement
 
-STRATEGIES = ("minimize", "one_to_one")
+STRATEGIES = ("minimize_as_possible", "minimize", "one_to_one")
+DEFAULT_STRATEGY = "minimize_as_possible"
 _ALIASES = {"minimize_number_of_sending_repeaters": "minimize"}
 
 #: L1 addresses per DNC merger (bus), the cap on merged neurons
@@ -101,15 +117,87 @@ def input_capable_mergers(block_to_merger: np.ndarray) -> np.ndarray:
     return ~output & ~path_busy
 
 
+class DriverDemand:
+    """Synapse-driver requirement of candidate L1 sources (14.8), vectorised.
+
+    Holds the connections whose target neuron is placed, deduplicated per (pre, post,
+    receptor) (the synapse stage keeps one synapse per multapse) and sorted by pre cell (CSR
+    ``ptr``).  :meth:`max_drivers` takes any number of candidate sources at once: a
+    candidate is a set of source cells with their 6-bit L1 addresses that would share one
+    L1 bus; its requirement on target HICANN t is ``driver_requirements`` of the synapses
+    from those cells to neurons on t, grouped per (target neuron, receptor, 2-MSB decoder
+    ``address >> 4``); the method returns the maximum over target HICANNs.
+    """
+
+    def __init__(self, graph: BioGraph, placement: NeuronPlacement) -> None:
+        n = max(int(graph.n_cells), 1)
+        pre = np.asarray(graph.pre, dtype=np.int64)
+        post = np.asarray(graph.post, dtype=np.int64)
+        rec = np.asarray(graph.receptor, dtype=np.int64)
+        hicann = np.asarray(placement.hicann, dtype=np.int64)
+        keep = hicann[post] >= 0 if post.size else np.zeros(0, dtype=bool)
+        key = np.unique((pre[keep] * n + post[keep]) * 2 + rec[keep])
+        self.n_cells = n
+        self.pre = key // (2 * n)
+        self.post = (key // 2) % n
+        self.receptor = key % 2
+        self.ptr = np.searchsorted(self.pre, np.arange(n + 1))
+        self.post_hicann = hicann[self.post]
+        self.post_x0 = np.asarray(placement.x0, dtype=np.int64)[self.post]
+        self.post_width = np.asarray(placement.width, dtype=np.int64)[self.post]
+
+    def out_degree(self, cells: np.ndarray) -> np.ndarray:
+        cells = np.asarray(cells, dtype=np.int64)
+        return self.ptr[cells + 1] - self.ptr[cells]
+
+    def max_drivers(self, cells, address, candidate, n_candidates: int) -> np.ndarray:
+        """Drivers needed per candidate (int64, ``n_candidates``): the maximum over target
+        HICANNs.  Entry e says: cell ``cells[e]`` with L1 address ``address[e]`` belongs to
+        candidate ``candidate[e]`` (a cell may appear in several candidates)."""
+        out = np.zeros(n_candidates, dtype=np.int64)
+        cells = np.asarray(cells, dtype=np.int64)
+        if cells.size == 0:
+            return out
+        start = self.ptr[cells]
+        cnt = self.ptr[cells + 1] - start
+        total = int(cnt.sum())
+        if total == 0:
+            return out
+        rep = np.repeat(np.arange(cells.size), cnt)
+        conn = np.repeat(start - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
+        n = self.n_cells
+        cand = np.asarray(candidate, dtype=np.int64)[rep]
+        dec = np.asarray(address, dtype=np.int64)[rep] >> 4
+        post = self.post[conn]
+        gkey = ((cand * n + post) * 2 + self.receptor[conn]) * 4 + dec
+        gkey, counts = np.unique(gkey, return_counts=True)
+        g_dec = gkey % 4
+        g_rec = (gkey // 4) % 2
+        g_post = (gkey // 8) % n
+        g_cand = gkey // (8 * n)
+        rkey = g_cand * wafer.N_HICANN + self.post_hicann[g_post]
+        rk, g_req = np.unique(rkey, return_inverse=True)
+        req = driver_requirements(g_req, self.post_x0[g_post], self.post_width[g_post], g_rec,
+                                  g_dec, counts, rk.size)
+        np.maximum.at(out, rk // wafer.N_HICANN, req.drivers)
+        return out
+
+
 def route_mergers(graph: BioGraph, placement: NeuronPlacement,
-                  strategy: str = "minimize") -> MergerRouting:
+                  strategy: str = DEFAULT_STRATEGY, chain_length: int | None = 3,
+                  address_strategy: str = "high_first") -> MergerRouting:
     """Assign every used neuron block to a DNC merger.
 
     Parameters
     ----------
-    graph : the network (only its size is used; kept for the common stage signature).
+    graph : the network (its connections are used by ``"minimize_as_possible"``).
     placement : result of :func:`place_neurons`.
-    strategy : ``"minimize"`` (default) or ``"one_to_one"``.
+    strategy : ``"minimize_as_possible"`` (default), ``"minimize"`` or ``"one_to_one"``.
+    chain_length : maximum synapse-driver chain length; ``"minimize_as_possible"`` merges a
+        block only if the merged source needs at most this many drivers on every target
+        HICANN (None: no limit, i.e. ``"minimize"``).
+    address_strategy : the L1 address order the simulated address assignment uses (must be
+        the one :func:`addresses.assign_addresses` is called with).
 
     Returns
     -------
@@ -120,9 +208,18 @@ def route_mergers(graph: BioGraph, placement: NeuronPlacement,
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown merger routing strategy {strategy!r}; allowed: "
                          f"{', '.join(STRATEGIES + tuple(_ALIASES))}")
+    if strategy == "minimize_as_possible" and chain_length is not None:
+        if isinstance(chain_length, bool) or int(chain_length) != chain_length \
+                or chain_length < 1:
+            raise ValueError(f"driver chain length must be an integer >= 1, got "
+                             f"{chain_length!r}")
+    seq = address_sequence(address_strategy)
     counts = neurons_per_block(placement)
     if strategy == "one_to_one":
         block_to_merger = np.where(counts > 0, np.arange(N_NB)[None, :], -1)
+    elif strategy == "minimize_as_possible" and chain_length is not None:
+        block_to_merger = _minimize(counts, _chain_check(graph, placement, int(chain_length),
+                                                         seq))
     else:
         block_to_merger = _minimize(counts)
 
@@ -132,8 +229,49 @@ def route_mergers(graph: BioGraph, placement: NeuronPlacement,
     return MergerRouting(dnc_merger=dnc, block_to_merger=block_to_merger.astype(np.int64))
 
 
-def _minimize(counts: np.ndarray) -> np.ndarray:
-    """marocco's merger tree router, vectorised over HICANNs (loop over 17 steps x 8 blocks)."""
+def _chain_check(graph: BioGraph, placement: NeuronPlacement, chain_length: int,
+                 seq: np.ndarray) -> Callable | None:
+    """``accept(rows, lo, hi)``: for HICANNs ``rows`` (int array), does the source made of
+    neuron blocks ``lo[i]..hi[i]`` of HICANN ``rows[i]`` (on one DNC merger, addresses from a
+    fresh pool in placement order) need <= ``chain_length`` drivers on every target?"""
+    if np.size(graph.pre) == 0:
+        return None
+    demand = DriverDemand(graph, placement)
+    placed = np.flatnonzero(placement.hicann >= 0)
+    # placed neurons in placement order (HICANN, block, first column): the order in which
+    # assign_addresses pops addresses; the neurons of a block range are contiguous
+    order = placed[np.lexsort((placement.x0[placed], placement.block[placed],
+                               placement.hicann[placed]))]
+    slot = placement.hicann[order] * N_NB + placement.block[order]
+    ptr = np.searchsorted(slot, np.arange(wafer.N_HICANN * N_NB + 1))
+    # neurons without outgoing connections cannot break a chain: skip the check when a
+    # candidate's neurons have none at all
+    has_out = np.concatenate([[0], np.cumsum(demand.out_degree(order) > 0)])
+
+    def accept(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        s = ptr[rows * N_NB + lo]
+        e = ptr[rows * N_NB + hi + 1]
+        ok = np.ones(rows.size, dtype=bool)
+        live = np.flatnonzero(has_out[e] > has_out[s])
+        if live.size == 0:
+            return ok
+        s, e = s[live], e[live]
+        cnt = e - s
+        rep = np.repeat(np.arange(live.size), cnt)
+        rank = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        idx = s[rep] + rank
+        drivers = demand.max_drivers(order[idx], seq[rank], rep, live.size)
+        ok[live] = drivers <= chain_length
+        return ok
+
+    return accept
+
+
+def _minimize(counts: np.ndarray, accept: Callable | None = None) -> np.ndarray:
+    """marocco's merger tree router, vectorised over HICANNs (loop over 17 steps x 8 blocks).
+
+    ``accept(rows, lo, hi)`` (optional) vets a merged block range per HICANN (the chain
+    length check of ``minimize_as_possible``); growth stops at the first refused block."""
     n_h = counts.shape[0]
     cols = np.arange(N_NB)
     assigned = np.full((n_h, N_NB), -1, dtype=np.int64)
@@ -149,20 +287,36 @@ def _minimize(counts: np.ndarray) -> np.ndarray:
         sel = np.zeros((n_h, N_NB), dtype=bool)
         sel[:, m] = active
         total = np.where(active, counts[:, m], 0)
+        lo = np.full(n_h, m)
+        hi = np.full(n_h, m)
         for direction in (range(m - 1, -1, -1), range(m + 1, N_NB)):   # left, then right
             grow = active.copy()
             for pos in direction:
                 grow &= ok[:, pos] & (total + counts[:, pos] <= POOL_SIZE)
+                if accept is not None and step > 0:
+                    # a merge that adds neurons to a non-empty range must keep the chain
+                    rows = np.flatnonzero(grow & (counts[:, pos] > 0) & (total > 0))
+                    if rows.size:
+                        new_lo = np.minimum(lo[rows], pos)
+                        new_hi = np.maximum(hi[rows], pos)
+                        grow[rows] &= accept(rows, new_lo, new_hi)
                 sel[:, pos] = grow
                 total = total + np.where(grow, counts[:, pos], 0)
+                lo = np.where(grow, np.minimum(lo, pos), lo)
+                hi = np.where(grow, np.maximum(hi, pos), hi)
         if step == 0:   # special case: everything onto DNC merger 3, or nothing
             sel &= sel.all(axis=1)[:, None]
+            if accept is not None:
+                rows = np.flatnonzero(sel[:, 0] & ((counts > 0).sum(axis=1) > 1))
+                if rows.size:
+                    sel[rows] &= accept(rows, np.zeros(rows.size, np.int64),
+                                        np.full(rows.size, N_NB - 1))[:, None]
         # drop empty blocks at both ends; keep the empty ones in between (contiguity)
         full = sel & (counts > 0)
         has = full.any(axis=1)
-        lo = np.argmax(full, axis=1)
-        hi = N_NB - 1 - np.argmax(full[:, ::-1], axis=1)
-        keep = sel & has[:, None] & (cols >= lo[:, None]) & (cols <= hi[:, None])
+        first = np.argmax(full, axis=1)
+        last = N_NB - 1 - np.argmax(full[:, ::-1], axis=1)
+        keep = sel & has[:, None] & (cols >= first[:, None]) & (cols <= last[:, None])
         assigned[keep] = m
         used |= (keep.astype(np.int64) @ PATH[m].astype(np.int64)) > 0
         merger_used[:, m] |= has

@@ -1,0 +1,229 @@
+"""Between the PyNN surface and the mapper: builds the mapper's :class:`BioGraph` from the
+populations and projections, keeps the user's placement requests, runs the mapping at the first
+``run()`` (and again only when the network structure changed) and answers placement queries.
+
+Public functions (exported by ``pyNN.bss_emu``): :func:`set_neuron_size`,
+:func:`place_on_hicann`, :func:`get_mapping_statistics`, :func:`get_placement`,
+:func:`save_mapping`.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from pyNN import common
+
+from . import simulator
+from .hardware import wafer
+from .mapping.pipeline import MappingOptions, MappingResult, map_network
+from .mapping.types import BioGraph, MappingError
+
+
+@dataclass(frozen=True)
+class CellPlacement:
+    """Where one cell sits on the wafer.  Neurons: HICANN, neuron block, the denmems (column,
+    row) of the logical neuron, DNC merger and 6-bit L1 address; spike sources: HICANN, DNC
+    merger and address (the FPGA input they are injected through)."""
+    cell: int
+    hicann: int
+    neuron_block: int | None
+    denmems: tuple
+    dnc_merger: int
+    l1_address: int
+
+    def __str__(self) -> str:
+        where = f"HICANNOnWafer(Enum({self.hicann}))"
+        if self.neuron_block is not None:
+            return (f"cell {self.cell}: {where}, NeuronBlockOnHICANN({self.neuron_block}), "
+                    f"denmems {self.denmems[0]}..{self.denmems[-1]}, DNCMergerOnHICANN"
+                    f"({self.dnc_merger}), L1Address({self.l1_address})")
+        return f"cell {self.cell}: {where}, DNCMergerOnHICANN({self.dnc_merger}), " \
+               f"L1Address({self.l1_address}) (spike source)"
+
+
+def _population_and_indices(obj):
+    if isinstance(obj, common.PopulationView):
+        return obj.grandparent, np.asarray(obj.index_in_grandparent(np.arange(obj.size)))
+    if isinstance(obj, common.Population):
+        return obj, np.arange(obj.size)
+    raise TypeError(f"expected a Population or PopulationView, got {type(obj).__name__}")
+
+
+def _as_hicann_enum(h) -> int:
+    value = getattr(h, "enum", h)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"HICANN {h!r}: expected an enum (int) or a HICANNOnWafer")
+    if not 0 <= int(value) < wafer.N_HICANN:
+        raise ValueError(f"HICANN enum {value} is out of range 0..{wafer.N_HICANN - 1}")
+    return int(value)
+
+
+def check_neuron_size(size, what: str = "neuron_size") -> int:
+    """Validate a logical neuron size (denmems): even, 2..64."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2 \
+            or size > wafer.MAX_NEURON_SIZE or size % 2:
+        raise ValueError(f"{what}={size!r}: a logical neuron needs an even number of denmems "
+                         f"from 2 to {wafer.MAX_NEURON_SIZE} (it spans both denmem rows inside "
+                         "one neuron block)")
+    return int(size)
+
+
+def set_neuron_size(cells, size: int) -> None:
+    """Build the neurons of a Population or PopulationView from ``size`` denmems (even, 2..64;
+    more denmems give more synaptic inputs).  Takes effect at the next mapping."""
+    pop, idx = _population_and_indices(cells)
+    size = check_neuron_size(size)
+    if pop._neuron_index is None:
+        raise TypeError(f"population '{pop.label}' holds spike sources, which use no denmems")
+    pop._neuron_size[idx] = size
+    simulator.state.mapping_dirty = True
+
+
+def place_on_hicann(cells, hicanns) -> None:
+    """Place a Population or PopulationView on the given HICANN(s) (enums or
+    ``HICANNOnWafer``), filled in the order given, like marocco's
+    ``manual_placement.on_hicann``.  Takes effect at the next mapping."""
+    pop, idx = _population_and_indices(cells)
+    if isinstance(hicanns, (int, np.integer)) or hasattr(hicanns, "enum"):
+        hicanns = [hicanns]
+    enums = tuple(_as_hicann_enum(h) for h in hicanns)
+    if not enums:
+        raise ValueError("place_on_hicann needs at least one HICANN")
+    for i in idx:
+        pop._manual_hicanns[int(i)] = enums
+    simulator.state.mapping_dirty = True
+
+
+class WaferMapper:
+    """Mapping state of the simulator (one per ``setup()``)."""
+
+    def __init__(self, options: dict, defects) -> None:
+        self.options = MappingOptions(
+            merger_strategy=options["merger_routing"],
+            l1_algorithm=options["l1_routing"],
+            driver_chain_length=options["driver_chain_length"],
+            speedup=float(options["speedup"]),
+            continue_despite_synapse_loss=options["continue_despite_synapse_loss"])
+        self.defects = defects
+        self.mapping_file = options.get("mapping_file")
+        self.result: MappingResult | None = None
+        self.cell_offset: dict[int, int] = {}
+
+    # ------------------------------------------------------------ bio graph
+    def bio_graph(self, populations, projections) -> BioGraph:
+        sizes, is_source, neuron_size, manual, labels, rates = [], [], [], [], [], []
+        offset = 0
+        net = simulator.state.network
+        node_to_cell = np.full(net.n_nodes, -1, dtype=np.int64)
+        for pop in populations:
+            self.cell_offset[id(pop)] = offset
+            node_to_cell[pop._nodes] = offset + np.arange(pop.size)
+            src = pop._neuron_index is None
+            if src:
+                keys = [(0, None)] * pop.size
+            else:
+                keys = [(int(pop._neuron_size[i]), pop._manual_hicanns.get(i))
+                        for i in range(pop.size)]
+            # split the population into runs of equal (neuron size, manual HICANNs)
+            start = 0
+            for i in range(1, pop.size + 1):
+                if i == pop.size or keys[i] != keys[start]:
+                    sizes.append(i - start)
+                    is_source.append(src)
+                    neuron_size.append(keys[start][0])
+                    manual.append(keys[start][1])
+                    labels.append(pop.label)
+                    start = i
+            rates.append(pop._expected_rates())
+            offset += pop.size
+        pre, post, receptor, proj_of, proj_labels = [], [], [], [], []
+        for j, prj in enumerate(projections):
+            nodes, neurons, _, _, rec = prj._engine_arrays()
+            pre.append(node_to_cell[nodes])
+            post.append(node_to_cell[net.neuron_node[neurons]])
+            receptor.append(rec.astype(np.int64))
+            proj_of.append(np.full(nodes.size, j, dtype=np.int64))
+            proj_labels.append(prj.label)
+        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
+        return BioGraph(size=np.array(sizes, dtype=np.int64),
+                        is_source=np.array(is_source, dtype=bool),
+                        neuron_size=np.array(neuron_size, dtype=np.int64),
+                        manual_hicanns=manual, label=labels,
+                        rate=np.concatenate(rates) if rates else np.zeros(0),
+                        pre=cat(pre), post=cat(post), receptor=cat(receptor),
+                        projection=cat(proj_of), projection_label=proj_labels)
+
+    # ------------------------------------------------------------ mapping
+    def map(self, populations, projections) -> MappingResult:
+        graph = self.bio_graph(populations, projections)
+        if self.mapping_file and os.path.exists(self.mapping_file):
+            from .mapping.pipeline import fingerprint
+            result = MappingResult.load(self.mapping_file)
+            if result.fingerprint != fingerprint(graph):
+                raise MappingError(
+                    f"mapping file '{self.mapping_file}' was made for a different network "
+                    "(populations, neuron sizes, placement requests or connections differ); "
+                    "delete it or drop mapping_file to map anew")
+        else:
+            result = map_network(graph, self.options, self.defects)
+            if self.mapping_file:
+                result.save(self.mapping_file)
+        self.result = result
+        return result
+
+
+# ---------------------------------------------------------------- user queries
+def _require_mapping() -> MappingResult:
+    state = simulator.state
+    if state.options.get("ideal"):
+        raise RuntimeError("setup(ideal=True) maps nothing: the network runs on an ideal "
+                           "engine without wafer constraints")
+    if state.mapper is None or state.mapper.result is None or state.mapping_dirty:
+        raise RuntimeError("the network has not been mapped yet: the mapping happens at the "
+                           "first run() (or call sim.run(0))")
+    return state.mapper.result
+
+
+def get_mapping_statistics():
+    """Statistics of the current mapping (:class:`MappingStatistics`): ``synapse_loss``
+    (fraction), ``synapses_realized``, ``synapses_lost``, ``neurons_placed``, ``hicanns_used``,
+    ``per_projection`` losses and per-stage ``timings`` in seconds."""
+    return _require_mapping().statistics
+
+
+def get_placement(cells) -> list:
+    """Placement of every cell of a Population, PopulationView or single ID, as
+    :class:`CellPlacement` records."""
+    result = _require_mapping()
+    state = simulator.state
+    if isinstance(cells, (int, np.integer)) and hasattr(cells, "parent"):
+        pop, idx = cells.parent, np.array([cells.parent.id_to_index(cells)])
+    else:
+        pop, idx = _population_and_indices(cells)
+    base = state.mapper.cell_offset[id(pop)]
+    hic, addr, merger = result.cell_hicann(), result.cell_address(), result.cell_merger()
+    out = []
+    for i in idx:
+        c = base + int(i)
+        if pop._neuron_index is not None:
+            x0, w = int(result.placement.x0[c]), int(result.placement.width[c])
+            denmems = tuple((x, y) for x in range(x0, x0 + w) for y in (0, 1))
+            block = int(result.placement.block[c])
+        else:
+            denmems, block = (), None
+        out.append(CellPlacement(c, int(hic[c]), block, denmems, int(merger[c]), int(addr[c])))
+    return out
+
+
+def save_mapping(path: str) -> None:
+    """Write the current mapping to ``path`` (``.npz``); ``setup(mapping_file=path)`` reuses
+    it for the same network without mapping again."""
+    _require_mapping().save(path)
+
+
+def remap_warning() -> None:
+    warnings.warn("the network changed after it was mapped: the whole network is mapped "
+                  "again at this run(), so placement and realised synapses may change",
+                  RuntimeWarning, stacklevel=4)
