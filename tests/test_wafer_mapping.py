@@ -228,3 +228,17 @@ def test_wafer_seed_changes_defects_and_thus_placement(wafer_sim):
         placements.append([(p.hicann, p.denmems) for p in sim.get_placement(pop)])
     assert placements[0] == placements[2]
     assert placements[0] != placements[1]
+
+
+def test_wafer_map_plot(wafer_sim, tmp_path):
+    pytest.importorskip("matplotlib")
+    sim = wafer_sim
+    src, pop, prj = _small_net(sim, 5, 20, p=0.5)
+    sim.place_on_hicann(pop, [50, 60])
+    sim.run(1.0)
+    path = tmp_path / "wafer.png"
+    ax = sim.plot_wafer_map(str(path))
+    assert path.stat().st_size > 10_000
+    assert "20 neurons" in ax.get_title()
+    # one coloured cell per HICANN of the wafer
+    assert len(ax.patches) == 384
