@@ -122,7 +122,7 @@ class WaferMapper:
             node_to_cell[pop._nodes] = offset + np.arange(pop.size)
             src = pop._neuron_index is None
             if src:
-                keys = [(0, None)] * pop.size
+                keys = [(0, pop._manual_hicanns.get(i)) for i in range(pop.size)]
             else:
                 keys = [(int(pop._neuron_size[i]), pop._manual_hicanns.get(i))
                         for i in range(pop.size)]

@@ -14,8 +14,9 @@ import pytest
 from pyNN_bss_emu.hardware import wafer
 from pyNN_bss_emu.mapping.addresses import assign_addresses
 from pyNN_bss_emu.mapping.input_placement import place_inputs
-from pyNN_bss_emu.mapping.merger_routing import route_mergers
+from pyNN_bss_emu.mapping.merger_routing import DriverDemand, route_mergers
 from pyNN_bss_emu.mapping.placement import place_neurons
+from pyNN_bss_emu.mapping.synapse_drivers import driver_requirements
 from pyNN_bss_emu.mapping.types import (BioGraph, MappingError, MergerRouting,
                                         NeuronPlacement, ResourceExhaustedError)
 
@@ -441,7 +442,10 @@ def test_unconnected_sources_and_zero_rate():
     dok, hok = all_ok()
     pl = place_neurons(g, dok, hok)
     mr = route_mergers(g, pl)
-    sp = place_inputs(g, pl, mr, hok)
+    # all 200 sources hit neuron 0: the driver chain rule would split them into mergers of
+    # <= 12 sources (see test_sources_split_by_driver_chain_length); this test is about
+    # addresses and bandwidth, so it switches the rule off
+    sp = place_inputs(g, pl, mr, hok, chain_length=None)
     assert np.all(sp.hicann[4:204] >= 0) and np.all(sp.hicann[204:] == -1)
     assert np.all(sp.hicann[:4] == -1) and np.all(sp.address[:4] == -1)
     # HICANN 9 holds 4 neurons in block 0, routed to DNC merger 3 through Merger0[0], Merger1[0]:
@@ -449,6 +453,10 @@ def test_unconnected_sources_and_zero_rate():
     assert np.all(sp.hicann[4:204] == 9)
     assert np.unique(sp.dnc_merger[4:204]).size == int(np.ceil(200 / 59))
     check_sources_on_input_mergers(sp, pl, mr)
+    # with the default chain length (3) the silent, unconnected ones still stay unplaced
+    sp3 = place_inputs(g, pl, mr, hok)
+    assert np.all(sp3.hicann[4:204] >= 0) and np.all(sp3.hicann[204:] == -1)
+    check_sources_on_input_mergers(sp3, pl, mr)
 
 
 def test_input_shortfall_message():
@@ -490,3 +498,240 @@ def test_more_targets_first():
     sp = place_inputs(g, pl, mr, hok)
     assert sp.hicann[4] == 51 and sp.dnc_merger[4] == 7 and sp.address[4] == 63
     assert sp.hicann[3] == 51 and sp.dnc_merger[3] == 7 and sp.address[3] == 62
+
+
+# ====================================================================== driver chain length
+def route_drivers(g: BioGraph, pl: NeuronPlacement, cell_h, cell_m, cell_a) -> dict:
+    """Independent recount: drivers needed by every L1 source (hicann, merger) = max over its
+    target HICANNs of driver_requirements(synapses per target neuron, receptor, 2-MSB
+    decoder), multapses counted once."""
+    pre, post, rec = (np.asarray(a, np.int64) for a in (g.pre, g.post, g.receptor))
+    trip = np.unique(np.stack([pre, post, rec], axis=1), axis=0)
+    pre, post, rec = trip.T
+    route = cell_h[pre] * 8 + cell_m[pre]
+    tgt = pl.hicann[post]
+    req_keys, req = np.unique(np.stack([route, tgt], axis=1), axis=0, return_inverse=True)
+    req = req.ravel()
+    grp, cnt = np.unique(np.stack([req, post, rec, cell_a[pre] >> 4], axis=1), axis=0,
+                         return_counts=True)
+    q, p, r, d = grp.T
+    drv = driver_requirements(q, pl.x0[p], pl.width[p], r, d, cnt, len(req_keys)).drivers
+    out: dict = {}
+    for (rt, _), n in zip(req_keys, drv):
+        out[(int(rt) // 8, int(rt) % 8)] = max(out.get((int(rt) // 8, int(rt) % 8), 0), int(n))
+    return out
+
+
+def guidebook_graph(seed):
+    """marocco's guidebook loss example: 50 Poisson sources (cells 50..99) -> 50 neurons of
+    size 4 (cells 0..49) and neurons -> neurons, both FixedProbability(0.5); neurons on
+    HICANN 0, sources on HICANN 1."""
+    rng = np.random.default_rng(seed)
+    s1, t1 = np.nonzero(rng.random((50, 50)) < 0.5)
+    s2, t2 = np.nonzero(rng.random((50, 50)) < 0.5)
+    return graph([50, 50], neuron_size=[4, 0], source=[False, True], manual=[(0,), (1,)],
+                 rate=np.full(100, 5.0), pre=np.r_[50 + s1, s2], post=np.r_[t1, t2])
+
+
+def map_front(g, chain, strategy="minimize_as_possible", in_chain="same"):
+    dok, hok = all_ok()
+    pl = place_neurons(g, dok, hok)
+    mr = route_mergers(g, pl, strategy=strategy, chain_length=chain)
+    addr = assign_addresses(pl, mr)
+    sp = place_inputs(g, pl, mr, hok, chain_length=chain if in_chain == "same" else in_chain)
+    cell_h = np.where(pl.hicann >= 0, pl.hicann, sp.hicann)
+    cell_m = np.where(mr.dnc_merger >= 0, mr.dnc_merger, sp.dnc_merger)
+    cell_a = np.where(addr >= 0, addr, sp.address)
+    return pl, mr, sp, route_drivers(g, pl, cell_h, cell_m, cell_a)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_guidebook_routes_respect_chain_length(seed):
+    g = guidebook_graph(seed)
+    pl, mr, sp, drivers = map_front(g, 5)
+    assert max(drivers.values()) <= 5
+    # neurons: 16 per block in blocks 0..3 (16, 16, 16, 2); two full blocks (32 sources on
+    # 50 targets with p = 0.5) need more than 5 drivers, so no two full blocks share a bus
+    b2m = mr.block_to_merger[0]
+    assert len(set(b2m[:3])) == 3 and b2m[3] >= 0 and np.all(b2m[4:] == -1)
+    check_routing(np.bincount(pl.block[pl.hicann == 0], minlength=8)[None, :],
+                  mr.block_to_merger[:1])
+    # sources: all on HICANN 1, split over several input mergers
+    assert np.all(sp.hicann[50:] == 1)
+    assert np.unique(sp.dnc_merger[50:]).size >= 2
+    check_sources_on_input_mergers(sp, pl, mr)
+    # the unconstrained strategies put everything on one bus per side, far beyond 5 drivers
+    _, mr_old, sp_old, drv_old = map_front(g, None, strategy="minimize", in_chain=None)
+    assert np.all(mr_old.block_to_merger[0, :4] == 3)
+    assert np.unique(sp_old.dnc_merger[50:]).size == 1
+    assert min(drv_old.values()) > 5
+
+
+def test_chain_check_accepts_and_refuses_a_merge_exactly():
+    # blocks 0 and 1 of HICANN 0 hold 16 size-4 neurons each, all connected to neuron 0
+    # (width 2: one even, one odd column).  high_first addresses: block 0 -> 63..48 without
+    # 49 (15 of decoder 3) + 47 (decoder 2); with block 1 merged: 15 + 15 + 2 sources of
+    # decoders 3, 2, 1 -> 32 half rows -> 16 rows -> 8 drivers; each block alone needs 4.
+    n = 32
+    g = graph([n], 4, pre=np.arange(n), post=np.zeros(n, np.int64))
+    dok, hok = all_ok()
+    pl = place_neurons(g, dok, hok)
+    assert pl.block.tolist() == [0] * 16 + [1] * 16
+    for chain, expected in ((8, [3, 3]), (56, [3, 3]), (7, [0, 3]), (4, [0, 3])):
+        mr = route_mergers(g, pl, chain_length=chain)
+        assert mr.block_to_merger[0, :2].tolist() == expected, chain
+        assert np.all(mr.block_to_merger[0, 2:] == -1)
+        addr = assign_addresses(pl, mr)
+        drv = route_drivers(g, pl, pl.hicann, mr.dnc_merger, addr)
+        assert (max(drv.values()) == 8) == (expected == [3, 3])
+    # "minimize" and chain_length=None ignore the chain
+    assert route_mergers(g, pl, "minimize").block_to_merger[0, :2].tolist() == [3, 3]
+    assert route_mergers(g, pl, chain_length=None).block_to_merger[0, :2].tolist() == [3, 3]
+
+
+def test_minimize_as_possible_still_merges_when_the_chain_allows():
+    # full wafer of size-4 neurons, 200k random connections spread over the wafer: every
+    # route has few synapses per target HICANN, so the merging equals plain "minimize"
+    dok, hok = all_ok()
+    rng = np.random.default_rng(5)
+    n = 49152
+    pre, post = rng.integers(0, n, 200_000), rng.integers(0, n, 200_000)
+    g = graph([n], 4, pre=pre, post=post)
+    pl = place_neurons(g, dok, hok)
+    mr = route_mergers(g, pl, chain_length=3)
+    assert np.array_equal(mr.block_to_merger, route_mergers(g, pl, "minimize").block_to_merger)
+    assert np.all(mr.block_to_merger == [0, 3, 3, 3, 5, 5, 5, 7])
+    # no connections at all: same as "minimize" too
+    g0 = graph([n], 4)
+    assert np.array_equal(route_mergers(g0, pl).block_to_merger, mr.block_to_merger)
+
+
+def test_minimize_as_possible_random_networks_are_valid():
+    # random occupancy, local connectivity (targets on the same / next HICANN): some merges
+    # are refused; every multi-block bus keeps the chain, routing rules hold, and merging
+    # still saves buses
+    rng = np.random.default_rng(11)
+    counts = rng.integers(0, 33, size=(N_H, 8)) * (rng.random((N_H, 8)) < 0.6)
+    g0, pl = placement_from_counts(counts)
+    n = pl.hicann.size
+    pre = rng.integers(0, n, 300_000)
+    post = np.clip(pre + rng.integers(-200, 200, pre.size), 0, n - 1)
+    g = graph([n], 2, pre=pre, post=post)
+    g.receptor = rng.integers(0, 2, pre.size)
+    for chain in (2, 3, 5):
+        mr = route_mergers(g, pl, chain_length=chain)
+        check_routing(counts, mr.block_to_merger)
+        addr = assign_addresses(pl, mr)
+        drv = route_drivers(g, pl, pl.hicann, mr.dnc_merger, addr)
+        for h in range(N_H):
+            row = mr.block_to_merger[h]
+            for m in np.unique(row[row >= 0]):
+                if np.count_nonzero(row == m) > 1:          # a merge happened
+                    assert drv.get((h, int(m)), 0) <= chain
+        n_buses = sum(len(set(r[r >= 0])) for r in mr.block_to_merger)
+        assert n_buses < np.count_nonzero(counts)
+
+
+def test_sources_split_by_driver_chain_length():
+    # 59 sources, each connected to neuron 0 of HICANN 0 (width 2).  k sources on one bus
+    # need k half rows -> ceil(k / 4) drivers, so a merger takes <= 4 * chain sources
+    g, pl, mr, hok = network_with_sources(59, 1.0, manual=(0,))
+    for chain, per_merger in ((None, [59]), (3, [12, 12, 12, 12, 11]), (1, [4] * 14 + [3])):
+        sp = place_inputs(g, pl, mr, hok, chain_length=chain)
+        assert np.all(sp.hicann[16:] >= 0)
+        check_sources_on_input_mergers(sp, pl, mr)
+        grp = sp.hicann[16:] * 8 + sp.dnc_merger[16:]
+        # merger order 7..0 on each HICANN, HICANNs by distance from the target
+        _, first = np.unique(grp, return_index=True)
+        sizes = np.bincount(grp)[grp[np.sort(first)]]
+        assert sizes.tolist() == per_merger, chain
+        drv = route_drivers(g, pl, sp.hicann, sp.dnc_merger, sp.address)
+        if chain is not None:
+            assert max(drv.values()) <= chain
+
+
+def test_source_split_respects_sources_already_on_the_merger():
+    # two source populations with the same single target neuron: the second one only fills
+    # what the first left within the chain length, then opens new mergers
+    n_nrn = 16
+    g = graph([n_nrn, 10, 10], neuron_size=[4, 0, 0], source=[False, True, True],
+              manual=[(0,), (5,), (5,)], rate=np.zeros(n_nrn + 20),
+              pre=n_nrn + np.arange(20), post=np.zeros(20, np.int64))
+    dok, hok = all_ok()
+    pl = place_neurons(g, dok, hok)
+    mr = route_mergers(g, pl)
+    sp = place_inputs(g, pl, mr, hok, chain_length=3)       # <= 12 sources per merger
+    assert np.all(sp.hicann[n_nrn:] == 5)
+    assert sp.dnc_merger[n_nrn:].tolist() == [7] * 12 + [6] * 8
+    drv = route_drivers(g, pl, sp.hicann, sp.dnc_merger, sp.address)
+    assert max(drv.values()) <= 3
+    # addresses keep counting within a merger, with any address strategy
+    assert sp.address[n_nrn:n_nrn + 12].tolist() == sorted(set(range(64)) - RESERVED)[::-1][:12]
+    low = place_inputs(g, pl, mr, hok, chain_length=3, address_strategy="low_first")
+    assert low.address[n_nrn:n_nrn + 12].tolist() == sorted(set(range(64)) - RESERVED)[:12]
+    assert max(route_drivers(g, pl, low.hicann, low.dnc_merger, low.address).values()) <= 3
+
+
+def test_manual_sources_beyond_the_chain_rule_are_still_placed():
+    # 100 sources onto one neuron, manual HICANN 300 (8 free mergers): with chain length 1
+    # only 8 x 4 fit under the rule; the other 68 are placed anyway (they will lose synapses
+    # for want of drivers), as before this rule existed
+    g, pl, mr, hok = network_with_sources(100, 1.0)
+    sp = place_inputs(g, pl, mr, hok, manual={1: (300,)}, chain_length=1)
+    assert np.all(sp.hicann[16:] == 300)
+    check_sources_on_input_mergers(sp, pl, mr)
+    assert np.bincount(sp.dnc_merger[16:], minlength=8).sum() == 100
+    # bandwidth and address errors are unchanged
+    g2, pl2, mr2, hok2 = network_with_sources(10, 1000.0)
+    with pytest.raises(ResourceExhaustedError, match=r"'stim'.*1 of 10"):
+        place_inputs(g2, pl2, mr2, hok2, manual={1: (300,)}, chain_length=1)
+    g3, pl3, mr3, hok3 = network_with_sources(8 * 59 + 1, 0.0)
+    with pytest.raises(ResourceExhaustedError, match=r"472 of 473"):
+        place_inputs(g3, pl3, mr3, hok3, manual={1: (300,)}, chain_length=3)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_bad_chain_length(bad):
+    g, pl, mr, hok = network_with_sources(5, 1.0)
+    with pytest.raises(ValueError, match="chain length"):
+        route_mergers(g, pl, chain_length=bad)
+    with pytest.raises(ValueError, match="chain length"):
+        place_inputs(g, pl, mr, hok, chain_length=bad)
+
+
+def test_strategy_names():
+    g, pl = placement_from_counts(np.ones((N_H, 8), np.int64))
+    with pytest.raises(ValueError, match="minimize_as_possible.*minimize.*one_to_one"):
+        route_mergers(g, pl, strategy="maxSPL1")
+    a = route_mergers(g, pl, strategy="minimize_number_of_sending_repeaters")
+    assert np.array_equal(a.block_to_merger, route_mergers(g, pl, "minimize").block_to_merger)
+
+
+def test_driver_demand_matches_independent_count():
+    g = guidebook_graph(4)
+    dok, hok = all_ok()
+    pl = place_neurons(g, dok, hok)
+    dd = DriverDemand(g, pl)
+    # all 50 neurons on one bus (high_first addresses), all 50 sources on another
+    addr = np.array(sorted(set(range(64)) - RESERVED)[::-1][:50])
+    cells = np.r_[np.arange(50), 50 + np.arange(50)]
+    got = dd.max_drivers(cells, np.r_[addr, addr], np.repeat([0, 1], 50), 2)
+    cell_h = np.r_[np.zeros(50, np.int64), np.ones(50, np.int64)]
+    ref = route_drivers(g, pl, cell_h, np.full(100, 3), np.r_[addr, addr])
+    assert got.tolist() == [ref[(0, 3)], ref[(1, 3)]]
+    assert dd.max_drivers(np.zeros(0, np.int64), [], [], 3).tolist() == [0, 0, 0]
+
+
+def test_full_wafer_chain_check_is_fast():
+    dok, hok = all_ok()
+    rng = np.random.default_rng(0)
+    n = 49152
+    pre = rng.integers(0, n, 1_500_000)
+    post = np.clip(pre + rng.integers(-300, 300, pre.size), 0, n - 1)   # local: many refusals
+    g = graph([n], 4, pre=pre, post=post)
+    pl = place_neurons(g, dok, hok)
+    t0 = time.perf_counter()
+    mr = route_mergers(g, pl, chain_length=3)
+    assert time.perf_counter() - t0 < 10.0
+    check_routing(np.bincount(pl.hicann * 8 + pl.block, minlength=N_H * 8).reshape(N_H, 8),
+                  mr.block_to_merger)

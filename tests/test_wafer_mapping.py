@@ -39,10 +39,11 @@ def test_small_network_maps_without_loss(wafer_sim):
 
 def test_loss_is_an_error_by_default_and_simulator_stays_usable(wafer_sim):
     sim = wafer_sim
-    # 50 sources all-to-all onto size-2 neurons: far more inputs per neuron than the
-    # driver chain of one route can serve
+    # 50 size-2 neurons connected all-to-all: one neuron block sends them all on one route,
+    # far more inputs per neuron than the driver chain of one route can serve
     sim.setup(neuron_size=2, defects="none")
-    _small_net(sim, 50, 50, p=1.0)
+    pop = sim.Population(50, sim.IF_cond_exp())
+    sim.Projection(pop, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01))
     with pytest.raises(SynapseLossError) as exc:
         sim.run(10.0)
     msg = str(exc.value)
@@ -58,7 +59,8 @@ def test_loss_is_an_error_by_default_and_simulator_stays_usable(wafer_sim):
 def test_continue_despite_loss_accounts_and_lost_synapses_transmit_nothing(wafer_sim):
     sim = wafer_sim
     sim.setup(neuron_size=2, defects="none", continue_despite_synapse_loss=True)
-    src, pop, prj = _small_net(sim, 50, 50, p=1.0)
+    pop = sim.Population(50, sim.IF_cond_exp())
+    prj = sim.Projection(pop, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01))
     sim.run(10.0)
     stats = sim.get_mapping_statistics()
     assert stats.synapses_requested == 2500
@@ -120,6 +122,14 @@ def test_adding_a_population_after_run_remaps_with_warning(wafer_sim):
     with pytest.warns(RuntimeWarning, match="mapped again"):
         sim.run(5.0)
     assert sim.get_mapping_statistics().neurons_placed == 7
+
+
+def test_spike_sources_placed_manually(wafer_sim):
+    sim = wafer_sim
+    src, pop, prj = _small_net(sim, 5, 5)
+    sim.place_on_hicann(src, [200])
+    sim.run(1.0)
+    assert {p.hicann for p in sim.get_placement(src)} == {200}
 
 
 def test_placement_queries(wafer_sim):

@@ -20,7 +20,8 @@ the next sources as keep the synapse-driver requirement (14.8,
 included, with their L1 addresses) <= ``chain_length`` on every target HICANN; the rest goes
 to the next merger.  The largest such prefix is found by a k-ary search over prefix lengths
 (each round one vectorised requirement evaluation).  A source that alone exceeds the chain
-length still goes onto an empty merger (it cannot be split further).  If the sources of a
+length still goes onto an empty merger (a guard: one source never needs more than one
+driver, so this does not happen with the current requirement rule).  If the sources of a
 population cannot all be placed under this rule, the remaining ones are placed as before,
 without it (they then lose synapses for want of drivers instead of failing the mapping).
 """

@@ -34,9 +34,9 @@ many candidate L1 sources in one vectorised call.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from typing import Callable
+
+import numpy as np
 
 from ..hardware import wafer
 from .addresses import address_sequence
@@ -117,6 +117,20 @@ def input_capable_mergers(block_to_merger: np.ndarray) -> np.ndarray:
     return ~output & ~path_busy
 
 
+def _sorted_unique(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted distinct values of an int64 array, their counts and the inverse index (plain
+    sort; numpy's hash-based ``np.unique`` is several times slower on large int arrays)."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    first = np.ones(s.size, dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, s.size))
+    inverse = np.empty(a.size, dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return s[starts], counts, inverse
+
+
 class DriverDemand:
     """Synapse-driver requirement of candidate L1 sources (14.8), vectorised.
 
@@ -136,15 +150,18 @@ class DriverDemand:
         rec = np.asarray(graph.receptor, dtype=np.int64)
         hicann = np.asarray(placement.hicann, dtype=np.int64)
         keep = hicann[post] >= 0 if post.size else np.zeros(0, dtype=bool)
-        key = np.unique((pre[keep] * n + post[keep]) * 2 + rec[keep])
+        key = np.sort((pre[keep] * n + post[keep]) * 2 + rec[keep])
+        if key.size:
+            key = key[np.r_[True, key[1:] != key[:-1]]]
         self.n_cells = n
         self.pre = key // (2 * n)
         self.post = (key // 2) % n
         self.receptor = key % 2
         self.ptr = np.searchsorted(self.pre, np.arange(n + 1))
-        self.post_hicann = hicann[self.post]
-        self.post_x0 = np.asarray(placement.x0, dtype=np.int64)[self.post]
-        self.post_width = np.asarray(placement.width, dtype=np.int64)[self.post]
+        # per cell: where the target neurons sit
+        self.cell_hicann = hicann
+        self.cell_x0 = np.asarray(placement.x0, dtype=np.int64)
+        self.cell_width = np.asarray(placement.width, dtype=np.int64)
 
     def out_degree(self, cells: np.ndarray) -> np.ndarray:
         cells = np.asarray(cells, dtype=np.int64)
@@ -170,14 +187,14 @@ class DriverDemand:
         dec = np.asarray(address, dtype=np.int64)[rep] >> 4
         post = self.post[conn]
         gkey = ((cand * n + post) * 2 + self.receptor[conn]) * 4 + dec
-        gkey, counts = np.unique(gkey, return_counts=True)
+        gkey, counts, _ = _sorted_unique(gkey)
         g_dec = gkey % 4
         g_rec = (gkey // 4) % 2
         g_post = (gkey // 8) % n
         g_cand = gkey // (8 * n)
-        rkey = g_cand * wafer.N_HICANN + self.post_hicann[g_post]
-        rk, g_req = np.unique(rkey, return_inverse=True)
-        req = driver_requirements(g_req, self.post_x0[g_post], self.post_width[g_post], g_rec,
+        rkey = g_cand * wafer.N_HICANN + self.cell_hicann[g_post]
+        rk, _, g_req = _sorted_unique(rkey)
+        req = driver_requirements(g_req, self.cell_x0[g_post], self.cell_width[g_post], g_rec,
                                   g_dec, counts, rk.size)
         np.maximum.at(out, rk // wafer.N_HICANN, req.drivers)
         return out

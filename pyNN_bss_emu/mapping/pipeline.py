@@ -25,7 +25,7 @@ DELAY_OFFSET_MS = 0.6444
 class MappingOptions:
     """Knobs of the mapper (marocco's names where they exist)."""
     placement_strategy: str = "enum_asc"
-    merger_strategy: str = "minimize"
+    merger_strategy: str = "minimize_as_possible"
     address_strategy: str = "high_first"
     l1_algorithm: str = "backbone+dijkstra"
     driver_chain_length: int = wafer.DEFAULT_CHAIN_LENGTH
@@ -221,12 +221,15 @@ def map_network(graph: BioGraph, options: MappingOptions, defects) -> MappingRes
     place = timed("neuron_placement", placement.place_neurons, graph, defects.denmem_ok,
                   defects.hicann_ok, strategy=options.placement_strategy)
     mergers = timed("merger_routing", merger_routing.route_mergers, graph, place,
-                    strategy=options.merger_strategy)
+                    strategy=options.merger_strategy, chain_length=options.driver_chain_length,
+                    address_strategy=options.address_strategy)
     neuron_addr = timed("address_assignment", addresses.assign_addresses, place, mergers,
                         strategy=options.address_strategy)
     sources = timed("input_placement", input_placement.place_inputs, graph, place, mergers,
                     defects.hicann_ok, speedup=options.speedup,
-                    bandwidth_utilization=options.bandwidth_utilization)
+                    bandwidth_utilization=options.bandwidth_utilization,
+                    chain_length=options.driver_chain_length,
+                    address_strategy=options.address_strategy)
     cell_hicann = np.where(place.hicann >= 0, place.hicann, sources.hicann)
     cell_merger = np.where(mergers.dnc_merger >= 0, mergers.dnc_merger, sources.dnc_merger)
     cell_address = np.where(neuron_addr >= 0, neuron_addr, sources.address)
