@@ -126,7 +126,9 @@ def setup_kwargs(simulator: str, threads: int, seed: int = RNG_SEED) -> dict:
     if simulator == "nest":
         kw.update(threads=threads, rng_seed=stim_seed, verbosity="error")
     elif simulator == "bss_emu":
-        kw.update(stimulus_seed=stim_seed)
+        # the engine comparison: the ideal engine, no wafer mapping (the mapping has its own
+        # benchmark, benchmarks/mapping.py)
+        kw.update(stimulus_seed=stim_seed, ideal=True)
     return kw
 
 

@@ -11,6 +11,7 @@ Cases (each in its own subprocess, so its peak RSS is its own):
 * ``microcircuit`` a 10 % Potjans-Diesmann microcircuit: 7,711 neurons of size 4 in 8
                   populations, layer-specific connection probabilities scaled to ~2.4 M
                   synapses, plus 800 Poisson sources (input placement and bandwidth).
+* ``microcircuit8`` the same with neuron size 8 (as on the real wafer in the 2023 demo).
 * ``full_wafer``  random network filling the wafer at neuron size 4 (45,000 neurons with the
                   default seeded defects), in-degree 100 (4.5 M synapses).
 
@@ -70,7 +71,8 @@ def random_graph(n: int, indegree: int, seed: int = 1):
                   receptor, receptor.copy(), ["exc", "inh"])
 
 
-def microcircuit_graph(target_synapses: float = 2.4e6, n_sources: int = 800, seed: int = 1):
+def microcircuit_graph(target_synapses: float = 2.4e6, n_sources: int = 800, seed: int = 1,
+                       neuron_size: int = 4):
     rng = np.random.default_rng(seed)
     sizes = np.round(PD_SIZES * 0.1).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -99,7 +101,7 @@ def microcircuit_graph(target_synapses: float = 2.4e6, n_sources: int = 800, see
     projs.append(np.full(src_cells.size, j))
     cat = (lambda xs: np.concatenate(xs).astype(np.int64))
     sizes_all = list(sizes) + [n_sources]
-    return _graph(sizes_all, [False] * 8 + [True], [4] * 8 + [0],
+    return _graph(sizes_all, [False] * 8 + [True], [neuron_size] * 8 + [0],
                   np.concatenate([np.zeros(n_neurons), np.full(n_sources, 8.0)]),
                   cat(pres), cat(posts), cat(recs), cat(projs),
                   ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I", "background"])
@@ -113,6 +115,8 @@ def run_graph_case(name: str) -> dict:
         graph = random_graph(5000, 100)
     elif name == "microcircuit":
         graph = microcircuit_graph()
+    elif name == "microcircuit8":
+        graph = microcircuit_graph(neuron_size=8)
     elif name == "full_wafer":
         graph = random_graph(45000, 100)
     else:
@@ -160,7 +164,8 @@ def worker(name: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", default="guidebook,random_small,microcircuit,full_wafer")
+    ap.add_argument("--cases",
+                    default="guidebook,random_small,microcircuit,microcircuit8,full_wafer")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:

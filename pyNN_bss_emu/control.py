@@ -25,9 +25,11 @@ SETUP_OPTIONS = {
     "continue_despite_synapse_loss": (False, "run although the mapping lost synapses (lost "
                                              "synapses transmit nothing); default: error"),
     "driver_chain_length": (3, "maximum synapse-driver chain length (1..56)"),
-    "merger_routing": ("minimize_as_possible", "'minimize_as_possible' (merge adjacent neuron "
-                                               "blocks while the driver chain at the targets "
-                                               "allows it), 'minimize' or 'one_to_one'"),
+    "merger_routing": ("auto", "'auto' (map with 'minimize_as_possible' and 'minimize', keep "
+                               "the one losing fewer synapses), 'minimize_as_possible' (merge "
+                               "adjacent neuron blocks while the driver chain at the targets "
+                               "allows it), 'minimize' (merge up to 59 neurons) or "
+                               "'one_to_one'"),
     "l1_routing": ("backbone+dijkstra", "L1 routing algorithm: 'backbone+dijkstra' (marocco's "
                                         "backbone router, then shortest-path growth for the "
                                         "targets it missed), 'backbone' or 'dijkstra'"),
@@ -65,7 +67,8 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
     if isinstance(chain, bool) or not isinstance(chain, numbers.Integral) or not 1 <= chain <= 56:
         raise ValueError(f"setup(driver_chain_length={chain!r}): expected an integer 1..56 "
                          "(56 drivers per quadrant)")
-    for name, allowed in (("merger_routing", ("minimize_as_possible", "minimize", "one_to_one")),
+    for name, allowed in (("merger_routing", ("auto", "minimize_as_possible", "minimize",
+                                              "one_to_one")),
                           ("l1_routing", ("backbone+dijkstra", "backbone", "dijkstra"))):
         if options[name] not in allowed:
             raise ValueError(f"setup({name}={options[name]!r}): expected one of {allowed}")

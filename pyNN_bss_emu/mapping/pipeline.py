@@ -25,7 +25,7 @@ DELAY_OFFSET_MS = 0.6444
 class MappingOptions:
     """Knobs of the mapper (marocco's names where they exist)."""
     placement_strategy: str = "enum_asc"
-    merger_strategy: str = "minimize_as_possible"
+    merger_strategy: str = "auto"   # best of AUTO_MERGER_STRATEGIES
     address_strategy: str = "high_first"
     l1_algorithm: str = "backbone+dijkstra"
     driver_chain_length: int = wafer.DEFAULT_CHAIN_LENGTH
@@ -203,25 +203,13 @@ def _request_index(routes: L1Routes, conn_source: np.ndarray, post_hicann: np.nd
     return np.where(ok, q, -1)
 
 
-def map_network(graph: BioGraph, options: MappingOptions, defects) -> MappingResult:
-    """Map ``graph`` on a wafer with the given defects (a ``DefectMap``).
+AUTO_MERGER_STRATEGIES = ("minimize_as_possible", "minimize")
 
-    Raises ``ResourceExhaustedError`` when neurons, addresses or input bandwidth run out and
-    ``SynapseLossError`` when synapses are lost and the options do not allow it.
-    """
-    timings: dict[str, float] = {}
 
-    def timed(name, func, *args, **kwargs):
-        t0 = time.perf_counter()
-        out = func(*args, **kwargs)
-        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
-        return out
-
-    t_start = time.perf_counter()
-    place = timed("neuron_placement", placement.place_neurons, graph, defects.denmem_ok,
-                  defects.hicann_ok, strategy=options.placement_strategy)
+def _route_and_allocate(graph, place, options, strategy, defects, timed):
+    """The stages after neuron placement for one merger strategy."""
     mergers = timed("merger_routing", merger_routing.route_mergers, graph, place,
-                    strategy=options.merger_strategy, chain_length=options.driver_chain_length,
+                    strategy=strategy, chain_length=options.driver_chain_length,
                     address_strategy=options.address_strategy)
     neuron_addr = timed("address_assignment", addresses.assign_addresses, place, mergers,
                         strategy=options.address_strategy)
@@ -246,12 +234,41 @@ def map_network(graph: BioGraph, options: MappingOptions, defects) -> MappingRes
                   place.width[post], graph.receptor, routes.req_target, routes.req_vline,
                   routes.req_side, routes.req_ok, driver_ok=defects.driver_ok,
                   chain_length=options.driver_chain_length)
+    return mergers, neuron_addr, sources, routes, conn_request, alloc
+
+
+def map_network(graph: BioGraph, options: MappingOptions, defects) -> MappingResult:
+    """Map ``graph`` on a wafer with the given defects (a ``DefectMap``).
+
+    Raises ``ResourceExhaustedError`` when neurons, addresses or input bandwidth run out and
+    ``SynapseLossError`` when synapses are lost and the options do not allow it.
+    """
+    timings: dict[str, float] = {}
+
+    def timed(name, func, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = func(*args, **kwargs)
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+        return out
+
+    t_start = time.perf_counter()
+    place = timed("neuron_placement", placement.place_neurons, graph, defects.denmem_ok,
+                  defects.hicann_ok, strategy=options.placement_strategy)
+    strategies = AUTO_MERGER_STRATEGIES if options.merger_strategy == "auto" \
+        else (options.merger_strategy,)
+    best = None
+    for strategy in strategies:
+        trial = _route_and_allocate(graph, place, options, strategy, defects, timed)
+        # keep the merger strategy that realises most synapses (first wins a tie)
+        if best is None or trial[-1].realized.sum() > best[-1].realized.sum():
+            best = trial
+    mergers, neuron_addr, sources, routes, conn_request, alloc = best
     realized = np.asarray(alloc.realized, dtype=bool)
     hops = np.where(conn_request >= 0, routes.req_hops[np.maximum(conn_request, 0)], 0)
     delay = np.where(realized, DELAY_PER_HOP_MS * hops + DELAY_OFFSET_MS, np.nan)
     timings["total"] = time.perf_counter() - t_start
 
-    n_req = int(pre.size)
+    n_req = int(graph.pre.size)
     n_real = int(realized.sum())
     per_proj = []
     n_proj = len(graph.projection_label) or (int(graph.projection.max()) + 1 if n_req else 0)
