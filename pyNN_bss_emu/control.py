@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numbers
-import os
 
 from pyNN import common
 from pyNN.common.control import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, DEFAULT_TIMESTEP
@@ -88,21 +87,10 @@ def _defect_map(options: dict):
     """The wafer's defect map from the ``defects`` option (validated here, before anything of
     the previous simulation is discarded)."""
     from .hardware.defects import DefectMap
-    spec = options["defects"]
-    if isinstance(spec, DefectMap):
-        return spec
-    if spec == "none":
-        return DefectMap.none()
-    if spec == "default":
-        return DefectMap.generate(options["wafer_seed"])
-    if isinstance(spec, dict):
-        return DefectMap.generate(options["wafer_seed"], spec)
-    if isinstance(spec, (str, os.PathLike)):
-        if not os.path.exists(spec):
-            raise FileNotFoundError(f"setup(defects={spec!r}): no such defect file")
-        return DefectMap.from_json(spec)
-    raise TypeError(f"setup(defects={spec!r}): expected 'default', 'none', a dict of rates, "
-                    "a DefectMap or the path of a JSON defect file")
+    try:
+        return DefectMap.from_spec(options["defects"], options["wafer_seed"])
+    except (ValueError, OSError) as err:
+        raise type(err)(f"setup(defects={options['defects']!r}): {err}") from None
 
 
 def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,

@@ -252,3 +252,28 @@ def test_wafer_map_plot(wafer_sim, tmp_path):
     assert "20 neurons" in ax.get_title()
     # one coloured cell per HICANN of the wafer
     assert len(ax.patches) == 384
+
+
+@pytest.mark.parametrize("spec, exc, text", [
+    ("/no/such/defects.json", FileNotFoundError, "no/such/defects.json"),
+    ({"foo": 0.1}, ValueError, "foo"),
+    ({"denmems": 1.5}, ValueError, "1.5"),
+])
+def test_bad_defect_specs(wafer_sim, spec, exc, text):
+    sim = wafer_sim
+    with pytest.raises(exc, match=text):
+        sim.setup(defects=spec)
+    sim.setup(defects="none")
+    sim.Population(2, sim.IF_cond_exp())
+    sim.run(1.0)
+
+
+def test_defect_file_is_honoured(wafer_sim, tmp_path):
+    import json
+    sim = wafer_sim
+    path = tmp_path / "defects.json"
+    path.write_text(json.dumps({"hicanns": [0, 1, 2]}))
+    sim.setup(defects=str(path))
+    pop = sim.Population(300, sim.IF_cond_exp())
+    sim.run(1.0)
+    assert not {p.hicann for p in sim.get_placement(pop)} & {0, 1, 2}
