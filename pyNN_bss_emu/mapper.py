@@ -96,6 +96,11 @@ def place_on_hicann(cells, hicanns) -> None:
     simulator.state.mapping_dirty = True
 
 
+#: trial-independent spread of a route's delay around the distance formula (ms), from the 2023
+#: delay calibration on wafer 30 (brainscales1.md section 8)
+DELAY_JITTER_MS = 0.1
+
+
 class WaferMapper:
     """Mapping state of the simulator (one per ``setup()``)."""
 
@@ -108,6 +113,7 @@ class WaferMapper:
             continue_despite_synapse_loss=options["continue_despite_synapse_loss"])
         self.defects = defects
         self.mapping_file = options.get("mapping_file")
+        self.wafer_seed = int(options.get("wafer_seed", 0))
         self.result: MappingResult | None = None
         self.cell_offset: dict[int, int] = {}
 
@@ -154,6 +160,16 @@ class WaferMapper:
                         rate=np.concatenate(rates) if rates else np.zeros(0),
                         pre=cat(pre), post=cat(post), receptor=cat(receptor),
                         projection=cat(proj_of), projection_label=proj_labels)
+
+    def routed_delays(self, dt: float) -> np.ndarray:
+        """Delay (ms) of every connection as the wafer realises it: the routed delay of its L1
+        route (0.0397 ms per HICANN passed + 0.644 ms) plus a fixed Gaussian spread per
+        connection (sigma 0.1 ms, drawn from the wafer seed), at least one time step; NaN for
+        lost synapses."""
+        d = self.result.delay_ms
+        rng = np.random.default_rng([self.wafer_seed, 0x0DE1A7])
+        jitter = rng.normal(0.0, DELAY_JITTER_MS, size=d.size)
+        return np.where(np.isnan(d), np.nan, np.maximum(d + jitter, dt))
 
     # ------------------------------------------------------------ mapping
     def map(self, populations, projections) -> MappingResult:
@@ -221,6 +237,18 @@ def save_mapping(path: str) -> None:
     """Write the current mapping to ``path`` (``.npz``); ``setup(mapping_file=path)`` reuses
     it for the same network without mapping again."""
     _require_mapping().save(path)
+
+
+def routed_delay_warning() -> None:
+    """Once per setup(): PyNN delays do not exist on the wafer."""
+    state = simulator.state
+    if getattr(state, "_delay_warning_given", False):
+        return
+    state._delay_warning_given = True
+    warnings.warn("BrainScaleS-1 has no programmable delays: the PyNN delays are replaced by "
+                  "the routed delays of the L1 network (0.0397 ms per HICANN on the route + "
+                  "0.644 ms, spread 0.1 ms); Projection.get('delay') shows them",
+                  UserWarning, stacklevel=5)
 
 
 def remap_warning() -> None:

@@ -6,6 +6,8 @@ happens in Python.  Weights are conductances in µS, delays in ms rounded to the
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from pyNN import common, errors
 from pyNN.parameters import ParameterSpace
@@ -86,6 +88,7 @@ class Projection(common.Projection):
         connector.connect(self)
         self._consolidate()
         self._realized = np.ones(len(self), dtype=bool)   # until the mapper says otherwise
+        self._routed_delay = None   # wafer mode: delays of the L1 routes (ms), set by the mapper
         simulator.state.add_projection(self)
 
     # ------------------------------------------------------------ building
@@ -161,8 +164,9 @@ class Projection(common.Projection):
         """(pre node, post neuron, weight µS, delay ms, receptor) for the engine."""
         self._consolidate()
         n = self._pre_idx.size
+        delay = self._delay if self._routed_delay is None else self._routed_delay
         return (self._pre_nodes[self._pre_idx], self._post_neurons[self._post_idx],
-                self._weight, self._delay,
+                self._weight, delay,
                 np.full(n, _RECEPTORS[self.receptor_type], dtype=np.int8))
 
     # ------------------------------------------------------------ access
@@ -204,6 +208,10 @@ class Projection(common.Projection):
             self._push_weights()
         elif name == "delay":
             self._delay[index] = self._check_delays(values)
+            if self._routed_delay is not None:
+                warnings.warn("delays cannot be programmed on the wafer: the routed delays "
+                              "stay in effect (setup(ideal=True) uses PyNN delays)",
+                              UserWarning, stacklevel=4)
             simulator.state._synapses_dirty = True
         else:
             raise errors.NonExistentParameterError(name, "StaticSynapse", ["weight", "delay"])
@@ -260,8 +268,12 @@ class Projection(common.Projection):
         weight = self._weight
         if not np.all(self._realized):
             weight = np.where(self._realized, weight, np.nan)  # lost in the mapping
+        delay = self._delay
+        if self._routed_delay is not None:   # the wafer's delays, on the engine's time grid
+            dt = simulator.state.dt
+            delay = np.rint(self._routed_delay / dt) * dt
         table = {"presynaptic_index": self._pre_idx, "postsynaptic_index": self._post_idx,
-                 "weight": weight, "delay": self._delay}
+                 "weight": weight, "delay": delay}
         if name not in table:
             raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
                                                    ["weight", "delay"])

@@ -81,11 +81,16 @@ class State(common.control.BaseState):
             from .mapper import remap_warning
             remap_warning()
         result = self.mapper.map(self.populations, self.projections)
+        delays = self.mapper.routed_delays(self.dt)
         start = 0
         for p in self.projections:
             n = len(p)
             p._realized = result.realized[start:start + n].copy()
+            p._routed_delay = delays[start:start + n].copy()
             start += n
+        if len(result.realized):
+            from .mapper import routed_delay_warning
+            routed_delay_warning()
         self.mapping_dirty = False
         self._synapses_dirty = True
 

@@ -277,3 +277,44 @@ def test_defect_file_is_honoured(wafer_sim, tmp_path):
     pop = sim.Population(300, sim.IF_cond_exp())
     sim.run(1.0)
     assert not {p.hicann for p in sim.get_placement(pop)} & {0, 1, 2}
+
+
+def test_routed_delays_replace_pynn_delays(wafer_sim):
+    sim = wafer_sim
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[10.0]))
+    pop = sim.Population(3, sim.IF_cond_exp())
+    sim.place_on_hicann(src, [0])
+    sim.place_on_hicann(pop, [0])
+    prj = sim.Projection(src, pop, sim.AllToAllConnector(),
+                         sim.StaticSynapse(weight=0.01, delay=5.0))
+    pop.record("gsyn_exc")
+    with pytest.warns(UserWarning, match="routed delays"):
+        sim.run(20.0)
+    d = np.asarray(prj.get("delay", format="list", with_address=False))
+    # one HICANN on the route: 0.0397 + 0.644 ms, spread 0.1 ms, on the 0.1 ms grid
+    assert np.all((d >= 0.3) & (d <= 1.1))
+    g = pop.get_data().segments[0].filter(name="gsyn_exc")[0].magnitude
+    onset = np.argmax(g > 0, axis=0) * 0.1
+    np.testing.assert_allclose(onset, 10.0 + d, atol=1e-9)
+    with pytest.warns(UserWarning, match="cannot be programmed"):
+        prj.set(delay=3.0)
+    np.testing.assert_allclose(prj.get("delay", format="list", with_address=False), d)
+
+
+def test_routed_delays_grow_with_distance(wafer_sim):
+    sim = wafer_sim
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[10.0]))
+    near = sim.Population(1, sim.IF_cond_exp())
+    far = sim.Population(1, sim.IF_cond_exp())
+    sim.place_on_hicann(src, [wafer.hicann_enum(12, 7)])
+    sim.place_on_hicann(near, [wafer.hicann_enum(12, 7)])
+    sim.place_on_hicann(far, [wafer.hicann_enum(30, 7)])
+    p_near = sim.Projection(src, near, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01))
+    p_far = sim.Projection(src, far, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(1.0)
+    d_near = p_near.get("delay", format="list", with_address=False)[0]
+    d_far = p_far.get("delay", format="list", with_address=False)[0]
+    # 18 more HICANNs on the far route: ~0.7 ms more, far above the 0.1 ms spread
+    assert d_far - d_near > 0.35
