@@ -248,7 +248,7 @@ def routed_delay_warning() -> None:
     warnings.warn("BrainScaleS-1 has no programmable delays: the PyNN delays are replaced by "
                   "the routed delays of the L1 network (0.0397 ms per HICANN on the route + "
                   "0.644 ms, spread 0.1 ms); Projection.get('delay') shows them",
-                  UserWarning, stacklevel=5)
+                  UserWarning, stacklevel=7)
 
 
 def remap_warning() -> None:
