@@ -22,8 +22,8 @@ from .control import (end, get_current_time, get_max_delay, get_min_delay,  # no
 from .populations import Assembly, Population, PopulationView  # noqa: F401
 from .procedural_api import connect, create, record, record_gsyn, record_v, set  # noqa: F401
 from .projections import Projection  # noqa: F401
-from .mapper import (get_mapping_statistics, get_placement, place_on_hicann,  # noqa: F401
-                     save_mapping, set_neuron_size)
+from .mapper import (get_mapping_statistics, get_placement, get_pulse_statistics,  # noqa: F401
+                     place_on_hicann, save_mapping, set_neuron_size)
 from .plotting import plot_wafer_map  # noqa: F401
 from .standardmodels import CELL_TYPES, SYNAPSE_TYPES
 from .standardmodels.cells import (EIF_cond_exp_isfa_ista, IF_cond_exp,  # noqa: F401

@@ -96,6 +96,13 @@ def place_on_hicann(cells, hicanns) -> None:
     simulator.state.mapping_dirty = True
 
 
+#: event rates of the stimulus path (brainscales1.md 7.2) and the PLL of the priority encoders
+#: (6.2/6.3; an encoder serves one event per 2 clock cycles)
+FPGA_EVENT_RATE_HZ = 125e6
+HICANN_LINK_EVENT_RATE_HZ = 17.8e6
+PLL_HZ = 125e6
+ENCODER_CYCLES = 2
+
 #: trial-independent spread of a route's delay around the distance formula (ms), from the 2023
 #: delay calibration on wafer 30 (brainscales1.md section 8)
 DELAY_JITTER_MS = 0.1
@@ -171,6 +178,33 @@ class WaferMapper:
         jitter = rng.normal(0.0, DELAY_JITTER_MS, size=d.size)
         return np.where(np.isnan(d), np.nan, np.maximum(d + jitter, dt))
 
+    def configure_event_paths(self, populations, network) -> None:
+        """Give the engine the bandwidth limits of the mapped event paths: stimulus playback per
+        FPGA (125 MHz) and HICANN link (17.8 MHz), and the priority encoder of each neuron
+        block (2 PLL cycles at 125 MHz per event); hardware rates scaled by the speed-up."""
+        from .engine.event_loss import InputBandwidth
+        to_bio_ms = self.options.speedup * 1e3          # 1 s of hardware time in bio ms
+        res = self.result
+        node_fpga = np.full(network.n_nodes, -1, dtype=np.int64)
+        node_link = np.full(network.n_nodes, -1, dtype=np.int64)
+        neuron_block = np.full(network.n_neurons, -1, dtype=np.int64)
+        for pop in populations:
+            cells = self.cell_offset[id(pop)] + np.arange(pop.size)
+            if pop._neuron_index is None:
+                h = res.sources.hicann[cells]
+                placed = h >= 0
+                node_link[pop._nodes[placed]] = h[placed]
+                node_fpga[pop._nodes[placed]] = wafer.FPGA_OF[h[placed]]
+            else:
+                h = res.placement.hicann[cells]
+                blocks = np.where(h >= 0, h * wafer.N_NEURON_BLOCKS + res.placement.block[cells],
+                                  -1)
+                neuron_block[pop._neuron_index] = blocks
+        network.input_bandwidth = InputBandwidth(
+            node_fpga, node_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,
+            link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ)
+        network.set_encoders(neuron_block, ENCODER_CYCLES / PLL_HZ * to_bio_ms)
+
     # ------------------------------------------------------------ mapping
     def map(self, populations, projections) -> MappingResult:
         graph = self.bio_graph(populations, projections)
@@ -231,6 +265,27 @@ def get_placement(cells) -> list:
             denmems, block = (), None
         out.append(CellPlacement(c, int(hic[c]), block, denmems, int(merger[c]), int(addr[c])))
     return out
+
+
+def get_pulse_statistics() -> dict:
+    """Event counts of the current segment (since setup() or the last reset()), named like the
+    ESS's pulse statistics: ``l2_down_sent`` / ``l2_down_dropped_before_sim`` stimulus events
+    sent to / dropped before the wafer for want of FPGA or HICANN-link bandwidth;
+    ``l1_neuron_sent`` / ``l1_neuron_lost`` neuron spikes passed / lost at the neuron blocks'
+    priority encoders (a lost spike reaches no target and is not recorded).  The recording
+    path's bandwidth is not modelled yet (``l2_up_lost`` is always 0)."""
+    _require_mapping()
+    net = simulator.state.network
+    bw = net.input_bandwidth
+    down_sent = bw.sent if bw is not None else 0
+    down_dropped = bw.dropped if bw is not None else 0
+    return {"l2_down_before_sim": down_sent + down_dropped,
+            "l2_down_dropped_before_sim": down_dropped,
+            "l2_down_sent": down_sent,
+            "l1_neuron_sent": int(net.encoder_sent[0]),
+            "l1_neuron_lost": int(net.encoder_lost[0]),
+            "l2_up_sent": int(net.encoder_sent[0]),
+            "l2_up_lost": 0}
 
 
 def save_mapping(path: str) -> None:

@@ -81,6 +81,7 @@ class State(common.control.BaseState):
             from .mapper import remap_warning
             remap_warning()
         result = self.mapper.map(self.populations, self.projections)
+        self.mapper.configure_event_paths(self.populations, self.network)
         delays = self.mapper.routed_delays(self.dt)
         start = 0
         for p in self.projections:

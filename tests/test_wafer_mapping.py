@@ -318,3 +318,61 @@ def test_routed_delays_grow_with_distance(wafer_sim):
     d_far = p_far.get("delay", format="list", with_address=False)[0]
     # 18 more HICANNs on the far route: ~0.7 ms more, far above the 0.1 ms spread
     assert d_far - d_near > 0.35
+
+
+def test_stimulus_above_link_bandwidth_is_dropped_before_the_run(wafer_sim):
+    sim = wafer_sim
+    # 40 sources firing in sync every 5 ms onto one HICANN link: the link sends one event per
+    # 1/17.8 MHz * 1e4 = 0.562 ms (bio) and its FIFO holds 16, so of each volley of 40 only
+    # about 17 pass and the rest is dropped before the wafer
+    times = np.arange(5.0, 100.0, 5.0)
+    src = sim.Population(40, sim.SpikeSourceArray(spike_times=times))
+    pop = sim.Population(4, sim.IF_cond_exp())
+    sim.place_on_hicann(src, [5])
+    src.record("spikes")
+    # every source connected (unconnected sources are not placed on the wafer at all)
+    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.001))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(100.0)
+    st = sim.get_pulse_statistics()
+    generated = 40 * times.size
+    assert st["l2_down_before_sim"] == generated
+    assert st["l2_down_sent"] + st["l2_down_dropped_before_sim"] == generated
+    # per volley at most depth + 1 events fit into 5 ms / 0.562 ms + FIFO slack
+    spacing = 1e4 * 1e3 / 17.8e6
+    per_volley_max = int(5.0 / spacing) + 17
+    assert st["l2_down_dropped_before_sim"] >= generated - per_volley_max * times.size
+    assert st["l2_down_dropped_before_sim"] > 0
+    # after reset() the counters start again
+    sim.reset()
+    assert sim.get_pulse_statistics()["l2_down_before_sim"] == 0
+
+
+def test_synchronous_spikes_of_one_block_are_lost_at_the_priority_encoder(wafer_sim):
+    sim = wafer_sim
+    # 16 neurons of one neuron block driven to fire in the same step: the encoder passes one
+    # event per 0.16 ms (2 cycles at 125 MHz, x1e4) and holds one more; the rest are lost
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0]))
+    pop = sim.Population(16, sim.IF_cond_exp(tau_refrac=50.0))
+    sim.place_on_hicann(pop, [7])
+    pop.record("spikes")
+    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(30.0)
+    st = sim.get_pulse_statistics()
+    n_rec = sum(len(s) for s in pop.get_data().segments[0].spiketrains)
+    assert st["l1_neuron_sent"] + st["l1_neuron_lost"] == 16
+    assert st["l1_neuron_sent"] == n_rec
+    assert st["l1_neuron_lost"] >= 12
+
+
+def test_ideal_mode_has_no_event_loss(sim):
+    sim.setup(ideal=True)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0]))
+    pop = sim.Population(16, sim.IF_cond_exp(tau_refrac=50.0))
+    pop.record("spikes")
+    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.2))
+    sim.run(30.0)
+    assert sum(len(s) for s in pop.get_data().segments[0].spiketrains) == 16

@@ -198,6 +198,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
               neuron_node, ptr, post, weight, delay, receptor, ring_e, ring_i,
               ev_step, ev_node, spike_flag,
               spk_step, spk_node, spk_count,
+              neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
               grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out):
     """Advance the network from step ``step0`` by ``n_steps`` steps of ``dt``.
 
@@ -208,6 +209,10 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     their emission step.  Spikes of neurons with ``spike_flag`` set are appended to
     ``spk_step/spk_node`` (capacity-limited: the kernel stops early and returns the number of
     steps done when the buffer could overflow).
+
+    Priority encoders: a spiking neuron with ``neuron_block[i] >= 0`` needs its block's encoder
+    for ``encoder_service`` ms (``block_busy`` holds when each is free); counted in
+    ``encoder_sent``/``encoder_lost``.
 
     Recording: channel group ``g`` samples every ``grp_every[g]`` steps the channels
     ``grp_ptr[g]..grp_ptr[g+1]`` (neuron ``ch_neuron``, variable ``ch_var``) into
@@ -232,8 +237,19 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
         _update_neurons(step_end % L, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac,
                         i_ext, ring_e, ring_i, spiked)
         # step 4, serially: outgoing spikes of neurons, then of sources, at t = step_end * dt
+        t_end = step_end * dt
         for i in range(n):
             if spiked[i]:
+                blk = neuron_block[i]
+                if blk >= 0 and encoder_service > 0.0:
+                    # priority encoder of the neuron block: busy -> wait in its one register;
+                    # register taken as well -> the event is lost (targets and recording)
+                    start = max(t_end, block_busy[blk])
+                    if start - t_end >= encoder_service:
+                        encoder_lost[0] += 1
+                        continue
+                    block_busy[blk] = start + encoder_service
+                    encoder_sent[0] += 1
                 _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
                          ring_e, ring_i, L, 1.0)
                 if spike_flag[i]:

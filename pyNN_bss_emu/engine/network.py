@@ -95,6 +95,13 @@ class Network:
         self.ring_i = np.zeros((2, 0))
         self.step = 0
         self.records: dict[int, RecordRequest] = {}
+        # event-path limits (wafer mode): stimulus playback and priority encoders
+        self.input_bandwidth = None          # an event_loss.InputBandwidth
+        self.encoder_service = 0.0           # ms per event and neuron block (0 = unlimited)
+        self.neuron_block = np.zeros(0, dtype=np.int64)   # per neuron: global block, -1 none
+        self.block_busy = np.zeros(0)
+        self.encoder_lost = np.zeros(1, dtype=np.int64)
+        self.encoder_sent = np.zeros(1, dtype=np.int64)
         self._next_record_id = 0
 
     # ----------------------------------------------------------------- construction
@@ -116,6 +123,7 @@ class Network:
         self.refrac = np.concatenate([self.refrac, np.zeros(size, dtype=np.int64)])
         self.i_ext = np.concatenate([self.i_ext, np.zeros(size)])
         self.spike_flag = np.concatenate([self.spike_flag, np.zeros(size, dtype=np.bool_)])
+        self.neuron_block = np.concatenate([self.neuron_block, np.full(size, -1, np.int64)])
         self.set_neuron_parameters(idx, params)
         return idx, nodes
 
@@ -226,6 +234,12 @@ class Network:
         self.ring_i[:] = 0.0
         self.poisson.rewind()
         self.arrays.rewind()
+        if self.input_bandwidth is not None:
+            self.input_bandwidth.rewind()
+            self.input_bandwidth.sent = self.input_bandwidth.dropped = 0
+        self.block_busy[:] = -np.inf
+        self.encoder_sent[:] = 0
+        self.encoder_lost[:] = 0
         for rec in self.records.values():
             rec.samples = []
             rec.last_step = -1
@@ -272,6 +286,10 @@ class Network:
         ev_step = np.concatenate([p_step, a_step])
         ev_node = np.concatenate([p_node, a_node])
         ev_time = np.concatenate([p_time, a_time])
+        if self.input_bandwidth is not None and ev_node.size:
+            keep, release = self.input_bandwidth.apply(ev_time, ev_node)
+            ev_node, ev_time = ev_node[keep], release[keep]
+            ev_step = np.ceil(ev_time / dt - 1e-9).astype(np.int64)
         if np.any(self.node_loss > 0) and ev_node.size:
             keep = self._loss_rng().random(ev_node.size) >= self.node_loss[ev_node]
             ev_step, ev_node, ev_time = ev_step[keep], ev_node[keep], ev_time[keep]
@@ -308,6 +326,8 @@ class Network:
                 self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
                 self.ring_e, self.ring_i, ev_step[first:], ev_node[first:], self.spike_flag,
                 spk_step, spk_node, spk_count,
+                self.neuron_block, self.block_busy, self.encoder_service,
+                self.encoder_sent, self.encoder_lost,
                 grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out)
             spk_steps.append(spk_step[:spk_count[0]])
             spk_nodes.append(spk_node[:spk_count[0]])
@@ -330,6 +350,13 @@ class Network:
         times = np.concatenate([n_times, ev_time[src_sel]])
         nodes = np.concatenate([self.neuron_node[n_nodes], ev_node[src_sel]])
         return times, nodes
+
+    def set_encoders(self, neuron_block: np.ndarray, service_ms: float) -> None:
+        """Priority-encoder limit: ``neuron_block[i]`` global neuron-block id of neuron i (-1:
+        unlimited), one event per ``service_ms`` per block with one waiting register."""
+        self.neuron_block = np.asarray(neuron_block, dtype=np.int64)
+        self.block_busy = np.full(int(max(self.neuron_block.max(initial=-1) + 1, 1)), -np.inf)
+        self.encoder_service = float(service_ms)
 
     def _ref_steps(self) -> np.ndarray:
         # NEST: Time(ms=t_ref).get_steps() rounds to the nearest step
