@@ -33,6 +33,8 @@ SETUP_OPTIONS = {
                                         "backbone router, then shortest-path growth for the "
                                         "targets it missed), 'backbone' or 'dijkstra'"),
     "speedup": (1e4, "hardware speed-up (1e3..1e5); sets the input bandwidth in bio time"),
+    "weight_rounding": ("nearest", "4-bit weight rounding: 'nearest' or 'stochastic' "
+                                   "(unbiased, like marocco)"),
     "mapping_file": (None, "path of a saved mapping (sim.save_mapping) to reuse for this "
                            "network, or where to save a new one"),
 }
@@ -68,7 +70,8 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
                          "(56 drivers per quadrant)")
     for name, allowed in (("merger_routing", ("auto", "minimize_as_possible", "minimize",
                                               "one_to_one")),
-                          ("l1_routing", ("backbone+dijkstra", "backbone", "dijkstra"))):
+                          ("l1_routing", ("backbone+dijkstra", "backbone", "dijkstra")),
+                          ("weight_rounding", ("nearest", "stochastic"))):
         if options[name] not in allowed:
             raise ValueError(f"setup({name}={options[name]!r}): expected one of {allowed}")
     speedup = options["speedup"]

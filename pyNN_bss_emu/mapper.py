@@ -121,6 +121,8 @@ class WaferMapper:
         self.defects = defects
         self.mapping_file = options.get("mapping_file")
         self.wafer_seed = int(options.get("wafer_seed", 0))
+        self.weight_rounding = options.get("weight_rounding", "nearest")
+        self.neuron_size_of = np.zeros(0, dtype=np.int64)   # per engine neuron, set at map()
         self.result: MappingResult | None = None
         self.cell_offset: dict[int, int] = {}
 
@@ -178,6 +180,39 @@ class WaferMapper:
         jitter = rng.normal(0.0, DELAY_JITTER_MS, size=d.size)
         return np.where(np.isnan(d), np.nan, np.maximum(d + jitter, dt))
 
+    def realise_weights(self, projections, network) -> None:
+        """Quantise every realised synapse's weight onto the 4-bit array (row gmax chosen from
+        the row's largest weight, nearest or stochastic rounding, fixed-pattern factors of this
+        wafer) and store the result per projection as ``_weight_realised`` (µS; NaN for lost
+        synapses).  Rows are shared between projections, so all weights are realised together."""
+        from .engine.kernels import P_CM
+        from .hardware.synapse_weights import FixedPattern, neuron_capacitance_pF, realise_weights
+        res = self.result
+        weights = np.concatenate([p._weight for p in projections]) if projections else \
+            np.zeros(0)
+        post = np.concatenate([p._post_neurons[p._post_idx] for p in projections]) \
+            if projections else np.zeros(0, dtype=np.int64)
+        real = res.realized
+        out = np.full(weights.size, np.nan)
+        if np.any(real):
+            h, row, col = res.syn_hicann[real], res.syn_row[real], res.syn_column[real]
+            size = self.neuron_size_of[post[real]]
+            rw = realise_weights(weights[real], h * 448 + row, network.P[post[real], P_CM],
+                                 neuron_capacitance_pF(size), speedup=self.options.speedup,
+                                 rounding=self.weight_rounding,
+                                 rng=np.random.default_rng([self.wafer_seed, 0x3E1647]),
+                                 fixed_pattern=FixedPattern(self.wafer_seed),
+                                 coordinates=(h, row, col))
+            out[real] = rw.weight_bio_uS
+            res.statistics.weights = {"disabled": int(rw.n_disabled),
+                                      "clipped": int(rw.n_clipped),
+                                      "rounded_to_zero": int(rw.n_rounded_to_zero),
+                                      "below_min": int(rw.n_below_min)}
+        start = 0
+        for p in projections:
+            p._weight_realised = out[start:start + len(p)]
+            start += len(p)
+
     def configure_event_paths(self, populations, network) -> None:
         """Give the engine the bandwidth limits of the mapped event paths: stimulus playback per
         FPGA (125 MHz) and HICANN link (17.8 MHz), and the priority encoder of each neuron
@@ -208,6 +243,11 @@ class WaferMapper:
     # ------------------------------------------------------------ mapping
     def map(self, populations, projections) -> MappingResult:
         graph = self.bio_graph(populations, projections)
+        n_neurons = simulator.state.network.n_neurons
+        self.neuron_size_of = np.zeros(n_neurons, dtype=np.int64)
+        for pop in populations:
+            if pop._neuron_index is not None:
+                self.neuron_size_of[pop._neuron_index] = pop._neuron_size
         if self.mapping_file and os.path.exists(self.mapping_file):
             from .mapping.pipeline import fingerprint
             result = MappingResult.load(self.mapping_file)

@@ -89,6 +89,7 @@ class Projection(common.Projection):
         self._consolidate()
         self._realized = np.ones(len(self), dtype=bool)   # until the mapper says otherwise
         self._routed_delay = None   # wafer mode: delays of the L1 routes (ms), set by the mapper
+        self._weight_realised = None  # wafer mode: 4-bit realised weights (µS), by the mapper
         simulator.state.add_projection(self)
 
     # ------------------------------------------------------------ building
@@ -165,8 +166,9 @@ class Projection(common.Projection):
         self._consolidate()
         n = self._pre_idx.size
         delay = self._delay if self._routed_delay is None else self._routed_delay
+        weight = self._weight if self._weight_realised is None else self._weight_realised
         return (self._pre_nodes[self._pre_idx], self._post_neurons[self._post_idx],
-                self._weight, delay,
+                weight, delay,
                 np.full(n, _RECEPTORS[self.receptor_type], dtype=np.int8))
 
     # ------------------------------------------------------------ access
@@ -205,7 +207,10 @@ class Projection(common.Projection):
         if name == "weight":
             self._check_weights(values)
             self._weight[index] = values
-            self._push_weights()
+            if self._weight_realised is not None:   # wafer: quantised again before use
+                simulator.state.weights_dirty = True
+            else:
+                self._push_weights()
         elif name == "delay":
             self._delay[index] = self._check_delays(values)
             if self._routed_delay is not None:
@@ -219,7 +224,8 @@ class Projection(common.Projection):
     def _push_weights(self) -> None:
         state = simulator.state
         if not state._synapses_dirty:
-            state.network.set_weights(self._engine_slice, self._weight[self._realized])
+            w = self._weight if self._weight_realised is None else self._weight_realised
+            state.network.set_weights(self._engine_slice, w[self._realized])
 
     def _set_attributes(self, parameter_space):
         self._consolidate()
@@ -266,6 +272,9 @@ class Projection(common.Projection):
 
     def _attribute(self, name: str) -> np.ndarray:
         weight = self._weight
+        if self._weight_realised is not None:   # wafer: what the 4-bit synapses realise
+            simulator.state.ensure_weights_realised()
+            weight = self._weight_realised
         if not np.all(self._realized):
             weight = np.where(self._realized, weight, np.nan)  # lost in the mapping
         delay = self._delay

@@ -52,6 +52,7 @@ class State(common.control.BaseState):
         self._synapses_dirty = True
         self.mapper = None
         self.mapping_dirty = True
+        self.weights_dirty = False
         self.reset()
 
     def new_network(self, dt: float) -> None:
@@ -82,6 +83,8 @@ class State(common.control.BaseState):
             remap_warning()
         result = self.mapper.map(self.populations, self.projections)
         self.mapper.configure_event_paths(self.populations, self.network)
+        self.mapper.realise_weights(self.projections, self.network)
+        self.weights_dirty = False
         delays = self.mapper.routed_delays(self.dt)
         start = 0
         for p in self.projections:
@@ -94,6 +97,17 @@ class State(common.control.BaseState):
             routed_delay_warning()
         self.mapping_dirty = False
         self._synapses_dirty = True
+
+    def ensure_weights_realised(self) -> None:
+        """After Projection.set(weight=...) in wafer mode: quantise again (no remapping) and
+        give the engine the realised weights."""
+        if self.mapper is None or not self.weights_dirty or self.mapping_dirty:
+            return
+        self.mapper.realise_weights(self.projections, self.network)
+        self.weights_dirty = False
+        if not self._synapses_dirty:
+            for p in self.projections:
+                p._push_weights()
 
     def _sync_synapses(self) -> None:
         """Give the engine the synapses of all projections (COO, in projection order)."""
@@ -125,6 +139,7 @@ class State(common.control.BaseState):
             raise ValueError(f"run_until({tstop}): time {tstop} ms is in the past "
                              f"(current time {self.t} ms)")
         self._ensure_mapped()
+        self.ensure_weights_realised()
         self._sync_synapses()
         self.running = True
         if n_steps == 0:

@@ -354,7 +354,8 @@ def test_synchronous_spikes_of_one_block_are_lost_at_the_priority_encoder(wafer_
     # 16 neurons of one neuron block driven to fire in the same step: the encoder passes one
     # event per 0.16 ms (2 cycles at 125 MHz, x1e4) and holds one more; the rest are lost
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0]))
-    pop = sim.Population(16, sim.IF_cond_exp(tau_refrac=50.0))
+    # threshold 1 mV above rest: every neuron fires on the input whatever its 4-bit weight
+    pop = sim.Population(16, sim.IF_cond_exp(tau_refrac=50.0, v_thresh=-64.0))
     sim.place_on_hicann(pop, [7])
     pop.record("spikes")
     sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.2))
@@ -365,7 +366,9 @@ def test_synchronous_spikes_of_one_block_are_lost_at_the_priority_encoder(wafer_
     n_rec = sum(len(s) for s in pop.get_data().segments[0].spiketrains)
     assert st["l1_neuron_sent"] + st["l1_neuron_lost"] == 16
     assert st["l1_neuron_sent"] == n_rec
-    assert st["l1_neuron_lost"] >= 12
+    # they all fire within a few steps (the 4-bit weights with fixed pattern differ a little),
+    # far faster than one event per 0.16 ms: most are lost
+    assert st["l1_neuron_lost"] >= 8
 
 
 def test_ideal_mode_has_no_event_loss(sim):
@@ -376,3 +379,50 @@ def test_ideal_mode_has_no_event_loss(sim):
     sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.2))
     sim.run(30.0)
     assert sum(len(s) for s in pop.get_data().segments[0].spiketrains) == 16
+
+
+def test_projection_get_returns_realised_4bit_weights(wafer_sim):
+    sim = wafer_sim
+    rng = np.random.default_rng(5)
+    src = sim.Population(12, sim.SpikeSourcePoisson(rate=5.0))
+    pop = sim.Population(6, sim.IF_cond_exp(cm=0.2))
+    w = rng.uniform(0.0005, 0.02, size=(12, 6))
+    prj = sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=w))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(1.0)
+    got = prj.get("weight", format="array")
+    assert not np.any(np.isnan(got))
+    assert not np.allclose(got, w)                 # quantised and with fixed-pattern noise
+    # the realised weights follow the requested ones (4-bit ladder, 20 % fixed pattern)
+    assert np.corrcoef(got.ravel(), w.ravel())[0, 1] > 0.8
+    assert np.all(got > 0)
+    stats = sim.get_mapping_statistics().weights
+    assert set(stats) == {"disabled", "clipped", "rounded_to_zero", "below_min"}
+    # rewriting weights: no remapping, exact zeros disable synapses
+    first = sim.simulator.state.mapper.result
+    prj.set(weight=0.0)
+    np.testing.assert_array_equal(prj.get("weight", format="array"), 0.0)
+    assert sim.simulator.state.mapper.result is first
+    assert sim.get_mapping_statistics().weights["disabled"] == 72
+    # the same wafer seed gives the same realised weights, another seed different ones
+    def realised(seed):
+        sim.setup(defects="none", wafer_seed=seed)
+        s = sim.Population(12, sim.SpikeSourcePoisson(rate=5.0))
+        p = sim.Population(6, sim.IF_cond_exp(cm=0.2))
+        j = sim.Projection(s, p, sim.AllToAllConnector(), sim.StaticSynapse(weight=w))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sim.run(1.0)
+        return j.get("weight", format="array")
+    np.testing.assert_array_equal(realised(3), realised(3))
+    assert not np.allclose(realised(3), realised(4))
+
+
+def test_ideal_mode_keeps_requested_weights(sim):
+    sim.setup(ideal=True)
+    src = sim.Population(3, sim.SpikeSourcePoisson(rate=5.0))
+    pop = sim.Population(2, sim.IF_cond_exp())
+    prj = sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.0123))
+    sim.run(1.0)
+    np.testing.assert_array_equal(prj.get("weight", format="array"), 0.0123)

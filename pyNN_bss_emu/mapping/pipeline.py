@@ -71,6 +71,10 @@ class MappingStatistics:
     l1_routes_failed: int
     per_projection: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    #: 4-bit weight realisation (updated whenever weights are written): counts of synapses
+    #: ``disabled`` (weight 0), ``clipped`` (above the row's largest level), ``rounded_to_zero``
+    #: (digital 0, which still conducts g(0)), ``below_min`` (requested below g(0))
+    weights: dict = field(default_factory=dict)
 
     @property
     def synapse_loss(self) -> float:
@@ -91,6 +95,9 @@ class MappingStatistics:
                          f"({100 * p.loss:.2f} %)")
         lines.append("  timings (s): " + ", ".join(f"{k} {v:.3f}" for k, v in
                                                   self.timings.items()))
+        if self.weights:
+            lines.append("  4-bit weights: " + ", ".join(f"{k} {v}" for k, v in
+                                                       self.weights.items()))
         return "\n".join(lines)
 
 
@@ -107,6 +114,9 @@ class MappingResult:
     delay_ms: np.ndarray          # per connection: routed delay (NaN where not realised)
     statistics: MappingStatistics
     fingerprint: str
+    syn_hicann: np.ndarray = None  # per connection: hardware synapse (-1 where lost)
+    syn_row: np.ndarray = None     # synapse row 0..447
+    syn_column: np.ndarray = None  # synapse column 0..255
 
     def cell_hicann(self) -> np.ndarray:
         """HICANN of every cell (neurons from placement, sources from input placement)."""
@@ -130,6 +140,9 @@ class MappingResult:
         arrays["neuron_address"] = self.neuron_address
         arrays["realized"] = self.realized
         arrays["delay_ms"] = self.delay_ms
+        arrays["syn_hicann"] = self.syn_hicann
+        arrays["syn_row"] = self.syn_row
+        arrays["syn_column"] = self.syn_column
         stats = asdict(self.statistics)
         arrays["statistics"] = np.array(json.dumps(stats))
         arrays["fingerprint"] = np.array(self.fingerprint)
@@ -152,7 +165,9 @@ class MappingResult:
                    routes=rec(L1Routes, "routes"),
                    realized=data["realized"], delay_ms=data["delay_ms"],
                    statistics=MappingStatistics(**stats),
-                   fingerprint=str(data["fingerprint"]))
+                   fingerprint=str(data["fingerprint"]),
+                   syn_hicann=data["syn_hicann"], syn_row=data["syn_row"],
+                   syn_column=data["syn_column"])
 
 
 def fingerprint(graph: BioGraph) -> str:
@@ -297,7 +312,8 @@ def map_network(graph: BioGraph, options: MappingOptions, defects) -> MappingRes
             or lost_parts != stats.synapses_lost:
         raise AssertionError(f"synapse accounting does not add up: {stats}")
     result = MappingResult(place, mergers, neuron_addr, sources, routes, realized, delay, stats,
-                           fingerprint(graph))
+                           fingerprint(graph), syn_hicann=np.asarray(alloc.hicann),
+                           syn_row=np.asarray(alloc.row), syn_column=np.asarray(alloc.column))
     if stats.synapses_lost and not options.continue_despite_synapse_loss:
         raise SynapseLossError(
             f"the mapping lost {stats.synapses_lost} of {stats.synapses_requested} synapses "
