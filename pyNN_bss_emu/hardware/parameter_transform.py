@@ -283,9 +283,7 @@ def _usable_range(cell: FGCell) -> tuple[float, float]:
                 lo = float(cell.from_dac(dmin))
             if d_hi > dmax:
                 hi = float(cell.from_dac(dmax))
-        # guard against round-off at the edges (stay strictly inside the DAC range)
-        eps = 1e-9 * (hi - lo)
-        _USABLE_CACHE[key] = (lo + eps, hi - eps)
+        _USABLE_CACHE[key] = (float(lo), float(hi))
     return _USABLE_CACHE[key]
 
 
@@ -516,7 +514,9 @@ def transform_parameters(params: Mapping[str, np.ndarray],
         x = to_hw(name, arrays[name], s, cm)
         on = arrays[name] != 0 if name in _ZERO_DISABLES else np.ones(n, dtype=bool)
         lo, hi = cell.usable
-        bad = on & ((x < lo) | (x > hi))
+        tol = 1e-9 * (hi - lo)              # round-off of the bio -> hw scaling at the edges
+        bad = on & ((x < lo - tol) | (x > hi + tol))
+        x = np.where(on, np.clip(x, lo, hi), x)
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
             blo, bhi = sorted(from_hw(name, np.array([lo, hi]), s, cm[i]).tolist())
@@ -531,7 +531,6 @@ def transform_parameters(params: Mapping[str, np.ndarray],
                     f"parameter '{name}' = {_fmt(arrays[name][i])} {unit} is outside the "
                     f"hardware range {rng}; change the value or the settings, or pass "
                     f"clip=True")
-            x = np.where(on, np.clip(x, lo, hi), x)
             clipped.append(name)
             warnings.warn(
                 f"parameter '{name}': {int(bad.sum())} of {n} values outside the hardware "
