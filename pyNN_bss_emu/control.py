@@ -16,7 +16,11 @@ SETUP_OPTIONS = {
     "ideal": (False, "switch off every hardware effect: no wafer mapping (no placement limits, "
                      "no synapse loss); the network runs on the ideal engine"),
     "stimulus_seed": (0, "seed (int >= 0) of the spike-source randomness (SpikeSourcePoisson)"),
-    "wafer_seed": (0, "seed (int >= 0) of the emulated wafer: its defect map"),
+    "wafer_seed": (0, "seed (int >= 0) of the emulated wafer: its defect map and fixed "
+                      "pattern (synapse weights, readout offsets, delay spread)"),
+    "trial_seed": (0, "seed (int >= 0) of the trial-to-trial variation (readout noise)"),
+    "analog_recording_limit": (False, "enforce the hardware's 2 recorded membranes per "
+                                      "reticle (error naming the reticle)"),
     "defects": ("default", "'default' (seeded small defect rates), 'none', a dict of defect "
                            "rates, or the path of a JSON defect file"),
     "neuron_size": (4, "denmems per logical neuron (even, 2..64); per population with "
@@ -55,11 +59,11 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
     seed = options["stimulus_seed"]
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"setup(stimulus_seed={seed!r}): expected an integer >= 0")
-    for name in ("wafer_seed",):
+    for name in ("wafer_seed", "trial_seed"):
         v = options[name]
         if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
             raise ValueError(f"setup({name}={v!r}): expected an integer >= 0")
-    for name in ("continue_despite_synapse_loss",):
+    for name in ("continue_despite_synapse_loss", "analog_recording_limit"):
         if not isinstance(options[name], bool):
             raise TypeError(f"setup({name}={options[name]!r}): expected True or False")
     from .mapper import check_neuron_size

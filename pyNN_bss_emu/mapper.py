@@ -122,6 +122,8 @@ class WaferMapper:
         self.mapping_file = options.get("mapping_file")
         self.wafer_seed = int(options.get("wafer_seed", 0))
         self.weight_rounding = options.get("weight_rounding", "nearest")
+        self.trial_seed = int(options.get("trial_seed", 0))
+        self.analog_recording_limit = bool(options.get("analog_recording_limit", False))
         self.neuron_size_of = np.zeros(0, dtype=np.int64)   # per engine neuron, set at map()
         self.result: MappingResult | None = None
         self.cell_offset: dict[int, int] = {}
@@ -212,6 +214,37 @@ class WaferMapper:
         for p in projections:
             p._weight_realised = out[start:start + len(p)]
             start += len(p)
+
+    def read_membranes(self, pop, indices: np.ndarray, values: np.ndarray, readout: int):
+        """Recorded membrane samples of cells ``indices`` of ``pop`` as the ADC delivers them:
+        readout offset of the neuron's firing denmem (wafer seed) and readout noise (trial seed,
+        segment and readout number, so the same data come back on every get_data call)."""
+        from .hardware.readout import read_membrane, readout_offsets_mV_hw
+        res = self.result
+        if res is None:
+            return values
+        cells = self.cell_offset[id(pop)] + np.asarray(indices)
+        key = res.placement.hicann[cells] * wafer.DENMEMS_PER_HICANN + res.placement.x0[cells]
+        state = simulator.state
+        rng = np.random.default_rng([self.trial_seed, 0xADC, pop._population_key,
+                                     state.segment_counter, readout])
+        return read_membrane(values, readout_offsets_mV_hw(self.wafer_seed, key)[None, :], rng)
+
+    def check_analog_outputs(self, populations) -> None:
+        """With ``analog_recording_limit``: at most 2 recorded membranes per reticle."""
+        if not self.analog_recording_limit or self.result is None:
+            return
+        from .hardware.readout import check_analog_outputs
+        reticles = []
+        for pop in populations:
+            for variable, reqs in pop.recorder._requests.items():
+                if variable != "v":
+                    continue
+                for _, idx in reqs:
+                    cells = self.cell_offset[id(pop)] + idx
+                    reticles.append(wafer.RETICLE_OF[self.result.placement.hicann[cells]])
+        if reticles:
+            check_analog_outputs(np.concatenate(reticles))
 
     def configure_event_paths(self, populations, network) -> None:
         """Give the engine the bandwidth limits of the mapped event paths: stimulus playback per

@@ -17,6 +17,7 @@ class Recorder(recording.Recorder):
         super().__init__(population, file)
         self._spike_chunks: list[tuple[np.ndarray, np.ndarray]] = []
         self._requests: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
+        self._readouts = 0   # ADC readouts handed out so far (trial noise stream position)
 
     # ------------------------------------------------------------ start/stop recording
     def record(self, variables, ids, sampling_interval=None, locations=None):
@@ -103,6 +104,9 @@ class Recorder(recording.Recorder):
             for k, j in enumerate(idx):
                 if int(j) in col:
                     values[n - block.shape[0]:, col[int(j)]] = block[:, k]
+        if variable.name == "v" and simulator.state.mapper is not None and values.size:
+            values = simulator.state.mapper.read_membranes(pop, wanted, values,
+                                                           self._readouts)
         return values, None
 
     def _local_count(self, variable, filter_ids=None):
@@ -115,6 +119,7 @@ class Recorder(recording.Recorder):
     def _clear_simulator(self):
         """Drop data taken so far (after ``get_data(clear=True)`` and at ``reset()``)."""
         self._spike_chunks = []
+        self._readouts += 1
         net = simulator.state.network
         for reqs in self._requests.values():
             for rid, _ in reqs:

@@ -139,6 +139,8 @@ class State(common.control.BaseState):
             raise ValueError(f"run_until({tstop}): time {tstop} ms is in the past "
                              f"(current time {self.t} ms)")
         self._ensure_mapped()
+        if self.mapper is not None:
+            self.mapper.check_analog_outputs(self.populations)
         self.ensure_weights_realised()
         self._sync_synapses()
         self.running = True

@@ -426,3 +426,51 @@ def test_ideal_mode_keeps_requested_weights(sim):
     prj = sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.0123))
     sim.run(1.0)
     np.testing.assert_array_equal(prj.get("weight", format="array"), 0.0123)
+
+
+def _membrane(sim, **setup):
+    sim.setup(defects="none", **setup)
+    pop = sim.Population(2, sim.IF_cond_exp(i_offset=0.1))   # charges towards -63 mV, no spike
+    pop.record("v")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(50.0)
+    first = pop.get_data().segments[0].filter(name="v")[0].magnitude
+    second = pop.get_data().segments[0].filter(name="v")[0].magnitude
+    np.testing.assert_array_equal(first, second)   # the same data on every get_data call
+    return first
+
+
+def test_membrane_readout_through_the_adc(wafer_sim):
+    sim = wafer_sim
+    ideal = _membrane(sim, ideal=True)
+    a = _membrane(sim, wafer_seed=1, trial_seed=1)
+    a_again = _membrane(sim, wafer_seed=1, trial_seed=1)
+    b = _membrane(sim, wafer_seed=1, trial_seed=2)
+    np.testing.assert_array_equal(a, a_again)              # seeds reproduce bit for bit
+    diff = a - ideal
+    # noise 5 mV hw = 0.5 mV bio at alpha 10, plus a fixed offset per neuron (2 mV hw)
+    noise = diff - diff.mean(axis=0)
+    assert 0.35 < noise.std() < 0.65
+    assert np.all(np.abs(diff.mean(axis=0)) < 1.5)
+    # 12-bit ADC over 1.8 V: values on a 0.044 mV (bio) ladder around the shift
+    lsb_bio = 1.8 / 4096 / 10 * 1e3
+    steps = (a + 120.0) / lsb_bio
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)
+    # another trial: same offsets, new noise
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose((a - b).mean(axis=0), 0.0, atol=0.1)
+
+
+def test_analog_recording_limit(wafer_sim):
+    sim = wafer_sim
+    sim.setup(defects="none", analog_recording_limit=True)
+    pop = sim.Population(3, sim.IF_cond_exp())
+    sim.place_on_hicann(pop, [0])
+    pop[0:2].record("v")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(1.0)                        # two membranes on one reticle: fine
+        pop[2:3].record("v")
+        with pytest.raises(ValueError, match="reticle"):
+            sim.run(1.0)
