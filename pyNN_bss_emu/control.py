@@ -19,6 +19,11 @@ SETUP_OPTIONS = {
     "wafer_seed": (0, "seed (int >= 0) of the emulated wafer: its defect map and fixed "
                       "pattern (synapse weights, readout offsets, delay spread)"),
     "trial_seed": (0, "seed (int >= 0) of the trial-to-trial variation (readout noise)"),
+    "calibration": ("calibrated", "neuron parameters on the wafer: 'calibrated' (residual "
+                                  "mismatch of a calibrated wafer), 'off' (uncalibrated "
+                                  "spreads) or 'ideal' (FG quantisation only)"),
+    "clip_parameters": (False, "clip neuron parameters outside the hardware ranges (one warning "
+                               "per parameter) instead of raising an error"),
     "analog_recording_limit": (False, "enforce the hardware's 2 recorded membranes per "
                                       "reticle (error naming the reticle)"),
     "defects": ("default", "'default' (seeded small defect rates), 'none', a dict of defect "
@@ -63,7 +68,7 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
         v = options[name]
         if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
             raise ValueError(f"setup({name}={v!r}): expected an integer >= 0")
-    for name in ("continue_despite_synapse_loss", "analog_recording_limit"):
+    for name in ("continue_despite_synapse_loss", "analog_recording_limit", "clip_parameters"):
         if not isinstance(options[name], bool):
             raise TypeError(f"setup({name}={options[name]!r}): expected True or False")
     from .mapper import check_neuron_size
@@ -75,7 +80,8 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
     for name, allowed in (("merger_routing", ("auto", "minimize_as_possible", "minimize",
                                               "one_to_one")),
                           ("l1_routing", ("backbone+dijkstra", "backbone", "dijkstra")),
-                          ("weight_rounding", ("nearest", "stochastic"))):
+                          ("weight_rounding", ("nearest", "stochastic")),
+                          ("calibration", ("calibrated", "off", "ideal"))):
         if options[name] not in allowed:
             raise ValueError(f"setup({name}={options[name]!r}): expected one of {allowed}")
     speedup = options["speedup"]

@@ -123,6 +123,8 @@ class WaferMapper:
         self.wafer_seed = int(options.get("wafer_seed", 0))
         self.weight_rounding = options.get("weight_rounding", "nearest")
         self.trial_seed = int(options.get("trial_seed", 0))
+        self.calibration = options.get("calibration", "calibrated")
+        self.clip_parameters = bool(options.get("clip_parameters", False))
         self.analog_recording_limit = bool(options.get("analog_recording_limit", False))
         self.neuron_size_of = np.zeros(0, dtype=np.int64)   # per engine neuron, set at map()
         self.result: MappingResult | None = None
@@ -214,6 +216,38 @@ class WaferMapper:
         for p in projections:
             p._weight_realised = out[start:start + len(p)]
             start += len(p)
+
+    def realise_neurons(self, populations, network) -> None:
+        """Program every placed neuron through the wafer's parameter transformation and
+        calibration and give the engine what its denmems then realise: FG quantisation,
+        hardware ranges (error, or clipping with ``clip_parameters``), the shared V_reset of
+        each FG block, the residual mismatch of this wafer (``wafer_seed``) and the FG
+        programming noise of this trial (``trial_seed``); compound neurons combine their
+        denmems, the firing denmem supplies threshold, reset and refractory time."""
+        from .hardware.calibration import DenmemLayout, realise_neuron_parameters
+        from .hardware.parameter_transform import ParameterRangeError, TransformSettings
+        res = self.result
+        settings = TransformSettings(speedup=self.options.speedup)
+        for pop in populations:
+            if pop._neuron_index is None:
+                continue
+            cells = self.cell_offset[id(pop)] + np.arange(pop.size)
+            layout = DenmemLayout.from_placement(res.placement.hicann[cells],
+                                                 res.placement.x0[cells],
+                                                 res.placement.width[cells])
+            params = {k: np.asarray(v, dtype=float) for k, v in pop._parameters.items()}
+            try:
+                rel = realise_neuron_parameters(
+                    params, layout, settings=settings, cell_type=type(pop.celltype).__name__,
+                    wafer_seed=self.wafer_seed, mode=self.calibration,
+                    trial_seed=self.trial_seed, clip=self.clip_parameters,
+                    neuron_labels=[pop.label] * pop.size)
+            except ParameterRangeError as err:
+                raise ParameterRangeError(
+                    f"population '{pop.label}' ({type(pop.celltype).__name__}): "
+                    f"{str(err).replace('or pass clip=True', 'or setup(clip_parameters=True)')}"
+                ) from None
+            network.set_neuron_parameters(pop._neuron_index, rel.neuron_parameters())
 
     def read_membranes(self, pop, indices: np.ndarray, values: np.ndarray, readout: int):
         """Recorded membrane samples of cells ``indices`` of ``pop`` as the ADC delivers them:

@@ -127,6 +127,8 @@ class _ParameterAccess:
             new[name][idx] = _native_array(name, value, len(idx), self.celltype)
         owner._push_parameters(new, idx)   # validates; raises before anything is stored
         owner._parameters = new
+        if simulator.state.mapper is not None and owner._neuron_index is not None:
+            simulator.state.neurons_dirty = True   # the wafer realises them at the next run
 
     def _set_initial_value_array(self, variable, initial_values):
         owner, idx = self._owner(), self._indices()

@@ -53,6 +53,7 @@ class State(common.control.BaseState):
         self.mapper = None
         self.mapping_dirty = True
         self.weights_dirty = False
+        self.neurons_dirty = False
         self.reset()
 
     def new_network(self, dt: float) -> None:
@@ -82,6 +83,12 @@ class State(common.control.BaseState):
             from .mapper import remap_warning
             remap_warning()
         result = self.mapper.map(self.populations, self.projections)
+        try:
+            self.mapper.realise_neurons(self.populations, self.network)
+        except Exception:
+            self.mapper.result = None   # not mapped: the next run maps again, no warning
+            raise
+        self.neurons_dirty = False
         self.mapper.configure_event_paths(self.populations, self.network)
         self.mapper.realise_weights(self.projections, self.network)
         self.weights_dirty = False
@@ -140,6 +147,9 @@ class State(common.control.BaseState):
                              f"(current time {self.t} ms)")
         self._ensure_mapped()
         if self.mapper is not None:
+            if self.neurons_dirty:   # Population.set() after mapping: program them again
+                self.mapper.realise_neurons(self.populations, self.network)
+                self.neurons_dirty = False
             self.mapper.check_analog_outputs(self.populations)
         self.ensure_weights_realised()
         self._sync_synapses()
