@@ -102,6 +102,8 @@ FPGA_EVENT_RATE_HZ = 125e6
 HICANN_LINK_EVENT_RATE_HZ = 17.8e6
 PLL_HZ = 125e6
 ENCODER_CYCLES = 2
+#: resolution of the FPGA/DNC spike timestamps (250 MHz DNC clock, brainscales1.md 7.1)
+TIMESTAMP_S = 4e-9
 
 #: trial-independent spread of a route's delay around the distance formula (ms), from the 2023
 #: delay calibration on wafer 30 (brainscales1.md section 8)
@@ -281,9 +283,10 @@ class WaferMapper:
             check_analog_outputs(np.concatenate(reticles))
 
     def configure_event_paths(self, populations, network) -> None:
-        """Give the engine the bandwidth limits of the mapped event paths: stimulus playback per
-        FPGA (125 MHz) and HICANN link (17.8 MHz), and the priority encoder of each neuron
-        block (2 PLL cycles at 125 MHz per event); hardware rates scaled by the speed-up."""
+        """Give the engine the limits of the mapped event paths: stimulus playback per FPGA
+        (125 MHz) and HICANN link (17.8 MHz), the priority encoder of each neuron block (2 PLL
+        cycles at 125 MHz per event) and the 4 ns timestamp resolution of played-back and
+        recorded spikes; hardware times scaled by the speed-up."""
         from .engine.event_loss import InputBandwidth
         to_bio_ms = self.options.speedup * 1e3          # 1 s of hardware time in bio ms
         res = self.result
@@ -306,6 +309,7 @@ class WaferMapper:
             node_fpga, node_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,
             link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ)
         network.set_encoders(neuron_block, ENCODER_CYCLES / PLL_HZ * to_bio_ms)
+        network.time_quantum = TIMESTAMP_S * to_bio_ms
 
     # ------------------------------------------------------------ mapping
     def map(self, populations, projections) -> MappingResult:

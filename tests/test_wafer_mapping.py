@@ -538,3 +538,21 @@ def test_population_set_after_mapping_reprograms_without_remapping(wafer_sim):
     after = sum(len(s) for s in pop.get_data().segments[0].spiketrains) - before
     assert sim.simulator.state.mapper.result is first
     assert after > 1.3 * before
+
+
+def test_spike_times_are_hardware_timestamps(wafer_sim):
+    sim = wafer_sim
+    src = sim.Population(3, sim.SpikeSourceArray(spike_times=[[5.013], [7.5], [9.977]]))
+    pop = sim.Population(2, sim.IF_cond_exp(i_offset=1.0, tau_refrac=2.0))
+    src.record("spikes")
+    pop.record("spikes")
+    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.001))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(100.0)
+    q = 4e-9 * 1e4 * 1e3     # 4 ns at speed-up 1e4, in bio ms
+    src_t = np.concatenate([np.asarray(s) for s in src.get_data().segments[0].spiketrains])
+    np.testing.assert_allclose(np.sort(src_t), [5.0, 7.52, 9.96], atol=1e-9)
+    pop_t = np.concatenate([np.asarray(s) for s in pop.get_data().segments[0].spiketrains])
+    assert pop_t.size > 0
+    np.testing.assert_allclose(pop_t / q, np.round(pop_t / q), atol=1e-6)

@@ -102,6 +102,8 @@ class Network:
         self.block_busy = np.zeros(0)
         self.encoder_lost = np.zeros(1, dtype=np.int64)
         self.encoder_sent = np.zeros(1, dtype=np.int64)
+        #: wafer mode: spike times are timestamps of this resolution (ms; 0 = exact)
+        self.time_quantum = 0.0
         self._next_record_id = 0
 
     # ----------------------------------------------------------------- construction
@@ -286,9 +288,15 @@ class Network:
         ev_step = np.concatenate([p_step, a_step])
         ev_node = np.concatenate([p_node, a_node])
         ev_time = np.concatenate([p_time, a_time])
+        if self.time_quantum > 0 and ev_time.size:
+            # stimulus is played back at the FPGA's timestamp resolution
+            ev_time = np.round(ev_time / self.time_quantum) * self.time_quantum
+            ev_step = np.ceil(ev_time / dt - 1e-9).astype(np.int64)
         if self.input_bandwidth is not None and ev_node.size:
             keep, release = self.input_bandwidth.apply(ev_time, ev_node)
             ev_node, ev_time = ev_node[keep], release[keep]
+            if self.time_quantum > 0:
+                ev_time = np.round(ev_time / self.time_quantum) * self.time_quantum
             ev_step = np.ceil(ev_time / dt - 1e-9).astype(np.int64)
         if np.any(self.node_loss > 0) and ev_node.size:
             keep = self._loss_rng().random(ev_node.size) >= self.node_loss[ev_node]
@@ -345,6 +353,8 @@ class Network:
                 rec.samples.append(block.copy())
                 rec.last_step = (self.step // rec.every) * rec.every
         n_times = np.concatenate(spk_steps) * dt
+        if self.time_quantum > 0:   # recorded through the FPGA's timestamps
+            n_times = np.round(n_times / self.time_quantum) * self.time_quantum
         n_nodes = np.concatenate(spk_nodes)
         src_sel = self.source_flag[ev_node]
         times = np.concatenate([n_times, ev_time[src_sel]])
