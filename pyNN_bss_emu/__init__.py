@@ -27,7 +27,7 @@ from .mapper import (get_mapping_statistics, get_placement, get_pulse_statistics
 from .plotting import plot_wafer_map  # noqa: F401
 from .standardmodels import CELL_TYPES, SYNAPSE_TYPES
 from .standardmodels.cells import (EIF_cond_exp_isfa_ista, IF_cond_exp,  # noqa: F401
-                                   SpikeSourceArray, SpikeSourcePoisson)
+                                   IF_curr_exp, SpikeSourceArray, SpikeSourcePoisson)
 from .standardmodels.synapses import StaticSynapse  # noqa: F401
 
 __version__ = "0.1.0"

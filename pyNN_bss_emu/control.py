@@ -123,6 +123,7 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
     state.clear()
     state.mapper = None if options["ideal"] else WaferMapper(options, defects)
     state._delay_warning_given = False
+    state._curr_warning_given = False
     state.min_delay = min_delay
     state.max_delay = options["max_delay"]
     return rank()

@@ -194,8 +194,8 @@ class WaferMapper:
         from .engine.kernels import P_CM
         from .hardware.synapse_weights import FixedPattern, neuron_capacitance_pF, realise_weights
         res = self.result
-        weights = np.concatenate([p._weight for p in projections]) if projections else \
-            np.zeros(0)
+        weights = np.concatenate([p._conductances(p._weight) for p in projections]) \
+            if projections else np.zeros(0)
         post = np.concatenate([p._post_neurons[p._post_idx] for p in projections]) \
             if projections else np.zeros(0, dtype=np.int64)
         real = res.realized
@@ -238,9 +238,12 @@ class WaferMapper:
                                                  res.placement.x0[cells],
                                                  res.placement.width[cells])
             params = {k: np.asarray(v, dtype=float) for k, v in pop._parameters.items()}
+            cell_type = type(pop.celltype).__name__
+            if hasattr(pop.celltype, "conductance_parameters"):   # emulated IF_curr_exp
+                params, cell_type = pop.celltype.conductance_parameters(params), "IF_cond_exp"
             try:
                 rel = realise_neuron_parameters(
-                    params, layout, settings=settings, cell_type=type(pop.celltype).__name__,
+                    params, layout, settings=settings, cell_type=cell_type,
                     wafer_seed=self.wafer_seed, mode=self.calibration,
                     trial_seed=self.trial_seed, clip=self.clip_parameters,
                     neuron_labels=[pop.label] * pop.size)

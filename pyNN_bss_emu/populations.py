@@ -6,6 +6,8 @@ pushed to the engine at once (converted and range-checked), so an invalid value 
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import quantities as pq
 from pyNN import common, errors
@@ -16,6 +18,17 @@ from .engine.sources import stream_keys
 from .recording import Recorder
 from .standardmodels import cells as our_cells
 from .standardmodels import CELL_TYPES
+
+
+def _warn_current_emulation() -> None:
+    state = simulator.state
+    if getattr(state, "_curr_warning_given", False):
+        return
+    state._curr_warning_given = True
+    warnings.warn("IF_curr_exp is emulated: the wafer's synapses are conductance-based, so each "
+                  "synapse becomes a conductance with reversal potential +20 mV (exc) or "
+                  "-100 mV (inh) that injects the requested current at the midpoint of v_rest "
+                  "and v_thresh (within about 10 % over that span)", UserWarning, stacklevel=4)
 
 
 class Assembly(common.Assembly):
@@ -237,6 +250,8 @@ class Population(_ParameterAccess, common.Population):
         else:
             self._nodes, self._source_index = net.add_array_sources(self.size)
         self._node0 = int(self._nodes[0])
+        if isinstance(self.celltype, our_cells.IF_curr_exp):
+            _warn_current_emulation()
         # wafer placement requests (used by the mapper at the next run)
         self._neuron_size = np.full(self.size, state.options.get("neuron_size", 4),
                                     dtype=np.int64)

@@ -71,6 +71,7 @@ class Projection(common.Projection):
                 f"synapse type {type(synapse_type).__name__} is not available in pyNN.bss_emu; "
                 f"the BrainScaleS-1 wafer offers: {', '.join(SYNAPSE_TYPES)}")
         neuron_indices(postsynaptic_population)  # spike sources cannot be targets: clear error
+        self._current_based = False
         common.Projection.__init__(self, presynaptic_population, postsynaptic_population,
                                    connector, synapse_type, source, receptor_type, space, label)
         if self.receptor_type not in _RECEPTORS:
@@ -78,6 +79,7 @@ class Projection(common.Projection):
                 f"receptor_type '{self.receptor_type}' is not available; "
                 f"choose one of {sorted(_RECEPTORS)}")
         self._post_neurons = neuron_indices(self.post)
+        self._current_based = not self.post.conductance_based
         self._pre_nodes = node_indices(self.pre)
         self._chunks: list[tuple] = []
         self._pre_idx = np.zeros(0, dtype=np.int64)
@@ -140,12 +142,38 @@ class Projection(common.Projection):
         self._chunks = []
 
     def _check_weights(self, weight: np.ndarray) -> None:
+        if self._current_based:
+            # PyNN's convention for current synapses: excitatory >= 0 nA, inhibitory <= 0 nA
+            sign_ok = weight <= 0 if self.receptor_type == "inhibitory" else weight >= 0
+            bad = ~np.isfinite(weight) | ~sign_ok
+            if np.any(bad):
+                raise errors.InvalidWeightError(
+                    f"weight {weight[bad][0]!r} nA in projection '{self.label}': current-based "
+                    f"{self.receptor_type} synapses need finite weights "
+                    f"{'<= 0' if self.receptor_type == 'inhibitory' else '>= 0'}")
+            return
         bad = ~np.isfinite(weight) | (weight < 0)
         if np.any(bad):
             raise errors.InvalidWeightError(
                 f"weight {weight[bad][0]!r} µS in projection '{self.label}': conductance-based "
                 "synapses need finite weights >= 0 (use receptor_type='inhibitory' for "
                 "inhibition)")
+
+    def _conductances(self, weight: np.ndarray) -> np.ndarray:
+        """Engine weights (µS) for user weights: unchanged for conductance-based targets; for
+        emulated current-based targets |I| times the post neuron's µS-per-nA factor."""
+        if not self._current_based:
+            return weight
+        factor = np.empty(self.post.size)
+        pops = self.post.populations if isinstance(self.post, common.Assembly) else [self.post]
+        start = 0
+        for part in pops:
+            ps = part.get(["v_rest", "v_thresh"], gather=True, simplify=False)
+            native = {"v_rest": ps[0], "v_thresh": ps[1]}
+            factor[start:start + part.size] = part.celltype.conductance_per_current(
+                native, self.receptor_type)
+            start += part.size
+        return np.abs(weight) * factor[self._post_idx]
 
     def _check_delays(self, delay: np.ndarray) -> np.ndarray:
         dt = simulator.state.dt
@@ -166,7 +194,8 @@ class Projection(common.Projection):
         self._consolidate()
         n = self._pre_idx.size
         delay = self._delay if self._routed_delay is None else self._routed_delay
-        weight = self._weight if self._weight_realised is None else self._weight_realised
+        weight = self._conductances(self._weight) if self._weight_realised is None \
+            else self._weight_realised
         return (self._pre_nodes[self._pre_idx], self._post_neurons[self._post_idx],
                 weight, delay,
                 np.full(n, _RECEPTORS[self.receptor_type], dtype=np.int8))
@@ -224,7 +253,8 @@ class Projection(common.Projection):
     def _push_weights(self) -> None:
         state = simulator.state
         if not state._synapses_dirty:
-            w = self._weight if self._weight_realised is None else self._weight_realised
+            w = self._conductances(self._weight) if self._weight_realised is None \
+                else self._weight_realised
             state.network.set_weights(self._engine_slice, w[self._realized])
 
     def _set_attributes(self, parameter_space):
@@ -275,6 +305,10 @@ class Projection(common.Projection):
         if self._weight_realised is not None:   # wafer: what the 4-bit synapses realise
             simulator.state.ensure_weights_realised()
             weight = self._weight_realised
+            if self._current_based:   # back to the equivalent current (nA), PyNN's sign
+                per_nA = self._conductances(np.ones_like(weight))
+                sign = -1.0 if self.receptor_type == "inhibitory" else 1.0
+                weight = sign * weight / per_nA
         if not np.all(self._realized):
             weight = np.where(self._realized, weight, np.nan)  # lost in the mapping
         delay = self._delay

@@ -21,7 +21,7 @@ from pyNN import errors
 import pyNN.bss_emu
 import pyNN_bss_emu
 
-OFFERED_CELLS = {"IF_cond_exp", "EIF_cond_exp_isfa_ista", "SpikeSourcePoisson",
+OFFERED_CELLS = {"IF_cond_exp", "EIF_cond_exp_isfa_ista", "IF_curr_exp", "SpikeSourcePoisson",
                  "SpikeSourceArray"}
 
 
@@ -137,7 +137,7 @@ def test_offered_models_are_pynn_standard_types(sim):
         assert cls.default_parameters == getattr(cells, name).default_parameters
 
 
-@pytest.mark.parametrize("name", ["IF_curr_alpha", "IF_curr_exp", "HH_cond_exp", "Izhikevich",
+@pytest.mark.parametrize("name", ["IF_curr_alpha", "IF_curr_delta", "HH_cond_exp", "Izhikevich",
                                   "IF_cond_alpha", "SpikeSourceGamma", "EIF_cond_alpha_isfa_ista",
                                   "TsodyksMarkramSynapse", "STDPMechanism"])
 def test_unavailable_models_raise_naming_offered(sim, name):

@@ -1,7 +1,8 @@
 """Standard models offered by the emulated BrainScaleS-1 wafer."""
-from .cells import (IF_cond_exp, EIF_cond_exp_isfa_ista,  # noqa: F401
+from .cells import (IF_cond_exp, EIF_cond_exp_isfa_ista, IF_curr_exp,  # noqa: F401
                     SpikeSourcePoisson, SpikeSourceArray)
 from .synapses import StaticSynapse  # noqa: F401
 
-CELL_TYPES = ("IF_cond_exp", "EIF_cond_exp_isfa_ista", "SpikeSourcePoisson", "SpikeSourceArray")
+CELL_TYPES = ("IF_cond_exp", "EIF_cond_exp_isfa_ista", "IF_curr_exp", "SpikeSourcePoisson",
+              "SpikeSourceArray")
 SYNAPSE_TYPES = ("StaticSynapse",)

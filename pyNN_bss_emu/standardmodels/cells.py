@@ -72,6 +72,56 @@ class IF_cond_exp(_NeuronMixin, cells.IF_cond_exp):
                 "delta_T": np.zeros(n), "v_peak": native["v_thresh"]}
 
 
+#: reversal potentials (mV) with which conductance synapses emulate current-based ones: the
+#: extremes of the wafer's usable reversal range at the default voltage transformation
+#: (alpha 10, shift 1.2 V): E_synx saturates above ~1.4 V (+20 mV), E_syni at 0.2 V (-100 mV)
+CURR_EMULATION_E_REV_E = 20.0
+CURR_EMULATION_E_REV_I = -100.0
+
+
+class IF_curr_exp(_NeuronMixin, cells.IF_curr_exp):
+    """Leaky integrate-and-fire neuron with current-based exponential synapses, **emulated**:
+    the wafer has only conductance-based synapses, so each synapse becomes a conductance with
+    the reversal potential at the edge of the hardware range (+20 mV excitatory, -100 mV
+    inhibitory), scaled so that it injects the requested current at the midpoint between
+    ``v_rest`` and ``v_thresh``.  Over that span the injected current deviates by up to about
+    +-10 % (the driving force changes); weights are given and reported in nA as usual."""
+    translations = _identity_translations(cells.IF_curr_exp.default_parameters)
+    bounds = {"cm": _POSITIVE, "tau_m": _POSITIVE, "tau_syn_E": _POSITIVE,
+              "tau_syn_I": _POSITIVE, "tau_refrac": _NON_NEGATIVE}
+    default_initial_values = {"v": -65.0}   # synaptic currents start at 0
+    recordable = ["spikes", "v"]
+
+    def engine_parameters(self, native: dict) -> dict:
+        full = dict(native)
+        n = np.shape(native["cm"])
+        full["e_rev_E"] = np.full(n, CURR_EMULATION_E_REV_E)
+        full["e_rev_I"] = np.full(n, CURR_EMULATION_E_REV_I)
+        return super().engine_parameters(full)
+
+    def _adaptation(self, native: dict) -> dict:
+        n = np.shape(native["cm"])
+        return {"a": np.zeros(n), "b": np.zeros(n), "tau_w": np.ones(n),
+                "delta_T": np.zeros(n), "v_peak": native["v_thresh"]}
+
+    @staticmethod
+    def conductance_per_current(native: dict, receptor: str) -> np.ndarray:
+        """µS per nA of synaptic current for each neuron (the driving force at the midpoint
+        of v_rest and v_thresh)."""
+        v_ref = 0.5 * (np.asarray(native["v_rest"], float) + np.asarray(native["v_thresh"],
+                                                                        float))
+        e = CURR_EMULATION_E_REV_E if receptor == "excitatory" else CURR_EMULATION_E_REV_I
+        return 1.0 / np.abs(e - v_ref)
+
+    def conductance_parameters(self, native: dict) -> dict:
+        """The equivalent IF_cond_exp parameters (for the wafer's parameter transformation)."""
+        out = {k: np.asarray(v, float) for k, v in native.items()}
+        n = np.shape(out["cm"])
+        out["e_rev_E"] = np.full(n, CURR_EMULATION_E_REV_E)
+        out["e_rev_I"] = np.full(n, CURR_EMULATION_E_REV_I)
+        return out
+
+
 class EIF_cond_exp_isfa_ista(_NeuronMixin, cells.EIF_cond_exp_isfa_ista):
     __doc__ = cells.EIF_cond_exp_isfa_ista.__doc__
     translations = _identity_translations(cells.EIF_cond_exp_isfa_ista.default_parameters)
