@@ -295,6 +295,8 @@ class WaferMapper:
         res = self.result
         node_fpga = np.full(network.n_nodes, -1, dtype=np.int64)
         node_link = np.full(network.n_nodes, -1, dtype=np.int64)
+        up_fpga = np.full(network.n_nodes, -1, dtype=np.int64)    # recorded neuron spikes
+        up_link = np.full(network.n_nodes, -1, dtype=np.int64)
         neuron_block = np.full(network.n_neurons, -1, dtype=np.int64)
         for pop in populations:
             cells = self.cell_offset[id(pop)] + np.arange(pop.size)
@@ -308,8 +310,14 @@ class WaferMapper:
                 blocks = np.where(h >= 0, h * wafer.N_NEURON_BLOCKS + res.placement.block[cells],
                                   -1)
                 neuron_block[pop._neuron_index] = blocks
+                placed = h >= 0
+                up_link[pop._nodes[placed]] = h[placed]
+                up_fpga[pop._nodes[placed]] = wafer.FPGA_OF[h[placed]]
         network.input_bandwidth = InputBandwidth(
             node_fpga, node_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,
+            link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ)
+        network.recording_bandwidth = InputBandwidth(
+            up_fpga, up_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,
             link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ)
         network.set_encoders(neuron_block, ENCODER_CYCLES / PLL_HZ * to_bio_ms)
         network.time_quantum = TIMESTAMP_S * to_bio_ms
@@ -386,11 +394,13 @@ def get_pulse_statistics() -> dict:
     ESS's pulse statistics: ``l2_down_sent`` / ``l2_down_dropped_before_sim`` stimulus events
     sent to / dropped before the wafer for want of FPGA or HICANN-link bandwidth;
     ``l1_neuron_sent`` / ``l1_neuron_lost`` neuron spikes passed / lost at the neuron blocks'
-    priority encoders (a lost spike reaches no target and is not recorded).  The recording
-    path's bandwidth is not modelled yet (``l2_up_lost`` is always 0)."""
+    priority encoders (a lost spike reaches no target and is not recorded); ``l2_up_sent`` /
+    ``l2_up_lost`` recorded neuron spikes that fit / did not fit through the HICANN link and
+    FPGA on the way to the host (lost ones still reached their targets on the wafer)."""
     _require_mapping()
     net = simulator.state.network
     bw = net.input_bandwidth
+    up = net.recording_bandwidth
     down_sent = bw.sent if bw is not None else 0
     down_dropped = bw.dropped if bw is not None else 0
     return {"l2_down_before_sim": down_sent + down_dropped,
@@ -398,8 +408,8 @@ def get_pulse_statistics() -> dict:
             "l2_down_sent": down_sent,
             "l1_neuron_sent": int(net.encoder_sent[0]),
             "l1_neuron_lost": int(net.encoder_lost[0]),
-            "l2_up_sent": int(net.encoder_sent[0]),
-            "l2_up_lost": 0}
+            "l2_up_sent": up.sent if up is not None else 0,
+            "l2_up_lost": up.dropped if up is not None else 0}
 
 
 def save_mapping(path: str) -> None:

@@ -556,3 +556,25 @@ def test_spike_times_are_hardware_timestamps(wafer_sim):
     pop_t = np.concatenate([np.asarray(s) for s in pop.get_data().segments[0].spiketrains])
     assert pop_t.size > 0
     np.testing.assert_allclose(pop_t / q, np.round(pop_t / q), atol=1e-6)
+
+
+def test_recording_bandwidth_drops_recorded_spikes_only(wafer_sim):
+    sim = wafer_sim
+    # 64 fast neurons on one HICANN (~190 Hz each) against the HICANN link's 1.78 kHz (bio)
+    # upwards: what passes the priority encoders does not all fit through the link, the
+    # recording misses the rest, and the statistics say how many
+    sim.setup(defects="none", neuron_size=8, calibration="ideal")
+    pop = sim.Population(64, sim.IF_cond_exp(i_offset=3.0, tau_refrac=1.0))
+    sim.place_on_hicann(pop, [9])
+    pop.record("spikes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(200.0)
+    st = sim.get_pulse_statistics()
+    recorded = sum(len(s) for s in pop.get_data().segments[0].spiketrains)
+    assert st["l2_up_sent"] == recorded
+    assert st["l2_up_lost"] > 0
+    link_capacity = 200.0 / (1e4 * 1e3 / 17.8e6)             # events in 200 ms (bio)
+    assert recorded <= link_capacity + 17
+    # what the encoders passed went either up or was lost on the way
+    assert st["l2_up_sent"] + st["l2_up_lost"] == st["l1_neuron_sent"]

@@ -96,7 +96,8 @@ class Network:
         self.step = 0
         self.records: dict[int, RecordRequest] = {}
         # event-path limits (wafer mode): stimulus playback and priority encoders
-        self.input_bandwidth = None          # an event_loss.InputBandwidth
+        self.input_bandwidth = None          # an event_loss.InputBandwidth (stimulus down)
+        self.recording_bandwidth = None      # the same FIFO model for recorded spikes (up)
         self.encoder_service = 0.0           # ms per event and neuron block (0 = unlimited)
         self.neuron_block = np.zeros(0, dtype=np.int64)   # per neuron: global block, -1 none
         self.block_busy = np.zeros(0)
@@ -236,9 +237,10 @@ class Network:
         self.ring_i[:] = 0.0
         self.poisson.rewind()
         self.arrays.rewind()
-        if self.input_bandwidth is not None:
-            self.input_bandwidth.rewind()
-            self.input_bandwidth.sent = self.input_bandwidth.dropped = 0
+        for limit in (self.input_bandwidth, self.recording_bandwidth):
+            if limit is not None:
+                limit.rewind()
+                limit.sent = limit.dropped = 0
         self.block_busy[:] = -np.inf
         self.encoder_sent[:] = 0
         self.encoder_lost[:] = 0
@@ -355,10 +357,15 @@ class Network:
         n_times = np.concatenate(spk_steps) * dt
         if self.time_quantum > 0:   # recorded through the FPGA's timestamps
             n_times = np.round(n_times / self.time_quantum) * self.time_quantum
-        n_nodes = np.concatenate(spk_nodes)
+        n_nodes_all = self.neuron_node[np.concatenate(spk_nodes)]
+        if self.recording_bandwidth is not None and n_times.size:
+            # recorded spikes travel up the HICANN link and the FPGA: what does not fit is
+            # missing from the recording (it still reached its targets on the wafer)
+            keep, _ = self.recording_bandwidth.apply(n_times, n_nodes_all)
+            n_times, n_nodes_all = n_times[keep], n_nodes_all[keep]
         src_sel = self.source_flag[ev_node]
         times = np.concatenate([n_times, ev_time[src_sel]])
-        nodes = np.concatenate([self.neuron_node[n_nodes], ev_node[src_sel]])
+        nodes = np.concatenate([n_nodes_all, ev_node[src_sel]])
         return times, nodes
 
     def set_encoders(self, neuron_block: np.ndarray, service_ms: float) -> None:
