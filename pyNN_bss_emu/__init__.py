@@ -28,7 +28,7 @@ from .plotting import plot_wafer_map  # noqa: F401
 from .standardmodels import CELL_TYPES, SYNAPSE_TYPES
 from .standardmodels.cells import (EIF_cond_exp_isfa_ista, IF_cond_exp,  # noqa: F401
                                    IF_curr_exp, SpikeSourceArray, SpikeSourcePoisson)
-from .standardmodels.synapses import StaticSynapse  # noqa: F401
+from .standardmodels.synapses import StaticSynapse, TsodyksMarkramSynapse  # noqa: F401
 
 __version__ = "0.1.0"
 

@@ -161,7 +161,7 @@ class WaferMapper:
             offset += pop.size
         pre, post, receptor, proj_of, proj_labels = [], [], [], [], []
         for j, prj in enumerate(projections):
-            nodes, neurons, _, _, rec = prj._engine_arrays()
+            nodes, neurons, _, _, rec, _ = prj._engine_arrays()
             pre.append(node_to_cell[nodes])
             post.append(node_to_cell[net.neuron_node[neurons]])
             receptor.append(rec.astype(np.int64))

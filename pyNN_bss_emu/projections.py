@@ -16,7 +16,7 @@ from pyNN.space import Space
 from . import simulator
 from .populations import neuron_indices, node_indices
 from .standardmodels import SYNAPSE_TYPES
-from .standardmodels.synapses import StaticSynapse
+from .standardmodels.synapses import StaticSynapse, TsodyksMarkramSynapse
 
 _RECEPTORS = {"excitatory": 0, "inhibitory": 1}
 
@@ -86,6 +86,7 @@ class Projection(common.Projection):
         self._post_idx = np.zeros(0, dtype=np.int64)
         self._weight = np.zeros(0)
         self._delay = np.zeros(0)
+        self._stp = np.zeros((0, 3))       # U, tau_rec, tau_facil per connection (NaN: static)
         self._engine_slice = slice(0, 0)
         connector.connect(self)
         self._consolidate()
@@ -130,15 +131,24 @@ class Projection(common.Projection):
         delay = np.broadcast_to(np.asarray(delay, dtype=float), (n,))
         self._check_weights(weight)
         delay = self._check_delays(delay)
-        self._chunks.append((pre, post, np.array(weight), delay))
+        self._chunks.append((pre, post, np.array(weight), delay, self._stp_columns(params, n)))
+
+    def _stp_columns(self, params: dict, n: int) -> np.ndarray:
+        """(n, 3) Tsodyks-Markram parameters U, tau_rec, tau_facil (NaN rows: static)."""
+        if not isinstance(self.synapse_type, TsodyksMarkramSynapse):
+            return np.full((n, 3), np.nan)
+        cols = [np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
+                for name in ("U", "tau_rec", "tau_facil")]
+        TsodyksMarkramSynapse.check(*cols, wafer=simulator.state.mapper is not None)
+        return np.column_stack(cols)
 
     def _consolidate(self) -> None:
         if not self._chunks:
             return
-        parts = [self._pre_idx, self._post_idx, self._weight, self._delay]
-        for i in range(4):
+        parts = [self._pre_idx, self._post_idx, self._weight, self._delay, self._stp]
+        for i in range(5):
             parts[i] = np.concatenate([parts[i]] + [c[i] for c in self._chunks])
-        self._pre_idx, self._post_idx, self._weight, self._delay = parts
+        self._pre_idx, self._post_idx, self._weight, self._delay, self._stp = parts
         self._chunks = []
 
     def _check_weights(self, weight: np.ndarray) -> None:
@@ -196,9 +206,14 @@ class Projection(common.Projection):
         delay = self._delay if self._routed_delay is None else self._routed_delay
         weight = self._conductances(self._weight) if self._weight_realised is None \
             else self._weight_realised
+        stp = self._stp
+        if simulator.state.mapper is not None and isinstance(self.synapse_type,
+                                                             TsodyksMarkramSynapse):
+            stp = stp.copy()
+            stp[:, 0] = TsodyksMarkramSynapse.realised_U(stp[:, 0])   # the driver's 3-bit U
         return (self._pre_nodes[self._pre_idx], self._post_neurons[self._post_idx],
                 weight, delay,
-                np.full(n, _RECEPTORS[self.receptor_type], dtype=np.int8))
+                np.full(n, _RECEPTORS[self.receptor_type], dtype=np.int8), stp)
 
     # ------------------------------------------------------------ access
     def get(self, attribute_names, format, gather=True, with_address=True,
@@ -240,6 +255,15 @@ class Projection(common.Projection):
                 simulator.state.weights_dirty = True
             else:
                 self._push_weights()
+        elif name in ("U", "tau_rec", "tau_facil") and isinstance(self.synapse_type,
+                                                                    TsodyksMarkramSynapse):
+            col = ("U", "tau_rec", "tau_facil").index(name)
+            new = self._stp.copy()
+            new[index, col] = values
+            TsodyksMarkramSynapse.check(new[:, 0], new[:, 1], new[:, 2],
+                                        wafer=simulator.state.mapper is not None)
+            self._stp = new
+            simulator.state._synapses_dirty = True
         elif name == "delay":
             self._delay[index] = self._check_delays(values)
             if self._routed_delay is not None:
@@ -316,10 +340,13 @@ class Projection(common.Projection):
             dt = simulator.state.dt
             delay = np.rint(self._routed_delay / dt) * dt
         table = {"presynaptic_index": self._pre_idx, "postsynaptic_index": self._post_idx,
-                 "weight": weight, "delay": delay}
-        if name not in table:
-            raise errors.NonExistentParameterError(name, type(self.synapse_type).__name__,
-                                                   ["weight", "delay"])
+                 "weight": weight, "delay": delay, "U": self._stp[:, 0],
+                 "tau_rec": self._stp[:, 1], "tau_facil": self._stp[:, 2]}
+        if name not in table or (name in ("U", "tau_rec", "tau_facil")
+                                 and not isinstance(self.synapse_type, TsodyksMarkramSynapse)):
+            raise errors.NonExistentParameterError(
+                name, type(self.synapse_type).__name__,
+                list(self.synapse_type.get_parameter_names()))
         return table[name]
 
     def _set_initial_value_array(self, variable, initial_value):

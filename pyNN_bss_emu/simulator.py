@@ -128,11 +128,12 @@ class State(common.control.BaseState):
             p._engine_slice = slice(offset, offset + n)
             offset += n
         if parts:
-            pre, post, weight, delay, receptor = (np.concatenate(a) for a in zip(*parts))
+            pre, post, weight, delay, receptor, stp = (np.concatenate(a) for a in zip(*parts))
         else:
             pre = post = receptor = np.zeros(0, dtype=np.int64)
             weight = delay = np.zeros(0)
-        self.network.set_synapses(pre, post, weight, delay, receptor)
+            stp = np.zeros((0, 3))
+        self.network.set_synapses(pre, post, weight, delay, receptor, stp)
         self._synapses_dirty = False
 
     # ------------------------------------------------------------------ running

@@ -139,7 +139,7 @@ def test_offered_models_are_pynn_standard_types(sim):
 
 @pytest.mark.parametrize("name", ["IF_curr_alpha", "IF_curr_delta", "HH_cond_exp", "Izhikevich",
                                   "IF_cond_alpha", "SpikeSourceGamma", "EIF_cond_alpha_isfa_ista",
-                                  "TsodyksMarkramSynapse", "STDPMechanism"])
+                                  "SimpleStochasticSynapse", "STDPMechanism"])
 def test_unavailable_models_raise_naming_offered(sim, name):
     with pytest.raises(errors.NoModelAvailableError) as exc:
         getattr(sim, name)

@@ -181,21 +181,61 @@ def _update_neurons(slot, dt, p, D, lif, adex, ref_steps, v, w, ge, gi, refrac, 
         ring_i[slot, i] = 0.0
 
 
+@njit(cache=True, inline="always")
+def _tsodyks(j, t, par, state):
+    """Tsodyks-Markram short-term plasticity of synapse ``j`` at a presynaptic spike at ``t``
+    (ms), in NEST's ``tsodyks_synapse`` form (resources x, active y, use u; the inactive
+    fraction recovers with tau_rec, the active one decays with the postsynaptic tau_psc).
+    ``par[j]`` = (U, tau_rec, tau_fac, tau_psc), ``state[j]`` = (x, y, u, t_last).
+    Returns the factor the synaptic weight is multiplied with."""
+    U, tau_rec, tau_fac, tau_psc = par[j, 0], par[j, 1], par[j, 2], par[j, 3]
+    x, y, u, t_last = state[j, 0], state[j, 1], state[j, 2], state[j, 3]
+    h = t - t_last
+    p_uu = np.exp(-h / tau_fac) if tau_fac > 0.0 else 0.0
+    p_yy = np.exp(-h / tau_psc)
+    p_zz = np.exp(-h / tau_rec) if tau_rec > 0.0 else 0.0
+    if abs(tau_psc - tau_rec) > 1e-12:
+        p_xy = ((p_zz - 1.0) * tau_rec - (p_yy - 1.0) * tau_psc) / (tau_psc - tau_rec)
+    else:
+        p_xy = 1.0 - p_yy - h / tau_psc * p_yy   # limit tau_rec -> tau_psc
+    p_xz = 1.0 - p_zz
+    z = 1.0 - x - y
+    u = u * p_uu
+    x = x + p_xy * y + p_xz * z
+    y = y * p_yy
+    u = u + U * (1.0 - u)
+    dy = u * x
+    state[j, 0] = x - dy
+    state[j, 1] = y + dy
+    state[j, 2] = u
+    state[j, 3] = t
+    return dy
+
+
 @njit(cache=True)
-def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count):
+def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count,
+             dt, stp_index, stp_par, stp_state):
     """Add the outgoing synapses of presynaptic ``node`` (emitted at ``step_emit``) to the ring
-    buffers; ``count`` is the event multiplicity."""
+    buffers; ``count`` is the event multiplicity.  Synapses with ``stp_index[k] >= 0`` scale
+    their weight by their short-term plasticity state (``_tsodyks``)."""
+    plastic = stp_par.shape[0] > 0
     for k in range(ptr[node], ptr[node + 1]):
         slot = (step_emit + delay[k]) % L
+        w = count * weight[k]
+        if plastic:   # only networks with STP synapses pay for the lookup
+            j = stp_index[k]
+            if j >= 0:
+                w *= _tsodyks(j, step_emit * dt, stp_par, stp_state)
         if receptor[k] == 0:
-            ring_e[slot, post[k]] += count * weight[k]
+            ring_e[slot, post[k]] += w
         else:
-            ring_i[slot, post[k]] += count * weight[k]
+            ring_i[slot, post[k]] += w
 
 
 @njit(cache=True)
 def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac, i_ext,
               neuron_node, ptr, post, weight, delay, receptor, ring_e, ring_i,
+              stp_index, stp_par, stp_state,
               ev_step, ev_node, spike_flag,
               spk_step, spk_node, spk_count,
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
@@ -226,7 +266,8 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     n_ev = ev_step.shape[0]
     # events emitted at (or before) the current time that have not been delivered yet
     while ev_i < n_ev and ev_step[ev_i] <= step0:
-        _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L, 1.0)
+        _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L, 1.0,
+                 dt, stp_index, stp_par, stp_state)
         ev_i += 1
     cap = spk_step.shape[0]
     for s_rel in range(n_steps):
@@ -251,7 +292,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                     block_busy[blk] = start + encoder_service
                     encoder_sent[0] += 1
                 _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
-                         ring_e, ring_i, L, 1.0)
+                         ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state)
                 if spike_flag[i]:
                     c = spk_count[0]
                     spk_step[c] = step_end
@@ -259,7 +300,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                     spk_count[0] = c + 1
         while ev_i < n_ev and ev_step[ev_i] <= step_end:
             _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
-                     ring_e, ring_i, L, 1.0)
+                     ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state)
             ev_i += 1
         for g in range(n_groups):
             if step_end % grp_every[g] == 0:

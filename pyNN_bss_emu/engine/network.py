@@ -89,6 +89,8 @@ class Network:
         self.syn_weight = np.zeros(0)
         self.syn_delay = np.zeros(0)
         self.syn_receptor = np.zeros(0, dtype=np.int8)
+        #: short-term plasticity per synapse (COO): U, tau_rec, tau_fac (ms); NaN U = static
+        self.syn_stp = np.zeros((0, 3))
         self._structure_dirty = True
         self._weights_dirty = True
         self.ring_e = np.zeros((2, 0))
@@ -169,14 +171,19 @@ class Network:
         return {"v": self.v, "w": self.w, "gsyn_exc": self.ge, "gsyn_inh": self.gi}[variable]
 
     def set_synapses(self, pre: np.ndarray, post: np.ndarray, weight: np.ndarray,
-                     delay: np.ndarray, receptor: np.ndarray) -> None:
+                     delay: np.ndarray, receptor: np.ndarray, stp: np.ndarray | None = None
+                     ) -> None:
         """Replace all synapses (COO order): presynaptic node, postsynaptic neuron, weight (µS,
-        ≥ 0), delay (ms, ≥ dt) and receptor (0 excitatory, 1 inhibitory)."""
+        ≥ 0), delay (ms, ≥ dt), receptor (0 excitatory, 1 inhibitory) and optionally
+        Tsodyks-Markram parameters per synapse (columns U, tau_rec, tau_fac in ms; a row of
+        NaN = static synapse)."""
         self.syn_pre = np.asarray(pre, dtype=np.int64)
         self.syn_post = np.asarray(post, dtype=np.int64)
         self.syn_weight = np.asarray(weight, dtype=float)
         self.syn_delay = np.asarray(delay, dtype=float)
         self.syn_receptor = np.asarray(receptor, dtype=np.int8)
+        self.syn_stp = np.full((self.syn_pre.size, 3), np.nan) if stp is None \
+            else np.asarray(stp, dtype=float).reshape(-1, 3)
         self._structure_dirty = True
 
     def set_weights(self, sl: slice, weight: np.ndarray) -> None:
@@ -215,8 +222,26 @@ class Network:
                 dst = (self.step + k) % L
                 self.ring_e[dst, :n_old] += old_e[src]
                 self.ring_i[dst, :n_old] += old_i[src]
+        # short-term plasticity: parameters and state of the plastic synapses, in CSR order
+        stp = self.syn_stp[order]
+        plastic = ~np.isnan(stp[:, 0])
+        self._stp_index = np.where(plastic, np.cumsum(plastic) - 1, -1).astype(np.int64)
+        tau_col = np.where(self._receptor == 0, kernels.P_TAUE, kernels.P_TAUI)
+        tau_psc = self.P[self._post, tau_col]
+        self._stp_par = np.ascontiguousarray(
+            np.column_stack([stp[plastic], tau_psc[plastic]])).reshape(-1, 4)
+        self._stp_state = np.zeros((int(plastic.sum()), 4))
+        self._reset_stp()
         self._structure_dirty = False
         self._weights_dirty = True
+
+    def _reset_stp(self) -> None:
+        """Full resources, nothing active, u = 0, last spike long ago."""
+        if hasattr(self, "_stp_state"):
+            self._stp_state[:, 0] = 1.0
+            self._stp_state[:, 1] = 0.0
+            self._stp_state[:, 2] = 0.0
+            self._stp_state[:, 3] = -1e12
 
     def _csr_weights(self) -> np.ndarray:
         if self._weights_dirty:
@@ -233,6 +258,7 @@ class Network:
         self.ge[:] = self.initial["gsyn_exc"]
         self.gi[:] = self.initial["gsyn_inh"]
         self.refrac[:] = 0
+        self._reset_stp()
         self.ring_e[:] = 0.0
         self.ring_i[:] = 0.0
         self.poisson.rewind()
@@ -334,7 +360,8 @@ class Network:
                 self.step, n_steps - done, dt, PT, D, lif, adex, ref_steps,
                 self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
                 self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
-                self.ring_e, self.ring_i, ev_step[first:], ev_node[first:], self.spike_flag,
+                self.ring_e, self.ring_i, self._stp_index, self._stp_par, self._stp_state,
+                ev_step[first:], ev_node[first:], self.spike_flag,
                 spk_step, spk_node, spk_count,
                 self.neuron_block, self.block_busy, self.encoder_service,
                 self.encoder_sent, self.encoder_lost,

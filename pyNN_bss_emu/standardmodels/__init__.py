@@ -1,8 +1,8 @@
 """Standard models offered by the emulated BrainScaleS-1 wafer."""
 from .cells import (IF_cond_exp, EIF_cond_exp_isfa_ista, IF_curr_exp,  # noqa: F401
                     SpikeSourcePoisson, SpikeSourceArray)
-from .synapses import StaticSynapse  # noqa: F401
+from .synapses import StaticSynapse, TsodyksMarkramSynapse  # noqa: F401
 
 CELL_TYPES = ("IF_cond_exp", "EIF_cond_exp_isfa_ista", "IF_curr_exp", "SpikeSourcePoisson",
               "SpikeSourceArray")
-SYNAPSE_TYPES = ("StaticSynapse",)
+SYNAPSE_TYPES = ("StaticSynapse", "TsodyksMarkramSynapse")
