@@ -22,6 +22,11 @@ SETUP_OPTIONS = {
     "calibration": ("calibrated", "neuron parameters on the wafer: 'calibrated' (residual "
                                   "mismatch of a calibrated wafer), 'off' (uncalibrated "
                                   "spreads) or 'ideal' (FG quantisation only)"),
+    "voltage_alpha": (10.0, "bio -> hardware voltage scale: V_hw = alpha * V_bio[mV] * 1e-3 + "
+                            "shift (marocco's param_trafo.alpha_v)"),
+    "voltage_shift": (1.2, "bio -> hardware voltage shift in V (param_trafo.shift_v)"),
+    "big_capacitors": (True, "big (2.16 pF) or small (0.164 pF) membrane capacitors per denmem"),
+    "leak_mode": ("normal", "leak current mirror: 'slow', 'normal' or 'fast' (tau_m ranges)"),
     "clip_parameters": (False, "clip neuron parameters outside the hardware ranges (one warning "
                                "per parameter) instead of raising an error"),
     "analog_recording_limit": (False, "enforce the hardware's 2 recorded membranes per "
@@ -68,7 +73,8 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
         v = options[name]
         if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
             raise ValueError(f"setup({name}={v!r}): expected an integer >= 0")
-    for name in ("continue_despite_synapse_loss", "analog_recording_limit", "clip_parameters"):
+    for name in ("continue_despite_synapse_loss", "analog_recording_limit", "clip_parameters",
+                 "big_capacitors"):
         if not isinstance(options[name], bool):
             raise TypeError(f"setup({name}={options[name]!r}): expected True or False")
     from .mapper import check_neuron_size
@@ -81,9 +87,14 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
                                               "one_to_one")),
                           ("l1_routing", ("backbone+dijkstra", "backbone", "dijkstra")),
                           ("weight_rounding", ("nearest", "stochastic")),
-                          ("calibration", ("calibrated", "off", "ideal"))):
+                          ("calibration", ("calibrated", "off", "ideal")),
+                          ("leak_mode", ("slow", "normal", "fast"))):
         if options[name] not in allowed:
             raise ValueError(f"setup({name}={options[name]!r}): expected one of {allowed}")
+    for name, lo, hi in (("voltage_alpha", 1.0, 50.0), ("voltage_shift", 0.0, 1.8)):
+        v = options[name]
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not lo <= v <= hi:
+            raise ValueError(f"setup({name}={v!r}): expected a number in {lo}..{hi}")
     speedup = options["speedup"]
     if not isinstance(speedup, numbers.Real) or not 1e3 <= speedup <= 1e5:
         raise ValueError(f"setup(speedup={speedup!r}): the hardware supports 1e3 .. 1e5")

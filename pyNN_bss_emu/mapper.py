@@ -126,6 +126,10 @@ class WaferMapper:
         self.weight_rounding = options.get("weight_rounding", "nearest")
         self.trial_seed = int(options.get("trial_seed", 0))
         self.calibration = options.get("calibration", "calibrated")
+        self.voltage_alpha = float(options.get("voltage_alpha", 10.0))
+        self.voltage_shift = float(options.get("voltage_shift", 1.2))
+        self.big_capacitors = bool(options.get("big_capacitors", True))
+        self.leak_mode = options.get("leak_mode", "normal")
         self.clip_parameters = bool(options.get("clip_parameters", False))
         self.analog_recording_limit = bool(options.get("analog_recording_limit", False))
         self.neuron_size_of = np.zeros(0, dtype=np.int64)   # per engine neuron, set at map()
@@ -204,7 +208,8 @@ class WaferMapper:
             h, row, col = res.syn_hicann[real], res.syn_row[real], res.syn_column[real]
             size = self.neuron_size_of[post[real]]
             rw = realise_weights(weights[real], h * 448 + row, network.P[post[real], P_CM],
-                                 neuron_capacitance_pF(size), speedup=self.options.speedup,
+                                 neuron_capacitance_pF(size, self.big_capacitors),
+                                 speedup=self.options.speedup,
                                  rounding=self.weight_rounding,
                                  rng=np.random.default_rng([self.wafer_seed, 0x3E1647]),
                                  fixed_pattern=FixedPattern(self.wafer_seed),
@@ -219,6 +224,13 @@ class WaferMapper:
             p._weight_realised = out[start:start + len(p)]
             start += len(p)
 
+    def transform_settings(self):
+        """The bio <-> hardware scaling chosen in setup() (marocco's ParamTrafo)."""
+        from .hardware.parameter_transform import TransformSettings
+        return TransformSettings(speedup=self.options.speedup, alpha=self.voltage_alpha,
+                                 shift=self.voltage_shift, bigcap=self.big_capacitors,
+                                 leak_mode=self.leak_mode)
+
     def realise_neurons(self, populations, network) -> None:
         """Program every placed neuron through the wafer's parameter transformation and
         calibration and give the engine what its denmems then realise: FG quantisation,
@@ -227,9 +239,9 @@ class WaferMapper:
         programming noise of this trial (``trial_seed``); compound neurons combine their
         denmems, the firing denmem supplies threshold, reset and refractory time."""
         from .hardware.calibration import DenmemLayout, realise_neuron_parameters
-        from .hardware.parameter_transform import ParameterRangeError, TransformSettings
+        from .hardware.parameter_transform import ParameterRangeError
         res = self.result
-        settings = TransformSettings(speedup=self.options.speedup)
+        settings = self.transform_settings()
         for pop in populations:
             if pop._neuron_index is None:
                 continue
@@ -267,7 +279,8 @@ class WaferMapper:
         state = simulator.state
         rng = np.random.default_rng([self.trial_seed, 0xADC, pop._population_key,
                                      state.segment_counter, readout])
-        return read_membrane(values, readout_offsets_mV_hw(self.wafer_seed, key)[None, :], rng)
+        return read_membrane(values, readout_offsets_mV_hw(self.wafer_seed, key)[None, :], rng,
+                             alpha=self.voltage_alpha, shift_V=self.voltage_shift)
 
     def check_analog_outputs(self, populations) -> None:
         """With ``analog_recording_limit``: at most 2 recorded membranes per reticle."""

@@ -578,3 +578,22 @@ def test_recording_bandwidth_drops_recorded_spikes_only(wafer_sim):
     assert recorded <= link_capacity + 17
     # what the encoders passed went either up or was lost on the way
     assert st["l2_up_sent"] + st["l2_up_lost"] == st["l1_neuron_sent"]
+
+
+def test_transformation_settings_change_the_hardware_ranges(wafer_sim):
+    sim = wafer_sim
+    # tau_m = 3 ms is below the big-capacitor range at speed-up 1e4 (5.4 ms) ...
+    sim.setup(defects="none", clip_parameters=False)
+    sim.Population(2, sim.IF_cond_exp(tau_m=3.0, tau_refrac=2.0))
+    with pytest.raises(ValueError, match="tau_m"):
+        sim.run(1.0)
+    # ... but within the small capacitor's (1.1 ms and up)
+    sim.setup(defects="none", clip_parameters=False, big_capacitors=False)
+    sim.Population(2, sim.IF_cond_exp(tau_m=3.0, tau_refrac=2.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(1.0)
+    with pytest.raises(ValueError, match="voltage_alpha"):
+        sim.setup(voltage_alpha=0.0)
+    with pytest.raises(ValueError, match="leak_mode"):
+        sim.setup(leak_mode="turbo")
