@@ -102,6 +102,8 @@ FPGA_EVENT_RATE_HZ = 125e6
 HICANN_LINK_EVENT_RATE_HZ = 17.8e6
 PLL_HZ = 125e6
 ENCODER_CYCLES = 2
+#: a DNC merger driving a sending repeater runs in slow mode: 125 MHz (ESS merger model, 6.2)
+MERGER_SLOW_RATE_HZ = 125e6
 #: resolution of the FPGA/DNC spike timestamps (250 MHz DNC clock, brainscales1.md 7.1)
 TIMESTAMP_S = 4e-9
 
@@ -311,6 +313,7 @@ class WaferMapper:
         up_fpga = np.full(network.n_nodes, -1, dtype=np.int64)    # recorded neuron spikes
         up_link = np.full(network.n_nodes, -1, dtype=np.int64)
         neuron_block = np.full(network.n_neurons, -1, dtype=np.int64)
+        neuron_merger = np.full(network.n_neurons, -1, dtype=np.int64)
         for pop in populations:
             cells = self.cell_offset[id(pop)] + np.arange(pop.size)
             if pop._neuron_index is None:
@@ -323,6 +326,8 @@ class WaferMapper:
                 blocks = np.where(h >= 0, h * wafer.N_NEURON_BLOCKS + res.placement.block[cells],
                                   -1)
                 neuron_block[pop._neuron_index] = blocks
+                neuron_merger[pop._neuron_index] = np.where(
+                    h >= 0, h * wafer.N_DNC_MERGERS + res.mergers.dnc_merger[cells], -1)
                 placed = h >= 0
                 up_link[pop._nodes[placed]] = h[placed]
                 up_fpga[pop._nodes[placed]] = wafer.FPGA_OF[h[placed]]
@@ -332,7 +337,8 @@ class WaferMapper:
         network.recording_bandwidth = InputBandwidth(
             up_fpga, up_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,
             link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ)
-        network.set_encoders(neuron_block, ENCODER_CYCLES / PLL_HZ * to_bio_ms)
+        network.set_encoders(neuron_block, ENCODER_CYCLES / PLL_HZ * to_bio_ms,
+                             neuron_merger, 1.0 / MERGER_SLOW_RATE_HZ * to_bio_ms)
         network.time_quantum = TIMESTAMP_S * to_bio_ms
 
     # ------------------------------------------------------------ mapping
@@ -406,8 +412,10 @@ def get_pulse_statistics() -> dict:
     """Event counts of the current segment (since setup() or the last reset()), named like the
     ESS's pulse statistics: ``l2_down_sent`` / ``l2_down_dropped_before_sim`` stimulus events
     sent to / dropped before the wafer for want of FPGA or HICANN-link bandwidth;
-    ``l1_neuron_sent`` / ``l1_neuron_lost`` neuron spikes passed / lost at the neuron blocks'
-    priority encoders (a lost spike reaches no target and is not recorded); ``l2_up_sent`` /
+    ``l1_neuron_sent`` / ``l1_neuron_lost`` neuron spikes that reached / did not reach their
+    L1 bus (lost at a neuron block's priority encoder, ``l1_encoder_lost``, or at a DNC merger
+    collecting several blocks, ``l1_merger_lost``; a lost spike reaches no target and is not
+    recorded); ``l2_up_sent`` /
     ``l2_up_lost`` recorded neuron spikes that fit / did not fit through the HICANN link and
     FPGA on the way to the host (lost ones still reached their targets on the wafer)."""
     _require_mapping()
@@ -420,7 +428,9 @@ def get_pulse_statistics() -> dict:
             "l2_down_dropped_before_sim": down_dropped,
             "l2_down_sent": down_sent,
             "l1_neuron_sent": int(net.encoder_sent[0]),
-            "l1_neuron_lost": int(net.encoder_lost[0]),
+            "l1_neuron_lost": int(net.encoder_lost[0] + net.merger_lost[0]),
+            "l1_encoder_lost": int(net.encoder_lost[0]),
+            "l1_merger_lost": int(net.merger_lost[0]),
             "l2_up_sent": up.sent if up is not None else 0,
             "l2_up_lost": up.dropped if up is not None else 0}
 

@@ -239,6 +239,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
               ev_step, ev_node, spike_flag,
               spk_step, spk_node, spk_count,
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
+              neuron_merger, merger_busy, merger_service, merger_lost,
               grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out):
     """Advance the network from step ``step0`` by ``n_steps`` steps of ``dt``.
 
@@ -251,8 +252,9 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     steps done when the buffer could overflow).
 
     Priority encoders: a spiking neuron with ``neuron_block[i] >= 0`` needs its block's encoder
-    for ``encoder_service`` ms (``block_busy`` holds when each is free); counted in
-    ``encoder_sent``/``encoder_lost``.
+    for ``encoder_service`` ms (``block_busy`` holds when each is free), then its DNC merger
+    (``neuron_merger``) for ``merger_service`` ms; both have one waiting register.  Counted in
+    ``encoder_sent`` (reached the L1 bus), ``encoder_lost`` and ``merger_lost``.
 
     Recording: channel group ``g`` samples every ``grp_every[g]`` steps the channels
     ``grp_ptr[g]..grp_ptr[g+1]`` (neuron ``ch_neuron``, variable ``ch_var``) into
@@ -290,6 +292,15 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                         encoder_lost[0] += 1
                         continue
                     block_busy[blk] = start + encoder_service
+                    # the DNC merger collecting this block's (and merged neighbours') events
+                    mrg = neuron_merger[i]
+                    if mrg >= 0 and merger_service > 0.0:
+                        t_in = start + encoder_service
+                        m_start = max(t_in, merger_busy[mrg])
+                        if m_start - t_in >= merger_service:
+                            merger_lost[0] += 1
+                            continue
+                        merger_busy[mrg] = m_start + merger_service
                     encoder_sent[0] += 1
                 _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
                          ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state)

@@ -105,6 +105,10 @@ class Network:
         self.block_busy = np.zeros(0)
         self.encoder_lost = np.zeros(1, dtype=np.int64)
         self.encoder_sent = np.zeros(1, dtype=np.int64)
+        self.merger_service = 0.0
+        self.neuron_merger = np.zeros(0, dtype=np.int64)
+        self.merger_busy = np.zeros(0)
+        self.merger_lost = np.zeros(1, dtype=np.int64)
         #: wafer mode: spike times are timestamps of this resolution (ms; 0 = exact)
         self.time_quantum = 0.0
         self._next_record_id = 0
@@ -129,6 +133,7 @@ class Network:
         self.i_ext = np.concatenate([self.i_ext, np.zeros(size)])
         self.spike_flag = np.concatenate([self.spike_flag, np.zeros(size, dtype=np.bool_)])
         self.neuron_block = np.concatenate([self.neuron_block, np.full(size, -1, np.int64)])
+        self.neuron_merger = np.concatenate([self.neuron_merger, np.full(size, -1, np.int64)])
         self.set_neuron_parameters(idx, params)
         return idx, nodes
 
@@ -268,8 +273,10 @@ class Network:
                 limit.rewind()
                 limit.sent = limit.dropped = 0
         self.block_busy[:] = -np.inf
+        self.merger_busy[:] = -np.inf
         self.encoder_sent[:] = 0
         self.encoder_lost[:] = 0
+        self.merger_lost[:] = 0
         for rec in self.records.values():
             rec.samples = []
             rec.last_step = -1
@@ -365,6 +372,7 @@ class Network:
                 spk_step, spk_node, spk_count,
                 self.neuron_block, self.block_busy, self.encoder_service,
                 self.encoder_sent, self.encoder_lost,
+                self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
                 grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out)
             spk_steps.append(spk_step[:spk_count[0]])
             spk_nodes.append(spk_node[:spk_count[0]])
@@ -395,12 +403,21 @@ class Network:
         nodes = np.concatenate([n_nodes_all, ev_node[src_sel]])
         return times, nodes
 
-    def set_encoders(self, neuron_block: np.ndarray, service_ms: float) -> None:
-        """Priority-encoder limit: ``neuron_block[i]`` global neuron-block id of neuron i (-1:
-        unlimited), one event per ``service_ms`` per block with one waiting register."""
+    def set_encoders(self, neuron_block: np.ndarray, service_ms: float,
+                     neuron_merger: np.ndarray | None = None, merger_service_ms: float = 0.0
+                     ) -> None:
+        """Event-path limits of neuron spikes: ``neuron_block[i]`` global neuron-block id of
+        neuron i (-1: unlimited), one event per ``service_ms`` per block's priority encoder;
+        then ``neuron_merger[i]`` global DNC-merger id, one event per ``merger_service_ms``;
+        each stage with one waiting register."""
         self.neuron_block = np.asarray(neuron_block, dtype=np.int64)
         self.block_busy = np.full(int(max(self.neuron_block.max(initial=-1) + 1, 1)), -np.inf)
         self.encoder_service = float(service_ms)
+        if neuron_merger is not None:
+            self.neuron_merger = np.asarray(neuron_merger, dtype=np.int64)
+            self.merger_busy = np.full(int(max(self.neuron_merger.max(initial=-1) + 1, 1)),
+                                       -np.inf)
+            self.merger_service = float(merger_service_ms)
 
     def _ref_steps(self) -> np.ndarray:
         # NEST: Time(ms=t_ref).get_steps() rounds to the nearest step
