@@ -133,8 +133,7 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
     state.new_network(float(timestep))
     state.clear()
     state.mapper = None if options["ideal"] else WaferMapper(options, defects)
-    state._delay_warning_given = False
-    state._curr_warning_given = False
+    state.warnings_given = set()
     state.min_delay = min_delay
     state.max_delay = options["max_delay"]
     return rank()

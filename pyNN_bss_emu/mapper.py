@@ -443,14 +443,10 @@ def save_mapping(path: str) -> None:
 
 def routed_delay_warning() -> None:
     """Once per setup(): PyNN delays do not exist on the wafer."""
-    state = simulator.state
-    if getattr(state, "_delay_warning_given", False):
-        return
-    state._delay_warning_given = True
-    warnings.warn("BrainScaleS-1 has no programmable delays: the PyNN delays are replaced by "
-                  "the routed delays of the L1 network (0.0397 ms per HICANN on the route + "
-                  "0.644 ms, spread 0.1 ms); Projection.get('delay') shows them",
-                  UserWarning, stacklevel=7)
+    simulator.state.warn_once(
+        "routed delays", "BrainScaleS-1 has no programmable delays: the PyNN delays are "
+        "replaced by the routed delays of the L1 network (0.0397 ms per HICANN on the route + "
+        "0.644 ms, spread 0.1 ms); Projection.get('delay') shows them", stacklevel=7)
 
 
 def remap_warning() -> None:

@@ -6,8 +6,6 @@ pushed to the engine at once (converted and range-checked), so an invalid value 
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import quantities as pq
 from pyNN import common, errors
@@ -21,14 +19,11 @@ from .standardmodels import CELL_TYPES
 
 
 def _warn_current_emulation() -> None:
-    state = simulator.state
-    if getattr(state, "_curr_warning_given", False):
-        return
-    state._curr_warning_given = True
-    warnings.warn("IF_curr_exp is emulated: the wafer's synapses are conductance-based, so each "
-                  "synapse becomes a conductance with reversal potential +20 mV (exc) or "
-                  "-100 mV (inh) that injects the requested current at the midpoint of v_rest "
-                  "and v_thresh (within about 10 % over that span)", UserWarning, stacklevel=4)
+    simulator.state.warn_once(
+        "IF_curr_exp", "IF_curr_exp is emulated: the wafer's synapses are conductance-based, so "
+        "each synapse becomes a conductance with reversal potential +20 mV (exc) or -100 mV "
+        "(inh) that injects the requested current at the midpoint of v_rest and v_thresh "
+        "(within about 10 % over that span)", stacklevel=4)
 
 
 class Assembly(common.Assembly):

@@ -7,6 +7,7 @@ was added; weight changes are pushed without rebuilding).
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from pyNN import common, errors
@@ -36,6 +37,7 @@ class State(common.control.BaseState):
         self.max_delay: float | str = "auto"
         self.options: dict = {}
         self.ended = False
+        self.warnings_given: set[str] = set()
         self.clear()
 
     # ------------------------------------------------------------------ structure
@@ -64,6 +66,15 @@ class State(common.control.BaseState):
     def t(self) -> float:
         """Current time in ms."""
         return self.network.step * self.dt
+
+    def warn_once(self, key: str, message: str, category=UserWarning, stacklevel: int = 3
+                  ) -> None:
+        """Issue ``message`` once per ``setup()`` for ``key`` (notices about hardware
+        differences that every run would otherwise repeat)."""
+        if key in self.warnings_given:
+            return
+        self.warnings_given.add(key)
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
 
     def check_usable(self) -> None:
         if self.ended:

@@ -349,6 +349,21 @@ def test_stimulus_above_link_bandwidth_is_dropped_before_the_run(wafer_sim):
     assert sim.get_pulse_statistics()["l2_down_before_sim"] == 0
 
 
+def _volley(sim, n: int, hicann: int, **setup):
+    """``n`` identical neurons (mismatch off) on one HICANN, all driven over threshold by one
+    input spike at 5 ms: a synchronous volley, each neuron firing once within 20 ms."""
+    sim.setup(defects="none", calibration="ideal", **setup)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0]))
+    pop = sim.Population(n, sim.IF_cond_exp(cm=2.0, v_thresh=-62.0, tau_refrac=15.0))
+    sim.place_on_hicann(pop, [hicann])
+    pop.record("spikes")
+    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(20.0)
+    return pop
+
+
 def test_synchronous_spikes_of_one_block_are_lost_at_the_priority_encoder(wafer_sim):
     sim = wafer_sim
     # 16 neurons of one neuron block driven to fire in the same step: the encoder passes one
@@ -356,15 +371,7 @@ def test_synchronous_spikes_of_one_block_are_lost_at_the_priority_encoder(wafer_
     # neuron mismatch off (calibration='ideal') to isolate the event path; threshold 3 mV
     # above rest and an input that lifts the membrane by >= 6 mV even for a synapse whose
     # fixed-pattern factor is 0.2: every neuron fires once within its refractory period
-    sim.setup(defects="none", calibration="ideal")
-    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0]))
-    pop = sim.Population(16, sim.IF_cond_exp(cm=2.0, v_thresh=-62.0, tau_refrac=15.0))
-    sim.place_on_hicann(pop, [7])
-    pop.record("spikes")
-    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sim.run(20.0)
+    pop = _volley(sim, 16, hicann=7)
     st = sim.get_pulse_statistics()
     n_rec = sum(len(s) for s in pop.get_data().segments[0].spiketrains)
     assert st["l1_neuron_sent"] + st["l1_neuron_lost"] == 16
@@ -605,15 +612,7 @@ def test_merged_blocks_compete_at_their_dnc_merger(wafer_sim):
     # 32 neurons of size 4 fill two neighbouring blocks that minimize-merging puts on one DNC
     # merger; all fire at once: each encoder passes 2 and holds one, the merger (one event per
     # 0.08 ms, one register) passes fewer than the two encoders together
-    sim.setup(defects="none", calibration="ideal", merger_routing="minimize")
-    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[5.0]))
-    pop = sim.Population(32, sim.IF_cond_exp(cm=2.0, v_thresh=-62.0, tau_refrac=15.0))
-    sim.place_on_hicann(pop, [11])
-    pop.record("spikes")
-    sim.Projection(src, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sim.run(20.0)
+    pop = _volley(sim, 32, hicann=11, merger_routing="minimize")
     st = sim.get_pulse_statistics()
     assert st["l1_neuron_sent"] + st["l1_neuron_lost"] == 32
     assert st["l1_neuron_lost"] == st["l1_encoder_lost"] + st["l1_merger_lost"]
