@@ -54,6 +54,27 @@ SETUP_OPTIONS = {
 }
 
 
+_BOOL_OPTIONS = ("ideal", "continue_despite_synapse_loss", "analog_recording_limit",
+                 "clip_parameters", "big_capacitors")
+#: name -> (type, lowest, highest allowed value)
+_NUMBER_OPTIONS = {
+    "stimulus_seed": (numbers.Integral, 0, float("inf")),
+    "wafer_seed": (numbers.Integral, 0, float("inf")),
+    "trial_seed": (numbers.Integral, 0, float("inf")),
+    "driver_chain_length": (numbers.Integral, 1, 56),     # 56 drivers per quadrant
+    "speedup": (numbers.Real, 1e3, 1e5),                  # what the hardware supports
+    "voltage_alpha": (numbers.Real, 1.0, 50.0),
+    "voltage_shift": (numbers.Real, 0.0, 1.8),            # the FG voltage range
+}
+_CHOICE_OPTIONS = {
+    "merger_routing": ("auto", "minimize_as_possible", "minimize", "one_to_one"),
+    "l1_routing": ("backbone+dijkstra", "backbone", "dijkstra"),
+    "weight_rounding": ("nearest", "stochastic"),
+    "calibration": ("calibrated", "off", "ideal"),
+    "leak_mode": ("slow", "normal", "fast"),
+}
+
+
 def _check_options(timestep, min_delay, extra_params: dict) -> dict:
     unknown = sorted(set(extra_params) - set(SETUP_OPTIONS))
     if unknown:
@@ -64,40 +85,20 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
         raise ValueError(f"setup(timestep={timestep!r}): the time step must be a number > 0 ms")
     options = {name: default for name, (default, _) in SETUP_OPTIONS.items()}
     options.update(extra_params)
-    if not isinstance(options["ideal"], bool):
-        raise TypeError(f"setup(ideal={options['ideal']!r}): expected True or False")
-    seed = options["stimulus_seed"]
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"setup(stimulus_seed={seed!r}): expected an integer >= 0")
-    for name in ("wafer_seed", "trial_seed"):
-        v = options[name]
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
-            raise ValueError(f"setup({name}={v!r}): expected an integer >= 0")
-    for name in ("continue_despite_synapse_loss", "analog_recording_limit", "clip_parameters",
-                 "big_capacitors"):
+    for name in _BOOL_OPTIONS:
         if not isinstance(options[name], bool):
             raise TypeError(f"setup({name}={options[name]!r}): expected True or False")
-    from .mapper import check_neuron_size
-    check_neuron_size(options["neuron_size"])
-    chain = options["driver_chain_length"]
-    if isinstance(chain, bool) or not isinstance(chain, numbers.Integral) or not 1 <= chain <= 56:
-        raise ValueError(f"setup(driver_chain_length={chain!r}): expected an integer 1..56 "
-                         "(56 drivers per quadrant)")
-    for name, allowed in (("merger_routing", ("auto", "minimize_as_possible", "minimize",
-                                              "one_to_one")),
-                          ("l1_routing", ("backbone+dijkstra", "backbone", "dijkstra")),
-                          ("weight_rounding", ("nearest", "stochastic")),
-                          ("calibration", ("calibrated", "off", "ideal")),
-                          ("leak_mode", ("slow", "normal", "fast"))):
+    for name, (kind, lo, hi) in _NUMBER_OPTIONS.items():
+        v = options[name]
+        if isinstance(v, bool) or not isinstance(v, kind) or not lo <= v <= hi:
+            what = "an integer" if kind is numbers.Integral else "a number"
+            bounds = f">= {lo}" if hi == float("inf") else f"in {lo:g}..{hi:g}"
+            raise ValueError(f"setup({name}={v!r}): expected {what} {bounds}")
+    for name, allowed in _CHOICE_OPTIONS.items():
         if options[name] not in allowed:
             raise ValueError(f"setup({name}={options[name]!r}): expected one of {allowed}")
-    for name, lo, hi in (("voltage_alpha", 1.0, 50.0), ("voltage_shift", 0.0, 1.8)):
-        v = options[name]
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not lo <= v <= hi:
-            raise ValueError(f"setup({name}={v!r}): expected a number in {lo}..{hi}")
-    speedup = options["speedup"]
-    if not isinstance(speedup, numbers.Real) or not 1e3 <= speedup <= 1e5:
-        raise ValueError(f"setup(speedup={speedup!r}): the hardware supports 1e3 .. 1e5")
+    from .mapper import check_neuron_size
+    check_neuron_size(options["neuron_size"])
     max_delay = options["max_delay"]
     if max_delay != "auto" and (not isinstance(max_delay, numbers.Real) or max_delay < timestep):
         raise ValueError(f"setup(max_delay={max_delay!r}): expected 'auto' or a number of ms "
