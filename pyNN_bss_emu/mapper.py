@@ -308,35 +308,26 @@ class WaferMapper:
         from .engine.event_loss import InputBandwidth
         to_bio_ms = self.options.speedup * 1e3          # 1 s of hardware time in bio ms
         res = self.result
-        node_fpga = np.full(network.n_nodes, -1, dtype=np.int64)
+        # every node's HICANN link and FPGA: spike sources' for playback (down), neurons' for
+        # recording (up); the two directions are separate FIFOs over the same tables
         node_link = np.full(network.n_nodes, -1, dtype=np.int64)
-        up_fpga = np.full(network.n_nodes, -1, dtype=np.int64)    # recorded neuron spikes
-        up_link = np.full(network.n_nodes, -1, dtype=np.int64)
         neuron_block = np.full(network.n_neurons, -1, dtype=np.int64)
         neuron_merger = np.full(network.n_neurons, -1, dtype=np.int64)
+        hicann = res.cell_hicann()
         for pop in populations:
             cells = self.cell_offset[id(pop)] + np.arange(pop.size)
-            if pop._neuron_index is None:
-                h = res.sources.hicann[cells]
-                placed = h >= 0
-                node_link[pop._nodes[placed]] = h[placed]
-                node_fpga[pop._nodes[placed]] = wafer.FPGA_OF[h[placed]]
-            else:
-                h = res.placement.hicann[cells]
-                blocks = np.where(h >= 0, h * wafer.N_NEURON_BLOCKS + res.placement.block[cells],
-                                  -1)
-                neuron_block[pop._neuron_index] = blocks
+            h = hicann[cells]
+            node_link[pop._nodes] = h
+            if pop._neuron_index is not None:
+                neuron_block[pop._neuron_index] = np.where(
+                    h >= 0, h * wafer.N_NEURON_BLOCKS + res.placement.block[cells], -1)
                 neuron_merger[pop._neuron_index] = np.where(
                     h >= 0, h * wafer.N_DNC_MERGERS + res.mergers.dnc_merger[cells], -1)
-                placed = h >= 0
-                up_link[pop._nodes[placed]] = h[placed]
-                up_fpga[pop._nodes[placed]] = wafer.FPGA_OF[h[placed]]
-        network.input_bandwidth = InputBandwidth(
-            node_fpga, node_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,
-            link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ)
-        network.recording_bandwidth = InputBandwidth(
-            up_fpga, up_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,
-            link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ)
+        node_fpga = np.where(node_link >= 0, wafer.FPGA_OF[np.maximum(node_link, 0)], -1)
+        for direction in ("input_bandwidth", "recording_bandwidth"):
+            setattr(network, direction, InputBandwidth(
+                node_fpga, node_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,
+                link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ))
         network.set_encoders(neuron_block, ENCODER_CYCLES / PLL_HZ * to_bio_ms,
                              neuron_merger, 1.0 / MERGER_SLOW_RATE_HZ * to_bio_ms)
         network.time_quantum = TIMESTAMP_S * to_bio_ms

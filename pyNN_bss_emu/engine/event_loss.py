@@ -38,8 +38,9 @@ def _fifo(times, channel, spacing, depth, last_release, keep, release):
 
 @dataclass
 class InputBandwidth:
-    """Playback limits of spike sources, per source node: its FPGA and its HICANN link."""
-    node_fpga: np.ndarray                 # per node, -1 = unlimited (neurons, unplaced)
+    """FIFO limits of one event direction (stimulus down or recorded spikes up), per node: its
+    FPGA and its HICANN link."""
+    node_fpga: np.ndarray                 # per node, -1 = unlimited (unplaced)
     node_link: np.ndarray
     fpga_spacing: float                   # ms per event per FPGA
     link_spacing: float                   # ms per event per HICANN link

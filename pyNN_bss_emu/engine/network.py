@@ -323,15 +323,12 @@ class Network:
         ev_step = np.concatenate([p_step, a_step])
         ev_node = np.concatenate([p_node, a_node])
         ev_time = np.concatenate([p_time, a_time])
-        if self.time_quantum > 0 and ev_time.size:
-            # stimulus is played back at the FPGA's timestamp resolution
-            ev_time = np.round(ev_time / self.time_quantum) * self.time_quantum
-            ev_step = np.ceil(ev_time / dt - 1e-9).astype(np.int64)
-        if self.input_bandwidth is not None and ev_node.size:
-            keep, release = self.input_bandwidth.apply(ev_time, ev_node)
-            ev_node, ev_time = ev_node[keep], release[keep]
-            if self.time_quantum > 0:
-                ev_time = np.round(ev_time / self.time_quantum) * self.time_quantum
+        if (self.time_quantum > 0 or self.input_bandwidth is not None) and ev_time.size:
+            # stimulus is played back at the FPGA's timestamp resolution, through its FIFOs
+            ev_time = self._timestamps(ev_time)
+            if self.input_bandwidth is not None:
+                keep, release = self.input_bandwidth.apply(ev_time, ev_node)
+                ev_node, ev_time = ev_node[keep], self._timestamps(release[keep])
             ev_step = np.ceil(ev_time / dt - 1e-9).astype(np.int64)
         if np.any(self.node_loss > 0) and ev_node.size:
             keep = self._loss_rng().random(ev_node.size) >= self.node_loss[ev_node]
@@ -389,9 +386,7 @@ class Network:
             if grp_nsamp[g]:
                 rec.samples.append(block.copy())
                 rec.last_step = (self.step // rec.every) * rec.every
-        n_times = np.concatenate(spk_steps) * dt
-        if self.time_quantum > 0:   # recorded through the FPGA's timestamps
-            n_times = np.round(n_times / self.time_quantum) * self.time_quantum
+        n_times = self._timestamps(np.concatenate(spk_steps) * dt)   # the FPGA's timestamps
         n_nodes_all = self.neuron_node[np.concatenate(spk_nodes)]
         if self.recording_bandwidth is not None and n_times.size:
             # recorded spikes travel up the HICANN link and the FPGA: what does not fit is
@@ -402,6 +397,12 @@ class Network:
         times = np.concatenate([n_times, ev_time[src_sel]])
         nodes = np.concatenate([n_nodes_all, ev_node[src_sel]])
         return times, nodes
+
+    def _timestamps(self, times: np.ndarray) -> np.ndarray:
+        """Spike times (ms) at the hardware's timestamp resolution (unchanged when exact)."""
+        if self.time_quantum > 0:
+            return np.round(times / self.time_quantum) * self.time_quantum
+        return times
 
     def set_encoders(self, neuron_block: np.ndarray, service_ms: float,
                      neuron_merger: np.ndarray | None = None, merger_service_ms: float = 0.0
