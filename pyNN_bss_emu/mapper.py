@@ -198,7 +198,8 @@ class WaferMapper:
         wafer) and store the result per projection as ``_weight_realised`` (µS; NaN for lost
         synapses).  Rows are shared between projections, so all weights are realised together."""
         from .engine.kernels import P_CM
-        from .hardware.synapse_weights import FixedPattern, neuron_capacitance_pF, realise_weights
+        from .hardware.synapse_weights import (FixedPattern, neuron_capacitance_pF,
+                                               realise_weights, row_key)
         res = self.result
         weights = np.concatenate([p._conductances(p._weight) for p in projections]) \
             if projections else np.zeros(0)
@@ -209,7 +210,7 @@ class WaferMapper:
         if np.any(real):
             h, row, col = res.syn_hicann[real], res.syn_row[real], res.syn_column[real]
             size = self.neuron_size_of[post[real]]
-            rw = realise_weights(weights[real], h * 448 + row, network.P[post[real], P_CM],
+            rw = realise_weights(weights[real], row_key(h, row), network.P[post[real], P_CM],
                                  neuron_capacitance_pF(size, self.big_capacitors),
                                  speedup=self.options.speedup,
                                  rounding=self.weight_rounding,

@@ -19,6 +19,7 @@ from .standardmodels import SYNAPSE_TYPES
 from .standardmodels.synapses import StaticSynapse, TsodyksMarkramSynapse
 
 _RECEPTORS = {"excitatory": 0, "inhibitory": 1}
+_STP_NAMES = ("U", "tau_rec", "tau_facil")   # columns of Projection._stp
 
 
 class Connection(common.Connection):
@@ -138,7 +139,7 @@ class Projection(common.Projection):
         if not isinstance(self.synapse_type, TsodyksMarkramSynapse):
             return np.full((n, 3), np.nan)
         cols = [np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
-                for name in ("U", "tau_rec", "tau_facil")]
+                for name in _STP_NAMES]
         TsodyksMarkramSynapse.check(*cols, wafer=simulator.state.mapper is not None)
         return np.column_stack(cols)
 
@@ -174,6 +175,10 @@ class Projection(common.Projection):
         emulated current-based targets |I| times the post neuron's µS-per-nA factor."""
         if not self._current_based:
             return weight
+        return np.abs(weight) * self._siemens_per_ampere()
+
+    def _siemens_per_ampere(self) -> np.ndarray:
+        """Per connection: µS of emulating conductance per nA of requested current."""
         factor = np.empty(self.post.size)
         pops = self.post.populations if isinstance(self.post, common.Assembly) else [self.post]
         start = 0
@@ -183,7 +188,7 @@ class Projection(common.Projection):
             factor[start:start + part.size] = part.celltype.conductance_per_current(
                 native, self.receptor_type)
             start += part.size
-        return np.abs(weight) * factor[self._post_idx]
+        return factor[self._post_idx]
 
     def _check_delays(self, delay: np.ndarray) -> np.ndarray:
         dt = simulator.state.dt
@@ -222,8 +227,7 @@ class Projection(common.Projection):
         known = self.synapse_type.get_parameter_names()
         for name in names:
             if name not in known:
-                raise errors.NonExistentParameterError(
-                    name, type(self.synapse_type).__name__, sorted(known))
+                raise self._unknown_attribute(name)
         return super().get(attribute_names, format, gather, with_address, multiple_synapses)
 
     get.__doc__ = common.Projection.get.__doc__
@@ -255,9 +259,8 @@ class Projection(common.Projection):
                 simulator.state.weights_dirty = True
             else:
                 self._push_weights()
-        elif name in ("U", "tau_rec", "tau_facil") and isinstance(self.synapse_type,
-                                                                    TsodyksMarkramSynapse):
-            col = ("U", "tau_rec", "tau_facil").index(name)
+        elif name in _STP_NAMES and isinstance(self.synapse_type, TsodyksMarkramSynapse):
+            col = _STP_NAMES.index(name)
             new = self._stp.copy()
             new[index, col] = values
             TsodyksMarkramSynapse.check(new[:, 0], new[:, 1], new[:, 2],
@@ -272,7 +275,7 @@ class Projection(common.Projection):
                               UserWarning, stacklevel=4)
             simulator.state._synapses_dirty = True
         else:
-            raise errors.NonExistentParameterError(name, "StaticSynapse", ["weight", "delay"])
+            raise self._unknown_attribute(name)
 
     def _push_weights(self) -> None:
         state = simulator.state
@@ -330,9 +333,8 @@ class Projection(common.Projection):
             simulator.state.ensure_weights_realised()
             weight = self._weight_realised
             if self._current_based:   # back to the equivalent current (nA), PyNN's sign
-                per_nA = self._conductances(np.ones_like(weight))
                 sign = -1.0 if self.receptor_type == "inhibitory" else 1.0
-                weight = sign * weight / per_nA
+                weight = sign * weight / self._siemens_per_ampere()
         if not np.all(self._realized):
             weight = np.where(self._realized, weight, np.nan)  # lost in the mapping
         delay = self._delay
@@ -340,14 +342,17 @@ class Projection(common.Projection):
             dt = simulator.state.dt
             delay = np.rint(self._routed_delay / dt) * dt
         table = {"presynaptic_index": self._pre_idx, "postsynaptic_index": self._post_idx,
-                 "weight": weight, "delay": delay, "U": self._stp[:, 0],
-                 "tau_rec": self._stp[:, 1], "tau_facil": self._stp[:, 2]}
-        if name not in table or (name in ("U", "tau_rec", "tau_facil")
-                                 and not isinstance(self.synapse_type, TsodyksMarkramSynapse)):
-            raise errors.NonExistentParameterError(
-                name, type(self.synapse_type).__name__,
-                list(self.synapse_type.get_parameter_names()))
+                 "weight": weight, "delay": delay}
+        if isinstance(self.synapse_type, TsodyksMarkramSynapse):
+            table.update(zip(_STP_NAMES, self._stp.T))
+        if name not in table:
+            raise self._unknown_attribute(name)
         return table[name]
+
+    def _unknown_attribute(self, name: str) -> errors.NonExistentParameterError:
+        return errors.NonExistentParameterError(
+            name, type(self.synapse_type).__name__,
+            sorted(self.synapse_type.get_parameter_names()))
 
     def _set_initial_value_array(self, variable, initial_value):
         raise errors.NonExistentParameterError(variable, type(self.synapse_type).__name__, [])
