@@ -144,6 +144,13 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _reject_unknown_keys(mapping: dict, valid, what: str) -> None:
+    """ValueError ``"<what> [...]; valid keys: ..."`` if ``mapping`` has keys outside ``valid``."""
+    unknown = [k for k in mapping if k not in valid]
+    if unknown:
+        raise ValueError(f"{what} {unknown!r}; valid keys: {', '.join(valid)}")
+
+
 class DefectMap:
     """Availability masks of one wafer (see the module docstring)."""
 
@@ -198,10 +205,7 @@ class DefectMap:
         if not isinstance(rates, dict):
             raise ValueError(f"DefectMap: rates must be a dict (keys {', '.join(RATE_KEYS)}), "
                              f"a preset name or None, got {type(rates).__name__}")
-        unknown = [k for k in rates if k not in RATE_KEYS]
-        if unknown:
-            raise ValueError(f"DefectMap: unknown defect rate key(s) {unknown!r}; valid keys: "
-                             f"{', '.join(RATE_KEYS)}")
+        _reject_unknown_keys(rates, RATE_KEYS, "DefectMap: unknown defect rate key(s)")
         out = dict(DEFAULT_RATES)
         for k, v in rates.items():
             ok = (isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
@@ -264,10 +268,7 @@ class DefectMap:
         if not isinstance(data, dict):
             raise ValueError(f"{source}: top level must be a JSON object with keys among "
                              f"{', '.join(_FILE_KEYS)}, got {type(data).__name__}")
-        unknown = [k for k in data if k not in _FILE_KEYS]
-        if unknown:
-            raise ValueError(f"{source}: unknown key(s) {unknown!r}; valid keys: "
-                             f"{', '.join(_FILE_KEYS)}")
+        _reject_unknown_keys(data, _FILE_KEYS, f"{source}: unknown key(s)")
         if "format" in data and data["format"] != FORMAT:
             raise ValueError(f"{source}: 'format' = {data['format']!r}; this reader "
                              f"understands only {FORMAT!r}")
