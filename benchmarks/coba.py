@@ -330,9 +330,13 @@ def print_report(results: list[dict], cold: dict | None, args) -> None:
     wafer = [r for r in results if r["simulator"] == "bss_emu_wafer"]
     if ours and wafer:
         rr = wafer[0]["run_s"] / ours[0]["run_s"]
-        spk = wafer[0]["total_spikes"] / max(ours[0]["total_spikes"], 1)
+        # on the wafer the recording path drops spikes: compare what the neurons emitted
+        ps = wafer[0]["pulse_statistics"]
+        emitted = ps["l1_neuron_sent"] + ps["l1_neuron_lost"]
+        spk = emitted / max(ours[0]["total_spikes"], 1)
         print(f"ratio wafer / ideal run: {rr:.2f} (target <= 1.5: "
-              f"{'MET' if rr <= 1.5 else 'NOT MET'}) at {spk:.2f}x the spikes")
+              f"{'MET' if rr <= 1.5 else 'NOT MET'}) at {spk:.2f}x the spikes emitted "
+              f"({emitted} on the wafer, {wafer[0]['total_spikes']} of them recorded)")
     nests = [r for r in results if r["simulator"] == "nest"]
     if ours and nests:
         o = ours[0]
