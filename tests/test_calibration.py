@@ -242,6 +242,23 @@ def test_out_of_range_error_names_parameter_value_and_range():
         transform_parameters(dict(ADEX_PARAMS, a=500.0))
 
 
+def test_i_offset_becomes_a_leak_potential_shift():
+    """3.4: the denmem has no offset current; I is folded into E_l + I*tau_m/cm, which is the
+    same LIF (10 ms * 0.4 nA / 0.2 nF = 20 mV)."""
+    with pytest.warns(HardwareParameterWarning, match="i_offset.*no offset current"):
+        hp = transform_parameters(dict(IF_PARAMS, i_offset=np.array([0.0, 0.4])))
+    ref = transform_parameters(dict(IF_PARAMS, v_rest=np.array([-65.0, -45.0])))
+    np.testing.assert_array_equal(hp.dac["E_l"], ref.dac["E_l"])
+    np.testing.assert_array_equal(hp.i_offset, [0.0, 0.0])     # nothing left for the engine
+    # a shift beyond the E_l range is an error that names i_offset and the resulting v_rest
+    with pytest.raises(ParameterRangeError,
+                       match=r"v_rest \+ i_offset\*tau_m/cm = 135 mV.*i_offset = 4 nA"
+                             r".*-120\.\.60 mV"):
+        transform_parameters(dict(IF_PARAMS, i_offset=4.0))
+    with pytest.raises(ParameterRangeError, match="'i_offset' has non-finite"):
+        transform_parameters(dict(IF_PARAMS, i_offset=np.nan))
+
+
 def test_clipping_warns_once_per_parameter():
     params = dict(IF_PARAMS, tau_m=np.array([10.0, 1000.0, 2000.0, 1.0]),
                   tau_refrac=np.array([0.1, 0.05, 2.0, 2.0]))

@@ -445,7 +445,8 @@ class HardwareParameters:
     dac : FG cell name -> int DAC of the *default* transform (disabled/technical constants
         included); ``V_reset`` here is per neuron, before block sharing.
     enabled : FG cell name -> bool per neuron for cells that can be switched off.
-    cm : bio capacitance per neuron (nF); i_offset: bio offset current (nA) if given.
+    cm : bio capacitance per neuron (nF).  i_offset : offset current (nA) left for the
+        neuron; always 0, the transform folds a requested i_offset into E_l (no such source).
     clipped : bio parameter names that were clipped (``clip=True``).
     """
     cell_type: str
@@ -490,7 +491,7 @@ def transform_parameters(params: Mapping[str, np.ndarray],
     if missing:
         raise ValueError(f"{cell_type}: missing parameters {missing}")
     arrays = {n: np.atleast_1d(np.asarray(params[n], dtype=float)) for n in needed}
-    n = max(a.size for a in arrays.values())
+    n = max(max(a.size for a in arrays.values()), np.size(params.get("i_offset", 0.0)))
     arrays = {k: np.broadcast_to(v, (n,)).astype(float) for k, v in arrays.items()}
     for k, v in arrays.items():
         if not np.all(np.isfinite(v)):
@@ -500,6 +501,20 @@ def transform_parameters(params: Mapping[str, np.ndarray],
         raise ParameterRangeError(f"parameter 'cm' = {_fmt(cm[cm <= 0][0])} nF must be > 0")
     i_offset = np.broadcast_to(np.asarray(params.get("i_offset", 0.0), dtype=float),
                                (n,)).astype(float)
+    if not np.all(np.isfinite(i_offset)):
+        raise ParameterRangeError("parameter 'i_offset' has non-finite values")
+    # The denmem has no offset-current source (brainscales1.md 3.4).  A constant current I
+    # is the same as a leak towards E_l + I*tau_m/cm (nA*ms/nF = mV): exact for IF_cond_exp
+    # and for AdEx with a = 0; with a != 0 the subthreshold adaptation follows the shifted E_l.
+    folded = bool(np.any(i_offset != 0))
+    if folded:
+        arrays["v_rest"] = arrays["v_rest"] + i_offset * arrays["tau_m"] / cm
+        warnings.warn(
+            "i_offset: the wafer has no offset current; it is realised as a shift of the leak "
+            "potential, v_rest + i_offset*tau_m/cm (exact for IF_cond_exp; for "
+            "EIF_cond_exp_isfa_ista with a != 0 the adaptation follows the shifted v_rest)",
+            HardwareParameterWarning, stacklevel=2)
+        i_offset = np.zeros(n)
 
     hw: dict[str, np.ndarray] = {}
     enabled: dict[str, np.ndarray] = {}
@@ -526,11 +541,15 @@ def transform_parameters(params: Mapping[str, np.ndarray],
             zero = " (or 0 to switch it off)" if name in _ZERO_DISABLES else ""
             rng = (f"{_fmt(blo)}..{_fmt(bhi)} {unit}{zero} ({cell.name}, {s.describe()}"
                    f"{where})")
+            what = f"parameter '{name}' = {_fmt(arrays[name][i])} {unit}"
+            if name == "v_rest" and folded:
+                what = (f"v_rest + i_offset*tau_m/cm = {_fmt(arrays[name][i])} mV (i_offset is "
+                        f"realised as a leak-potential shift; i_offset = "
+                        f"{_fmt(float(np.broadcast_to(params['i_offset'], (n,))[i]))} nA)")
             if not clip:
                 raise ParameterRangeError(
-                    f"parameter '{name}' = {_fmt(arrays[name][i])} {unit} is outside the "
-                    f"hardware range {rng}; change the value or the settings, or pass "
-                    f"clip=True")
+                    f"{what} is outside the hardware range {rng}; change the value or the "
+                    f"settings, or pass clip=True")
             clipped.append(name)
             warnings.warn(
                 f"parameter '{name}': {int(bad.sum())} of {n} values outside the hardware "
