@@ -18,6 +18,8 @@ from pyNN import common
 from . import simulator
 from .hardware import wafer
 from .mapping.pipeline import MappingOptions, MappingResult, map_network
+from .mapping.stp import (FACILITATION, fg_block_of_driver, share_time_constants,
+                          stp_keys)
 from .mapping.types import BioGraph, MappingError
 
 
@@ -165,7 +167,7 @@ class WaferMapper:
                     start = i
             rates.append(pop._expected_rates())
             offset += pop.size
-        pre, post, receptor, proj_of, proj_labels = [], [], [], [], []
+        pre, post, receptor, proj_of, proj_labels, stp_key = [], [], [], [], [], []
         for j, prj in enumerate(projections):
             nodes, neurons, _, _, rec, _ = prj._engine_arrays()
             pre.append(node_to_cell[nodes])
@@ -173,6 +175,7 @@ class WaferMapper:
             receptor.append(rec.astype(np.int64))
             proj_of.append(np.full(nodes.size, j, dtype=np.int64))
             proj_labels.append(prj.label)
+            stp_key.append(stp_keys(prj._stp))   # the requested STP (not a realised one)
         cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
         return BioGraph(size=np.array(sizes, dtype=np.int64),
                         is_source=np.array(is_source, dtype=bool),
@@ -180,7 +183,8 @@ class WaferMapper:
                         manual_hicanns=manual, label=labels,
                         rate=np.concatenate(rates) if rates else np.zeros(0),
                         pre=cat(pre), post=cat(post), receptor=cat(receptor),
-                        projection=cat(proj_of), projection_label=proj_labels)
+                        projection=cat(proj_of), projection_label=proj_labels,
+                        stp_key=cat(stp_key))
 
     def routed_delays(self, dt: float) -> np.ndarray:
         """Delay (ms) of every connection as the wafer realises it: the routed delay of its L1
@@ -226,6 +230,58 @@ class WaferMapper:
         for p in projections:
             p._weight_realised = out[start:start + len(p)]
             start += len(p)
+
+    def realise_stp(self, projections) -> None:
+        """Give every Tsodyks-Markram projection the STP parameters its drivers realise, as
+        ``_stp_realised`` ((n, 3): U, tau_rec, tau_facil): U on the 3-bit cap, and one time
+        constant per floating-gate block (V_dtc, shared by the drivers of one quadrant for
+        depression and facilitation; :mod:`.mapping.stp`): where the realised STP synapses
+        of a block request different values, all get the value most of them request and a
+        ``HardwareParameterWarning`` names the blocks and projections."""
+        from .hardware.parameter_transform import HardwareParameterWarning
+        from .standardmodels.synapses import TsodyksMarkramSynapse
+        res = self.result
+        plastic_prj = [isinstance(p.synapse_type, TsodyksMarkramSynapse) for p in projections]
+        if res is None or not any(plastic_prj):
+            for p in projections:
+                p._stp_realised = None
+            return
+        lengths = np.array([len(p) for p in projections], dtype=np.int64)
+        if lengths.sum() != np.asarray(res.realized).size:
+            return          # the network changed since the mapping: done again at remapping
+        stp = np.concatenate([p._stp for p in projections]).reshape(-1, 3).copy()
+        plastic = ~np.isnan(stp[:, 0])
+        stp[plastic, 0] = TsodyksMarkramSynapse.realised_U(stp[plastic, 0])
+        fac = stp_keys(stp) >= FACILITATION
+        tau = np.where(fac, stp[:, 2], stp[:, 1])
+        row = np.asarray(res.syn_row)
+        block = fg_block_of_driver(res.syn_hicann, np.where(row >= 0, row // 2, -1))
+        shared = share_time_constants(tau, block, plastic & np.asarray(res.realized, bool))
+        stp[plastic & ~fac, 1] = shared.tau[plastic & ~fac]
+        stp[plastic & fac, 2] = shared.tau[plastic & fac]
+        if shared.conflict_blocks.size:
+            proj_of = np.repeat(np.arange(len(projections)), lengths)
+            changed = np.concatenate(shared.conflict_members)
+            labels = sorted({str(projections[j].label) for j in np.unique(proj_of[changed])})
+            b = int(shared.conflict_blocks[0])
+            req = ", ".join(f"{v:g} ms ({c} synapses)" for v, c in
+                            zip(shared.conflict_values[0], shared.conflict_counts[0]))
+            message = (
+                "the STP time constant (V_dtc) is a floating-gate voltage shared by all synapse "
+                "drivers of one quadrant of a HICANN (tau_rec of depressing and tau_facil of "
+                f"facilitating synapses alike): {shared.conflict_blocks.size} block(s) hold STP "
+                f"synapses with different time constants (e.g. HICANN {b // 4} block {b % 4}: "
+                f"requested {req}; using {shared.conflict_chosen[0]:g} ms, the value most of "
+                f"them request); {changed.size} synapses changed, in projections "
+                f"{', '.join(repr(x) for x in labels[:10])}"
+                f"{' ...' if len(labels) > 10 else ''}; Projection.get shows the realised "
+                "values")
+            simulator.state.warn_once("stp time constants: " + message, message,
+                                      HardwareParameterWarning, stacklevel=4)
+        start = 0
+        for p, is_tm, n in zip(projections, plastic_prj, lengths):
+            p._stp_realised = stp[start:start + n].copy() if is_tm else None
+            start += n
 
     def transform_settings(self):
         """The bio <-> hardware scaling chosen in setup() (marocco's ParamTrafo)."""

@@ -94,6 +94,7 @@ class Projection(common.Projection):
         self._realized = np.ones(len(self), dtype=bool)   # until the mapper says otherwise
         self._routed_delay = None   # wafer mode: delays of the L1 routes (ms), set by the mapper
         self._weight_realised = None  # wafer mode: 4-bit realised weights (µS), by the mapper
+        self._stp_realised = None   # wafer mode: (n, 3) STP the drivers realise, by the mapper
         simulator.state.add_projection(self)
 
     # ------------------------------------------------------------ building
@@ -212,8 +213,10 @@ class Projection(common.Projection):
         weight = self._conductances(self._weight) if self._weight_realised is None \
             else self._weight_realised
         stp = self._stp
-        if simulator.state.mapper is not None and isinstance(self.synapse_type,
-                                                             TsodyksMarkramSynapse):
+        if self._stp_realised is not None:   # wafer: 3-bit U, time constants shared per block
+            stp = self._stp_realised
+        elif simulator.state.mapper is not None and isinstance(self.synapse_type,
+                                                               TsodyksMarkramSynapse):
             stp = stp.copy()
             stp[:, 0] = TsodyksMarkramSynapse.realised_U(stp[:, 0])   # the driver's 3-bit U
         return (self._pre_nodes[self._pre_idx], self._post_neurons[self._post_idx],
@@ -265,8 +268,17 @@ class Projection(common.Projection):
             new[index, col] = values
             TsodyksMarkramSynapse.check(new[:, 0], new[:, 1], new[:, 2],
                                         wafer=simulator.state.mapper is not None)
-            self._stp = new
-            simulator.state._synapses_dirty = True
+            old, self._stp = self._stp, new
+            state = simulator.state
+            if self._stp_realised is not None:   # wafer, mapped
+                from .mapping.stp import stp_keys
+                if np.any(stp_keys(new) != stp_keys(old)):
+                    # STP mode or 3-bit U changed: the drivers' configuration is a mapping
+                    state.mapping_dirty = True
+                    self._stp_realised = None
+                elif not state.mapping_dirty:    # time constants: share them again
+                    state.mapper.realise_stp(state.projections)
+            state._synapses_dirty = True
         elif name == "delay":
             self._delay[index] = self._check_delays(values)
             if self._routed_delay is not None:
@@ -344,7 +356,8 @@ class Projection(common.Projection):
         table = {"presynaptic_index": self._pre_idx, "postsynaptic_index": self._post_idx,
                  "weight": weight, "delay": delay}
         if isinstance(self.synapse_type, TsodyksMarkramSynapse):
-            table.update(zip(_STP_NAMES, self._stp.T))
+            stp = self._stp if self._stp_realised is None else self._stp_realised
+            table.update(zip(_STP_NAMES, stp.T))
         if name not in table:
             raise self._unknown_attribute(name)
         return table[name]

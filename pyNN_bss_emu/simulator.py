@@ -110,6 +110,7 @@ class State(common.control.BaseState):
             p._realized = result.realized[start:start + n].copy()
             p._routed_delay = delays[start:start + n].copy()
             start += n
+        self.mapper.realise_stp(self.projections)
         if len(result.realized):
             from .mapper import routed_delay_warning
             routed_delay_warning()

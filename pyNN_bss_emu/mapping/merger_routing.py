@@ -150,13 +150,20 @@ class DriverDemand:
         rec = np.asarray(graph.receptor, dtype=np.int64)
         hicann = np.asarray(placement.hicann, dtype=np.int64)
         keep = hicann[post] >= 0 if post.size else np.zeros(0, dtype=bool)
-        key = np.sort((pre[keep] * n + post[keep]) * 2 + rec[keep])
+        # row class = STP class * 2 + receptor (a driver carries one STP setting, 14.8)
+        stp_key = np.asarray(graph.stp_key, dtype=np.int64)[keep]
+        present = np.bincount(stp_key, minlength=1) > 0
+        stp_cls = (np.cumsum(present) - 1)[stp_key]          # STP keys present -> 0, 1, ...
+        self.n_stp = max(int(present.sum()), 1)
+        nc = 2 * self.n_stp
+        key = np.sort((pre[keep] * n + post[keep]) * nc + stp_cls * 2 + rec[keep])
         if key.size:
             key = key[np.r_[True, key[1:] != key[:-1]]]
         self.n_cells = n
-        self.pre = key // (2 * n)
-        self.post = (key // 2) % n
-        self.receptor = key % 2
+        self.n_classes = nc
+        self.pre = key // (nc * n)
+        self.post = (key // nc) % n
+        self.receptor = key % nc          # row class
         self.ptr = np.searchsorted(self.pre, np.arange(n + 1))
         # per cell: where the target neurons sit
         self.cell_hicann = hicann
@@ -186,16 +193,18 @@ class DriverDemand:
         cand = np.asarray(candidate, dtype=np.int64)[rep]
         dec = np.asarray(address, dtype=np.int64)[rep] >> 4
         post = self.post[conn]
-        gkey = ((cand * n + post) * 2 + self.receptor[conn]) * 4 + dec
+        nc = self.n_classes
+        gkey = ((cand * n + post) * nc + self.receptor[conn]) * 4 + dec
         gkey, counts, _ = _sorted_unique(gkey)
         g_dec = gkey % 4
-        g_rec = (gkey // 4) % 2
-        g_post = (gkey // 8) % n
-        g_cand = gkey // (8 * n)
+        g_cls = (gkey // 4) % nc
+        g_post = (gkey // (4 * nc)) % n
+        g_cand = gkey // (4 * nc * n)
         rkey = g_cand * wafer.N_HICANN + self.cell_hicann[g_post]
         rk, _, g_req = _sorted_unique(rkey)
-        req = driver_requirements(g_req, self.cell_x0[g_post], self.cell_width[g_post], g_rec,
-                                  g_dec, counts, rk.size)
+        req = driver_requirements(g_req, self.cell_x0[g_post], self.cell_width[g_post],
+                                  g_cls % 2, g_dec, counts, rk.size, group_stp=g_cls // 2,
+                                  n_stp=self.n_stp)
         np.maximum.at(out, rk // wafer.N_HICANN, req.drivers)
         return out
 

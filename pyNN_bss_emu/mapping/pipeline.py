@@ -13,6 +13,7 @@ import numpy as np
 
 from ..hardware import wafer
 from . import addresses, input_placement, l1_routing, merger_routing, placement, synapses
+from . import stp as _stp
 from .types import BioGraph, L1Routes, MappingError, MergerRouting, NeuronPlacement, \
     SourcePlacement
 
@@ -75,6 +76,9 @@ class MappingStatistics:
     #: ``disabled`` (weight 0), ``clipped`` (above the row's largest level), ``rounded_to_zero``
     #: (digital 0, which still conducts g(0)), ``below_min`` (requested below g(0))
     weights: dict = field(default_factory=dict)
+    #: synapse drivers in use per STP mode: ``{"static": n, "depression": n,
+    #: "facilitation": n}`` (a driver carries one STP setting)
+    stp_drivers: dict = field(default_factory=dict)
 
     @property
     def synapse_loss(self) -> float:
@@ -90,6 +94,9 @@ class MappingStatistics:
                  f"  neurons placed {self.neurons_placed}, spike sources placed "
                  f"{self.sources_placed}, HICANNs used {self.hicanns_used}, L1 routes "
                  f"{self.l1_routes} ({self.l1_routes_failed} failed)"]
+        if self.stp_drivers:
+            lines.append("  synapse drivers: " + ", ".join(f"{k} {v}" for k, v in
+                                                         self.stp_drivers.items()))
         for p in self.per_projection:
             lines.append(f"  projection {p.label}: {p.lost} of {p.requested} lost "
                          f"({100 * p.loss:.2f} %)")
@@ -117,6 +124,8 @@ class MappingResult:
     syn_hicann: np.ndarray = None  # per connection: hardware synapse (-1 where lost)
     syn_row: np.ndarray = None     # synapse row 0..447
     syn_column: np.ndarray = None  # synapse column 0..255
+    #: per HICANN and driver: the STP key the driver is configured for (-1 unused; mapping.stp)
+    driver_stp: np.ndarray = None
 
     def cell_hicann(self) -> np.ndarray:
         """HICANN of every cell (neurons from placement, sources from input placement)."""
@@ -143,6 +152,8 @@ class MappingResult:
         arrays["syn_hicann"] = self.syn_hicann
         arrays["syn_row"] = self.syn_row
         arrays["syn_column"] = self.syn_column
+        if self.driver_stp is not None:
+            arrays["driver_stp"] = self.driver_stp
         stats = asdict(self.statistics)
         arrays["statistics"] = np.array(json.dumps(stats))
         arrays["fingerprint"] = np.array(self.fingerprint)
@@ -167,18 +178,25 @@ class MappingResult:
                    statistics=MappingStatistics(**stats),
                    fingerprint=str(data["fingerprint"]),
                    syn_hicann=data["syn_hicann"], syn_row=data["syn_row"],
-                   syn_column=data["syn_column"])
+                   syn_column=data["syn_column"],
+                   driver_stp=data.get("driver_stp"))   # absent in older files
 
 
 def fingerprint(graph: BioGraph) -> str:
-    """A hash of the network structure (sizes, kinds, neuron sizes, connections); a saved
-    mapping may only be reused for a network with the same fingerprint."""
+    """A hash of the network structure (sizes, kinds, neuron sizes, connections and their
+    STP keys); a saved mapping may only be reused for a network with the same fingerprint.
+    (The STP keys enter only when some are non-zero, so all-static networks keep the
+    fingerprint of older versions.)"""
     import hashlib
     h = hashlib.sha256()
     for arr in (graph.size, graph.is_source, graph.neuron_size, graph.pre, graph.post,
                 graph.receptor, graph.projection):
         a = np.ascontiguousarray(np.asarray(arr, dtype=np.int64))
         h.update(a.tobytes())
+        h.update(b"|")
+    if np.any(graph.stp_key):
+        h.update(b"stp")
+        h.update(np.ascontiguousarray(np.asarray(graph.stp_key, dtype=np.int64)).tobytes())
         h.update(b"|")
     h.update(repr(graph.manual_hicanns).encode())
     return h.hexdigest()[:32]
@@ -248,7 +266,7 @@ def _route_and_allocate(graph, place, options, strategy, defects, timed):
                   conn_request, cell_address[pre], post_hicann, place.x0[post],
                   place.width[post], graph.receptor, routes.req_target, routes.req_vline,
                   routes.req_side, routes.req_ok, driver_ok=defects.driver_ok,
-                  chain_length=options.driver_chain_length)
+                  chain_length=options.driver_chain_length, conn_stp=graph.stp_key)
     return mergers, neuron_addr, sources, routes, conn_request, alloc
 
 
@@ -305,7 +323,7 @@ def map_network(graph: BioGraph, options: MappingOptions, defects) -> MappingRes
         sources_placed=int(np.sum(sources.hicann >= 0)),
         hicanns_used=int(used.size), l1_routes=int(routes.req_ok.size),
         l1_routes_failed=int(np.sum(~routes.req_ok)), per_projection=per_proj,
-        timings=timings)
+        timings=timings, stp_drivers=_stp.driver_mode_counts(alloc.driver_stp))
     lost_parts = (stats.synapses_lost_l1 + stats.synapses_lost_drivers
                   + stats.synapses_lost_synapse_array + stats.synapses_lost_multapse)
     if stats.synapses_realized + stats.synapses_lost != stats.synapses_requested \
@@ -313,7 +331,8 @@ def map_network(graph: BioGraph, options: MappingOptions, defects) -> MappingRes
         raise AssertionError(f"synapse accounting does not add up: {stats}")
     result = MappingResult(place, mergers, neuron_addr, sources, routes, realized, delay, stats,
                            fingerprint(graph), syn_hicann=np.asarray(alloc.hicann),
-                           syn_row=np.asarray(alloc.row), syn_column=np.asarray(alloc.column))
+                           syn_row=np.asarray(alloc.row), syn_column=np.asarray(alloc.column),
+                           driver_stp=np.asarray(alloc.driver_stp))
     if stats.synapses_lost and not options.continue_despite_synapse_loss:
         raise SynapseLossError(
             f"the mapping lost {stats.synapses_lost} of {stats.synapses_requested} synapses "

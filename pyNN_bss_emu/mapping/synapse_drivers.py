@@ -11,16 +11,24 @@ L1 address separately for each half row, so a half row serves one *decoder* valu
 ``d = address >> 4`` (0..3).  The synaptic input (``receptor`` 0 exc / 1 inh) is set per
 whole row.
 
+Row classes
+    A synapse row carries one receptor (its synaptic input) and, through its driver, one STP
+    setting (``stp_enable``/``stp_mode``/``stp_cap`` are per driver, 4.6).  Connections are
+    therefore sorted into *row classes* ``k = s * 2 + r``: ``s`` the STP class (an index into
+    the STP keys present, see :mod:`.stp`; one class for an all-static network) and ``r`` the
+    receptor.  With a single STP class the row classes are just the receptors.
+
 Driver requirement (14.8), per request ``q``
-    For every target neuron, receptor ``r`` and decoder ``d`` count the synapses ``c``.  The
+    For every target neuron, row class ``k`` and decoder ``d`` count the synapses ``c``.  The
     neuron owns ``n_p`` columns of parity ``p`` (in every row of either array), so it needs
     ``ceil(c / n_p)`` half rows of parity ``p``; the parity with fewer half rows is chosen
     (equal -> "any" parity).  Half rows are shared by all neurons, so the demand of
-    ``(r, d, parity)`` is the maximum over neurons; "any" demand is then spread one half row
+    ``(k, d, parity)`` is the maximum over neurons; "any" demand is then spread one half row
     at a time onto the parity with fewer half rows so far (ties -> even).  Rows needed for
-    receptor ``r`` = max over parities of the half rows summed over decoders; drivers needed =
-    ceil((rows_exc + rows_inh) / 2) (exc and inh rows may share one driver, never one row).
-    There is a single STP mode (no STP), so no sum over STP modes.
+    row class ``k`` = max over parities of the half rows summed over decoders; drivers
+    needed for STP class ``s`` = ceil((rows_exc + rows_inh) / 2) (exc and inh rows of one
+    STP setting may share a driver, never one row), and the route needs the **sum over STP
+    classes** (a driver carries one STP setting, so different settings never share one).
 
 Driver assignment (14.9), per target HICANN and driver side
     112 drivers minus defects.  If the total request fits, every route gets
@@ -57,15 +65,23 @@ class DriverRequirements:
     """Synapse-driver demand of every request.
 
     ``drivers[q]`` drivers needed, ``synapses[q]`` synapses the route represents,
-    ``rows[q, r]`` rows needed per receptor, ``half_rows[q, r, d, p]`` half rows needed per
-    receptor, 2-MSB decoder and column parity (p 0 even, 1 odd), ``syn_counts[q, r, d]``
-    synapses per receptor and decoder.
+    ``rows[q, k]`` rows needed per row class ``k = s * 2 + r`` (STP class ``s``, receptor
+    ``r``; with one STP class simply per receptor), ``half_rows[q, k, d, p]`` half rows
+    needed per row class, 2-MSB decoder and column parity (p 0 even, 1 odd),
+    ``syn_counts[q, k, d]`` synapses per row class and decoder, ``stp_drivers[q, s]``
+    drivers needed per STP class (``drivers`` is their sum).
     """
     drivers: np.ndarray
     synapses: np.ndarray
     rows: np.ndarray
     half_rows: np.ndarray
     syn_counts: np.ndarray
+    stp_drivers: np.ndarray = None
+
+    @property
+    def n_stp(self) -> int:
+        """Number of STP classes."""
+        return self.rows.shape[1] // N_RECEPTORS
 
 
 def neuron_parity_columns(x0, width):
@@ -77,15 +93,27 @@ def neuron_parity_columns(x0, width):
 
 
 def driver_requirements(group_request, group_x0, group_width, group_receptor, group_decoder,
-                        group_count, n_requests: int) -> DriverRequirements:
-    """Driver requirements from synapse counts per (request, target neuron, receptor,
-    decoder) group.  Each group appears once: ``group_count[g]`` synapses from sources with
-    2-MSB decoder ``group_decoder[g]`` on request ``group_request[g]`` onto the neuron with
-    columns ``group_x0[g] .. + group_width[g] - 1`` on the request's target HICANN."""
+                        group_count, n_requests: int, group_stp=None,
+                        n_stp: int | None = None) -> DriverRequirements:
+    """Driver requirements from synapse counts per (request, target neuron, STP class,
+    receptor, decoder) group.  Each group appears once: ``group_count[g]`` synapses from
+    sources with 2-MSB decoder ``group_decoder[g]`` on request ``group_request[g]`` onto the
+    neuron with columns ``group_x0[g] .. + group_width[g] - 1`` on the request's target
+    HICANN.  ``group_stp[g]`` is the group's STP class ``0 .. n_stp - 1`` (default: all 0,
+    one class; ``n_stp`` defaults to ``max(group_stp) + 1``)."""
     q = np.asarray(group_request, dtype=np.int64)
     r = np.asarray(group_receptor, dtype=np.int64)
     d = np.asarray(group_decoder, dtype=np.int64)
     c = np.asarray(group_count, dtype=np.int64)
+    if group_stp is None:
+        s = np.zeros(q.size, dtype=np.int64)
+    else:
+        s = np.asarray(group_stp, dtype=np.int64)
+    if n_stp is None:
+        n_stp = int(s.max()) + 1 if s.size else 1
+    n_stp = max(int(n_stp), 1)
+    n_cls = n_stp * N_RECEPTORS
+    k = s * N_RECEPTORS + r                          # row class
     n_even, n_odd = neuron_parity_columns(group_x0, group_width)
     big = np.iinfo(np.int64).max // 4
     h_even = np.where(n_even > 0, -(-c // np.maximum(n_even, 1)), big)
@@ -93,10 +121,10 @@ def driver_requirements(group_request, group_x0, group_width, group_receptor, gr
     tri = np.where(h_even < h_odd, 0, np.where(h_odd < h_even, 1, _ANY))
     h = np.minimum(h_even, h_odd)
 
-    # demand per (q, r, d, tri-parity) = max over neurons
-    demand = np.zeros(n_requests * N_RECEPTORS * N_DECODERS * 3, dtype=np.int64)
-    np.maximum.at(demand, ((q * N_RECEPTORS + r) * N_DECODERS + d) * 3 + tri, h)
-    demand = demand.reshape(n_requests, N_RECEPTORS, N_DECODERS, 3)
+    # demand per (q, k, d, tri-parity) = max over neurons
+    demand = np.zeros(n_requests * n_cls * N_DECODERS * 3, dtype=np.int64)
+    np.maximum.at(demand, ((q * n_cls + k) * N_DECODERS + d) * 3 + tri, h)
+    demand = demand.reshape(n_requests, n_cls, N_DECODERS, 3)
 
     # resolve "any" parity: one half row at a time onto the parity with fewer so far
     half_rows = demand[..., :2].copy()
@@ -115,13 +143,15 @@ def driver_requirements(group_request, group_x0, group_width, group_receptor, gr
         used_even += add_even
         used_odd += add_odd
     rows = np.maximum(used_even, used_odd)
-    drivers = (rows.sum(axis=1) + 1) // 2
-    syn_counts = np.bincount((q * N_RECEPTORS + r) * N_DECODERS + d, weights=c,
-                             minlength=n_requests * N_RECEPTORS * N_DECODERS)
-    syn_counts = syn_counts.astype(np.int64).reshape(n_requests, N_RECEPTORS, N_DECODERS)
+    stp_drivers = (rows.reshape(n_requests, n_stp, N_RECEPTORS).sum(axis=2) + 1) // 2
+    drivers = stp_drivers.sum(axis=1)
+    syn_counts = np.bincount((q * n_cls + k) * N_DECODERS + d, weights=c,
+                             minlength=n_requests * n_cls * N_DECODERS)
+    syn_counts = syn_counts.astype(np.int64).reshape(n_requests, n_cls, N_DECODERS)
     synapses = syn_counts.sum(axis=(1, 2))
     return DriverRequirements(drivers=drivers, synapses=synapses, rows=rows,
-                              half_rows=half_rows, syn_counts=syn_counts)
+                              half_rows=half_rows, syn_counts=syn_counts,
+                              stp_drivers=stp_drivers)
 
 
 # ---------------------------------------------------------------- assignment (14.9)

@@ -4,32 +4,42 @@
 routing for all target HICANNs: requirements and Fieres packing
 (:mod:`.synapse_drivers`), then
 
+Row classes
+    Every connection has an STP key (:mod:`.stp`: 0 static, 1..8 depression, 9..16
+    facilitation with the 3-bit cap); the keys present among the routed connections are
+    compressed to *STP classes* ``s`` (ascending key) and a row serves one row class
+    ``k = s * 2 + receptor`` (see :mod:`.synapse_drivers`).  A driver carries one STP
+    setting, so drivers needed = sum over STP classes of ceil(rows / 2).
+
 Half-row distribution (per request, marocco ``SynapseManager::init``)
-    The route's assigned drivers give ``2 * assigned`` rows (drivers ascending, rows
-    ``2d, 2d+1``).  If fewer drivers were assigned than needed, the reduction is spread in
-    proportion to synapse counts: first rows per receptor, then half rows per decoder within
-    each (receptor, parity) (each key keeps at least one if possible and never gets more than
-    it needs).  Rows are handed out in order: excitatory rows first, then inhibitory rows; in
-    each receptor's rows the even half rows go to decoders 0..3 in turn, and likewise the odd
-    half rows.  A row's ``syn_in`` (receptor) is thus the same for both halves; its two half
-    rows may decode different 2-MSB values.
+    The route's assigned drivers (ascending, rows ``2d, 2d+1``) are handed to the STP
+    classes in ascending order, each class on whole drivers of its own (so a driver never
+    carries two STP settings; ``driver_stp`` records the key per driver).  If fewer drivers
+    were assigned than needed, the reduction is spread in proportion to synapse counts:
+    first drivers per STP class, then rows per receptor within each class (from twice the
+    class's drivers), then half rows per decoder within each (row class, parity) (each key
+    keeps at least one if possible and never gets more than it needs).  Within a class's
+    drivers the rows go to excitatory rows first, then inhibitory rows; in each receptor's
+    rows the even half rows go to decoders 0..3 in turn, and likewise the odd half rows.  A
+    row's ``syn_in`` (receptor) is thus the same for both halves; its two half rows may
+    decode different 2-MSB values.
 
 Synapse allocation (per synapse, marocco ``SynapseStepper``)
-    The synapses of one (request, target neuron, receptor, decoder) group step through the
-    neuron's columns of the route's half rows with that receptor and decoder: even half rows
+    The synapses of one (request, target neuron, row class, decoder) group step through the
+    neuron's columns of the route's half rows with that row class and decoder: even half rows
     first, rows in order, columns ascending; defect synapses are skipped.  The group's
     synapses take the slots in ascending source address (ties: connection order).  Each synapse gets
     its own (row, column) and the synapse decoder ``address & 15``; when the slots run out
     the rest of the group is lost.  Slots never collide: rows belong to one route, half rows
-    to one (receptor, decoder), columns to one neuron.
+    to one (row class, decoder), columns to one neuron.
 
 Simplifications and choices (vs marocco)
-    * One STP mode (no STP), standard cells only: excitatory -> left synaptic input,
-      inhibitory -> right input, so the input side of a receptor is fixed.
+    * Standard cells only: excitatory -> left synaptic input, inhibitory -> right input, so
+      the input side of a receptor is fixed.
     * **Multapses**: one connection = one hardware synapse, and a second connection between
-      the same source and target neuron with the same receptor on one route is lost
-      (``lost_multapse``), mirroring marocco, whose per-projection weight matrix holds one
-      synapse per (pre, post) pair.  ``allow_multapses=True`` realises them as separate
+      the same source and target neuron with the same receptor and STP key on one route is
+      lost (``lost_multapse``), mirroring marocco, whose per-projection weight matrix holds
+      one synapse per (pre, post) pair.  ``allow_multapses=True`` realises them as separate
       synapses instead (they are ordinary extra slots).
     * Proportional reductions never give a key more than it needs (marocco's may).
     * Loss attribution: synapses on failed routes -> ``lost_l1``; synapses on a route that
@@ -48,6 +58,7 @@ from numba import njit
 
 from ..hardware import synapse_switch as sw
 from ..hardware import wafer
+from . import stp as _stp
 from .synapse_drivers import (N_DECODERS, N_RECEPTORS, DriverAssignment, assign_drivers,
                               driver_requirements)
 
@@ -70,9 +81,11 @@ class SynapseAllocation:
     multapse removal).
 
     Per HICANN: ``driver_request[h, d]`` request owning driver d (-1 free, -2 defect);
-    ``row_request[h, row]`` request owning a row (-1 unused); ``row_receptor[h, row]``
-    (0 exc, 1 inh, -1 unused); ``row_decoder[h, row, parity]`` 2-MSB driver decoder of the
-    even/odd half row (-1 unused).
+    ``driver_stp[h, d]`` the STP key the driver is configured for (-1 unused, 0 static,
+    1..8 depression, 9..16 facilitation; :mod:`.stp`); ``row_request[h, row]`` request
+    owning a row (-1 unused); ``row_receptor[h, row]`` (0 exc, 1 inh, -1 unused);
+    ``row_decoder[h, row, parity]`` 2-MSB driver decoder of the even/odd half row (-1
+    unused).
 
     Counters: ``n_requested == n_realized + lost_l1 + lost_drivers + lost_synapse_array +
     lost_multapse``.
@@ -91,6 +104,7 @@ class SynapseAllocation:
     row_request: np.ndarray
     row_receptor: np.ndarray
     row_decoder: np.ndarray
+    driver_stp: np.ndarray
     n_requested: int
     n_realized: int
     lost_l1: int
@@ -150,39 +164,62 @@ def _reduce(required, priority, available):
 
 
 @njit(cache=True)
-def _distribute(assigned, rows, half_rows, syn_counts, rows_out, half_out):
-    """Rows per receptor and half rows per (receptor, decoder, parity) that each request
-    actually gets from its ``assigned`` drivers (marocco ``SynapseManager::init``)."""
+def _distribute(assigned, rows, half_rows, syn_counts, drv_out, rows_out, half_out):
+    """Drivers per STP class, rows per row class ``k = s * 2 + r`` and half rows per (row
+    class, decoder, parity) that each request actually gets from its ``assigned`` drivers
+    (marocco ``SynapseManager::init``: reductions first per STP class, then per receptor,
+    then per decoder)."""
     n = assigned.size
+    n_stp = rows.shape[1] // N_RECEPTORS
     for q in range(n):
         a = assigned[q]
         if a <= 0:
             continue
-        syn_r = np.zeros(N_RECEPTORS)
-        for r in range(N_RECEPTORS):
-            for d in range(N_DECODERS):
-                syn_r[r] += syn_counts[q, r, d]
-        got_rows = _reduce(rows[q].copy(), syn_r, 2 * a)
-        for r in range(N_RECEPTORS):
-            rows_out[q, r] = got_rows[r]
-            for p in range(2):
-                req = np.empty(N_DECODERS, dtype=np.int64)
-                prio = np.empty(N_DECODERS)
+        need_s = np.zeros(n_stp, dtype=np.int64)
+        syn_s = np.zeros(n_stp)
+        for s in range(n_stp):
+            need_s[s] = (rows[q, 2 * s] + rows[q, 2 * s + 1] + 1) // 2
+            for r in range(N_RECEPTORS):
                 for d in range(N_DECODERS):
-                    req[d] = half_rows[q, r, d, p]
-                    both = half_rows[q, r, d, 0] + half_rows[q, r, d, 1]
-                    prio[d] = syn_counts[q, r, d] * (req[d] / both) if both > 0 else 0.0
-                got = _reduce(req, prio, got_rows[r])
+                    syn_s[s] += syn_counts[q, 2 * s + r, d]
+        got_drv = _reduce(need_s, syn_s, a)
+        for s in range(n_stp):
+            drv_out[q, s] = got_drv[s]
+            if got_drv[s] <= 0:
+                continue
+            req_r = np.empty(N_RECEPTORS, dtype=np.int64)
+            syn_r = np.zeros(N_RECEPTORS)
+            for r in range(N_RECEPTORS):
+                req_r[r] = rows[q, 2 * s + r]
                 for d in range(N_DECODERS):
-                    half_out[q, r, d, p] = got[d]
+                    syn_r[r] += syn_counts[q, 2 * s + r, d]
+            got_rows = _reduce(req_r, syn_r, 2 * got_drv[s])
+            for r in range(N_RECEPTORS):
+                k = 2 * s + r
+                rows_out[q, k] = got_rows[r]
+                for p in range(2):
+                    req = np.empty(N_DECODERS, dtype=np.int64)
+                    prio = np.empty(N_DECODERS)
+                    for d in range(N_DECODERS):
+                        req[d] = half_rows[q, k, d, p]
+                        both = half_rows[q, k, d, 0] + half_rows[q, k, d, 1]
+                        prio[d] = syn_counts[q, k, d] * (req[d] / both) if both > 0 else 0.0
+                    got = _reduce(req, prio, got_rows[r])
+                    for d in range(N_DECODERS):
+                        half_out[q, k, d, p] = got[d]
 
 
 @njit(cache=True)
-def _configure_rows(req_target, drivers_ptr, drivers_flat, rows_got, half_got, hr_ptr,
-                    hr_rows, row_request, row_receptor, row_decoder):
-    """Write the row configuration of every served request and list the half rows of every
-    (request, receptor, decoder, parity) key in ``hr_rows[hr_ptr[key]:hr_ptr[key+1]]``."""
+def _configure_rows(req_target, drivers_ptr, drivers_flat, drv_got, rows_got, half_got,
+                    class_key, hr_ptr, hr_rows, row_request, row_receptor, row_decoder,
+                    driver_stp):
+    """Write the row and driver configuration of every served request and list the half
+    rows of every (request, row class, decoder, parity) key in
+    ``hr_rows[hr_ptr[key]:hr_ptr[key+1]]``.  Each STP class takes whole drivers of the
+    route's chain (in class order), so a driver carries one STP key."""
     n = req_target.size
+    n_stp = drv_got.shape[1]
+    n_cls = rows_got.shape[1]
     for q in range(n):
         n_drv = drivers_ptr[q + 1] - drivers_ptr[q]
         if n_drv == 0:
@@ -193,23 +230,32 @@ def _configure_rows(req_target, drivers_ptr, drivers_flat, rows_got, half_got, h
             dline = drivers_flat[drivers_ptr[q] + i]
             rows[2 * i] = 2 * dline
             rows[2 * i + 1] = 2 * dline + 1
-        start = 0
-        for r in range(N_RECEPTORS):
-            nr = rows_got[q, r]
-            for i in range(start, start + nr):
-                row_request[h, rows[i]] = q
-                row_receptor[h, rows[i]] = r
-            for p in range(2):
-                pos = start
-                for d in range(N_DECODERS):
-                    key = ((q * N_RECEPTORS + r) * N_DECODERS + d) * 2 + p
-                    base = hr_ptr[key]
-                    for i in range(half_got[q, r, d, p]):
-                        row = rows[pos]
-                        pos += 1
-                        hr_rows[base + i] = row
-                        row_decoder[h, row, p] = d
-            start += nr
+        first_drv = 0
+        for s in range(n_stp):
+            nd = drv_got[q, s]
+            if nd <= 0:
+                continue
+            for i in range(first_drv, first_drv + nd):
+                driver_stp[h, drivers_flat[drivers_ptr[q] + i]] = class_key[s]
+            start = 2 * first_drv
+            for r in range(N_RECEPTORS):
+                k = s * N_RECEPTORS + r
+                nr = rows_got[q, k]
+                for i in range(start, start + nr):
+                    row_request[h, rows[i]] = q
+                    row_receptor[h, rows[i]] = r
+                for p in range(2):
+                    pos = start
+                    for d in range(N_DECODERS):
+                        key = ((q * n_cls + k) * N_DECODERS + d) * 2 + p
+                        base = hr_ptr[key]
+                        for i in range(half_got[q, k, d, p]):
+                            row = rows[pos]
+                            pos += 1
+                            hr_rows[base + i] = row
+                            row_decoder[h, row, p] = d
+                start += nr
+            first_drv += nd
 
 
 @njit(cache=True)
@@ -251,13 +297,15 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
                       req_ok: np.ndarray, driver_ok: np.ndarray | None = None,
                       synapse_ok: np.ndarray | None = None,
                       chain_length: int = wafer.DEFAULT_CHAIN_LENGTH,
-                      allow_multapses: bool = False) -> SynapseAllocation:
+                      allow_multapses: bool = False,
+                      conn_stp: np.ndarray | None = None) -> SynapseAllocation:
     """Synapse-driver assignment and synapse allocation on all target HICANNs.
 
     Per connection k: ``conn_request[k]`` request (L1 route) carrying it or -1,
     ``conn_pre_address[k]`` 6-bit L1 address of its source on that route, the target neuron
-    (HICANN, first column, width), ``conn_receptor[k]`` 0 exc / 1 inh.  Per request q: target
-    HICANN, V-bus and driver side it arrives on, routed flag.  ``driver_ok`` (384, 224) and
+    (HICANN, first column, width), ``conn_receptor[k]`` 0 exc / 1 inh, ``conn_stp[k]`` its
+    STP key (:mod:`.stp`; default all 0, static).  Per request q: target HICANN, V-bus and
+    driver side it arrives on, routed flag.  ``driver_ok`` (384, 224) and
     ``synapse_ok`` (384, 448, 256) are defect masks (True = usable).
     """
     t0 = time.perf_counter()
@@ -269,6 +317,7 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     x0_all = np.asarray(conn_post_x0, dtype=np.int64)
     w_all = np.asarray(conn_post_width, dtype=np.int64)
     rec_all = np.asarray(conn_receptor, dtype=np.int64)
+    stp_all = None if conn_stp is None else np.asarray(conn_stp)
     req_target = np.asarray(req_target, dtype=np.int64)
     req_vline = np.asarray(req_vline, dtype=np.int64)
     req_side = np.asarray(req_side, dtype=np.int64)
@@ -276,7 +325,8 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     n_req = req_target.size
     for name, arr in (("conn_pre_address", address), ("conn_post_hicann", post_h),
                       ("conn_post_x0", x0_all), ("conn_post_width", w_all),
-                      ("conn_receptor", rec_all)):
+                      ("conn_receptor", rec_all)) + (
+                          () if stp_all is None else (("conn_stp", stp_all),)):
         if arr.shape != (n_conn,):
             raise ValueError(f"{name} must have shape ({n_conn},), got {arr.shape}")
     for name, arr in (("req_vline", req_vline), ("req_side", req_side), ("req_ok", req_ok)):
@@ -314,10 +364,24 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
         if np.any((rec < 0) | (rec > 1)):
             raise ValueError("conn_receptor must be 0 (excitatory) or 1 (inhibitory)")
 
-    # sort by (request, neuron, receptor, address): groups (request, neuron, receptor,
-    # 2-MSB decoder) become contiguous and multapses (same address, neuron and receptor on
-    # one route) adjacent; one hardware synapse per multapse is kept (the first connection)
-    full_key = ((q * wafer.DENMEM_COLUMNS + x0) * N_RECEPTORS + rec) * 64 + a
+    # STP classes: the keys present among the routed connections, ascending
+    class_key = np.zeros(1, dtype=np.int64)
+    rcls = rec                                       # row class per connection
+    if stp_all is not None and np.any(stp_all):
+        key = stp_all[idx].astype(np.int64)
+        if np.any((key < 0) | (key >= _stp.N_KEYS)):
+            raise ValueError(f"conn_stp must be an STP key 0..{_stp.N_KEYS - 1}")
+        present = np.bincount(key, minlength=_stp.N_KEYS) > 0
+        if present.sum() > 1 or (present.any() and not present[0]):
+            class_key = np.flatnonzero(present).astype(np.int64)
+            rcls = (np.cumsum(present) - 1)[key] * N_RECEPTORS + rec
+    n_stp = class_key.size
+    n_cls = n_stp * N_RECEPTORS
+
+    # sort by (request, neuron, row class, address): groups (request, neuron, row class,
+    # 2-MSB decoder) become contiguous and multapses (same address, neuron, receptor and STP
+    # key on one route) adjacent; one hardware synapse per multapse is kept (the first)
+    full_key = ((q * wafer.DENMEM_COLUMNS + x0) * n_cls + rcls) * 64 + a
     order = np.argsort(full_key, kind="stable")
     sorted_key = full_key[order]
     lost_multapse = 0
@@ -336,11 +400,13 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     counts = np.diff(np.concatenate([starts, [order.size]]))
     first = order[starts]
     dec = a >> 4
-    g_q, g_x0, g_w, g_r, g_d = q[first], x0[first], w[first], rec[first], dec[first]
+    g_q, g_x0, g_w, g_d = q[first], x0[first], w[first], dec[first]
+    g_k = rcls[first]
     timings["grouping"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    reqs = driver_requirements(g_q, g_x0, g_w, g_r, g_d, counts, n_req)
+    reqs = driver_requirements(g_q, g_x0, g_w, g_k % N_RECEPTORS, g_d, counts, n_req,
+                               group_stp=g_k // N_RECEPTORS, n_stp=n_stp)
     timings["requirements"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
@@ -351,10 +417,11 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     timings["fieres"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
-    rows_got = np.zeros((n_req, N_RECEPTORS), dtype=np.int64)
-    half_got = np.zeros((n_req, N_RECEPTORS, N_DECODERS, 2), dtype=np.int64)
+    drv_got = np.zeros((n_req, n_stp), dtype=np.int64)
+    rows_got = np.zeros((n_req, n_cls), dtype=np.int64)
+    half_got = np.zeros((n_req, n_cls, N_DECODERS, 2), dtype=np.int64)
     _distribute(assignment.assigned, reqs.rows, reqs.half_rows,
-                reqs.syn_counts.astype(np.float64), rows_got, half_got)
+                reqs.syn_counts.astype(np.float64), drv_got, rows_got, half_got)
     # drivers of every served request, ascending, as CSR
     served = np.flatnonzero(assignment.assigned > 0)
     drivers_ptr = np.zeros(n_req + 1, dtype=np.int64)
@@ -374,14 +441,16 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     row_request = np.full((wafer.N_HICANN, wafer.SYNAPSE_ROWS), -1, dtype=np.int32)
     row_receptor = np.full((wafer.N_HICANN, wafer.SYNAPSE_ROWS), -1, dtype=np.int8)
     row_decoder = np.full((wafer.N_HICANN, wafer.SYNAPSE_ROWS, 2), -1, dtype=np.int8)
-    _configure_rows(req_target, drivers_ptr, drivers_flat, rows_got, half_got, hr_ptr,
-                    hr_rows, row_request, row_receptor, row_decoder)
+    driver_stp = np.full((wafer.N_HICANN, wafer.N_SYNAPSE_DRIVERS), -1, dtype=np.int8)
+    _configure_rows(req_target, drivers_ptr, drivers_flat, drv_got, rows_got, half_got,
+                    class_key, hr_ptr, hr_rows, row_request, row_receptor, row_decoder,
+                    driver_stp)
     timings["rows"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
     out_row = np.full(idx.size, -1, dtype=np.int64)
     out_col = np.full(idx.size, -1, dtype=np.int64)
-    g_key = ((g_q * N_RECEPTORS + g_r) * N_DECODERS + g_d)
+    g_key = ((g_q * n_cls + g_k) * N_DECODERS + g_d)
     _place(order.astype(np.int64), starts.astype(np.int64), counts.astype(np.int64),
            g_key.astype(np.int64), req_target[g_q], g_x0, g_w, hr_ptr, hr_rows,
            check_defects, synapse_ok, out_row, out_col)
@@ -413,6 +482,6 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
         drivers_assigned=assignment.assigned, primary_driver=assignment.primary,
         synapses_requested=reqs.synapses, driver_request=assignment.driver_request,
         row_request=row_request, row_receptor=row_receptor, row_decoder=row_decoder,
-        n_requested=n_conn, n_realized=n_realized, lost_l1=lost_l1,
+        driver_stp=driver_stp, n_requested=n_conn, n_realized=n_realized, lost_l1=lost_l1,
         lost_drivers=lost_drivers, lost_synapse_array=lost_array,
         lost_multapse=lost_multapse, timings=timings)

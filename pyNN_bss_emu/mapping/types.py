@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .stp import N_KEYS
+
 
 class MappingError(RuntimeError):
     """The network cannot be realised on the wafer (message says what is short)."""
@@ -37,7 +39,9 @@ class BioGraph:
     enums to place on, in that order, or None), ``label[p]``.
     Per cell ``c``: ``rate[c]`` expected firing rate in Hz (used for spike sources' bandwidth).
     Per connection ``k``: ``pre[k]``, ``post[k]`` (global cells), ``receptor[k]`` (0 exc,
-    1 inh), ``projection[k]`` (projection index).
+    1 inh), ``projection[k]`` (projection index), ``stp_key[k]`` the synapse-driver STP
+    setting it needs (:mod:`.stp`: 0 static, ``1 + cap`` depression, ``9 + cap``
+    facilitation, cap = the 3-bit U setting 0..7; default all 0).
     """
     size: np.ndarray
     is_source: np.ndarray
@@ -50,6 +54,20 @@ class BioGraph:
     receptor: np.ndarray
     projection: np.ndarray
     projection_label: list = field(default_factory=list)
+    stp_key: np.ndarray = None
+
+    def __post_init__(self) -> None:
+        n = np.asarray(self.pre).size
+        if self.stp_key is None:
+            self.stp_key = np.zeros(n, dtype=np.int8)     # int8: keys are 0..16
+        else:
+            key = np.asarray(self.stp_key)
+            if key.shape != (n,):
+                raise ValueError(f"stp_key must have shape ({n},), got {key.shape}")
+            if key.size and (key.min() < 0 or key.max() >= N_KEYS):
+                raise ValueError(f"stp_key values must be STP keys 0..{N_KEYS - 1} "
+                                 "(mapping.stp)")
+            self.stp_key = key.astype(np.int8)
 
     @property
     def offset(self) -> np.ndarray:
