@@ -27,7 +27,8 @@ def _fifo(times, channel, spacing, depth, last_release, keep, release):
             release[k] = times[k]
             continue
         start = max(times[k], last_release[c] + spacing)
-        if start - times[k] > depth * spacing:   # FIFO full: dropped before the wafer
+        # FIFO full: dropped before the wafer (tolerance: see kernels.TIME_EPS)
+        if start - times[k] > depth * spacing + 1e-7:
             keep[k] = False
             release[k] = times[k]
         else:
