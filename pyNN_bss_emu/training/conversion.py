@@ -1,0 +1,104 @@
+"""ANN -> rate-coded SNN conversion: data-based weight normalisation and the fixed-scale
+4-bit signed quantiser (in_the_loop_training.md 4.1, 4.3, 4.4).
+
+After normalisation every layer's activations lie in [0, ~1] on the calibration data, and
+activation 1 is meant to become the layer's maximum rate ``r_max``.  Normalisation
+preserves the network's function up to a positive factor per layer, so the ANN's
+classification is unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .ann import ReLUNetwork
+
+__all__ = ["normalise_weights", "Quantiser"]
+
+
+def normalise_weights(net: ReLUNetwork, x_calib: np.ndarray, percentile: float = 99.9,
+                      output_percentile: float | None = 50.0
+                      ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Rescale ``W_l <- W_l * lambda_{l-1} / lambda_l`` with ``lambda_l`` the
+    ``percentile`` of layer l's (positive) activations on ``x_calib`` (Diehl et al. 2015,
+    robust variant of Rueckauer et al. 2017); ``lambda_0`` = 1 (inputs in [0, 1]).
+
+    The output layer decides by its winner only, so by default it is normalised on the
+    ``output_percentile`` of every sample's largest logit: the typical winner then fires at
+    ``r_max`` instead of a small fraction of it, and its count is less noisy (a 99.9-%
+    normalisation left winners at ~25 % of r_max and cost 3 pp of accuracy in the ideal
+    spiking network).  ``output_percentile=None`` treats it like the hidden layers.
+
+    Returns the normalised weights and the ``lambda`` of every layer (input first).
+    """
+    if not 50.0 <= percentile <= 100.0:
+        raise ValueError(f"percentile = {percentile} must be in 50..100")
+    if output_percentile is not None and not 0.0 < output_percentile <= 100.0:
+        raise ValueError(f"output_percentile = {output_percentile} must be in (0, 100]")
+    acts = net.forward(x_calib)
+    lambdas = [1.0]
+    for i, a in enumerate(acts[1:]):
+        if i == len(acts) - 2 and output_percentile is not None:
+            pos = a.max(axis=1)
+            pos = pos[pos > 0]
+            q = output_percentile
+        else:
+            pos = a[a > 0]
+            q = percentile
+        lam = float(np.percentile(pos, q)) if pos.size else 1.0
+        lambdas.append(lam if lam > 0 else 1.0)
+    ws = [w * lambdas[i] / lambdas[i + 1] for i, w in enumerate(net.weights)]
+    return ws, np.array(lambdas)
+
+
+@dataclass
+class Quantiser:
+    """Signed weights on a fixed grid of ``2 * levels + 1`` values per layer:
+    ``q(w) = lsb * clip(round(w / lsb), -levels, levels)``.
+
+    ``lsb[l]`` is fixed once (``headroom`` x the largest magnitude of the converted layer /
+    ``levels``) and never re-derived from the current weights: re-deriving it each step made
+    in-the-loop training diverge in the prototype study (in_the_loop_training.md 8).
+    ``levels`` = 15 for the 4-bit magnitude of BrainScaleS-1 synapses (sign via receptor).
+    """
+    lsb: np.ndarray
+    levels: int = 15
+
+    @classmethod
+    def for_weights(cls, weights: list[np.ndarray], levels: int = 15,
+                    headroom: float = 1.2) -> "Quantiser":
+        if levels < 1:
+            raise ValueError(f"levels = {levels} must be >= 1")
+        if headroom < 1.0:
+            raise ValueError(f"headroom = {headroom} must be >= 1 (weights would clip at once)")
+        lsb = np.array([headroom * max(float(np.abs(w).max()), 1e-12) / levels
+                        for w in weights])
+        return cls(lsb, levels)
+
+    def limit(self, layer: int) -> float:
+        """Largest representable magnitude of ``layer``."""
+        return float(self.levels * self.lsb[layer])
+
+    def clip(self, w: np.ndarray, layer: int) -> np.ndarray:
+        lim = self.limit(layer)
+        return np.clip(w, -lim, lim)
+
+    def digital(self, w: np.ndarray, layer: int) -> np.ndarray:
+        """Signed integer levels ``-levels .. levels`` (round half to even, like numpy)."""
+        return np.clip(np.rint(w / self.lsb[layer]), -self.levels, self.levels).astype(np.int64)
+
+    def quantise(self, w: np.ndarray, layer: int) -> np.ndarray:
+        return self.digital(w, layer) * self.lsb[layer]
+
+    def quantise_all(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        return [self.quantise(w, i) for i, w in enumerate(weights)]
+
+    def statistics(self, weights: list[np.ndarray]) -> dict:
+        """Fraction of weights clipped and of non-zero weights rounded to zero."""
+        n = sum(w.size for w in weights)
+        clipped = sum(int(np.sum(np.abs(w) > self.limit(i) * (1 + 1e-12)))
+                      for i, w in enumerate(weights))
+        zeroed = sum(int(np.sum((w != 0) & (self.digital(w, i) == 0)))
+                     for i, w in enumerate(weights))
+        return {"clipped": clipped / n, "rounded_to_zero": zeroed / n}

@@ -1,0 +1,142 @@
+"""Data sets that need no download: scikit-learn's bundled 8x8 digits and the procedural
+Yin-Yang set (Kriener et al.; ``shared/reference/in_the_loop_training.md`` section 5).
+
+Inputs are float arrays in [0, 1] of shape (samples, features); labels are int64 class
+numbers.  Every function is deterministic for given seeds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Dataset", "load_digits_dataset", "yin_yang_dataset", "yin_yang_samples",
+           "check_inputs"]
+
+
+@dataclass
+class Dataset:
+    """A classification task split into training and test sets.
+
+    ``x_*``: (samples, features) float64 in [0, 1]; ``y_*``: (samples,) int64 in
+    ``0 .. n_classes - 1``.
+    """
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    def __post_init__(self) -> None:
+        for part in ("train", "test"):
+            x = getattr(self, f"x_{part}")
+            y = getattr(self, f"y_{part}")
+            check_inputs(x, None, f"x_{part}")
+            y = np.asarray(y)
+            if y.shape != (x.shape[0],):
+                raise ValueError(f"y_{part} has shape {y.shape}, expected ({x.shape[0]},) "
+                                 f"(one label per sample of x_{part})")
+            if y.size and (y.min() < 0 or y.max() >= self.n_classes):
+                raise ValueError(f"y_{part} labels must be in 0..{self.n_classes - 1}, got "
+                                 f"{int(y.min())}..{int(y.max())}")
+        if self.x_train.shape[1] != self.x_test.shape[1]:
+            raise ValueError(f"x_train has {self.x_train.shape[1]} features but x_test "
+                             f"{self.x_test.shape[1]}")
+
+    def subset(self, n_train: int | None = None, n_test: int | None = None) -> "Dataset":
+        """The first ``n_train`` / ``n_test`` samples (for quick runs; splits are already
+        shuffled and stratified)."""
+        return Dataset(self.name, self.x_train[:n_train], self.y_train[:n_train],
+                       self.x_test[:n_test], self.y_test[:n_test], self.n_classes)
+
+
+def check_inputs(x: np.ndarray, n_features: int | None, what: str = "x") -> np.ndarray:
+    """``x`` as a float (samples, features) array with values in [0, 1], or a ValueError
+    naming the problem."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array (samples, features), got shape {x.shape}")
+    if n_features is not None and x.shape[1] != n_features:
+        raise ValueError(f"{what} has {x.shape[1]} features per sample, the network has "
+                         f"{n_features} inputs")
+    if x.size and (not np.all(np.isfinite(x)) or x.min() < 0.0 or x.max() > 1.0):
+        raise ValueError(f"{what} values must be finite and in [0, 1] (they become input "
+                         f"rates), got {np.nanmin(x)}..{np.nanmax(x)}")
+    return x
+
+
+def load_digits_dataset(test_size: float = 0.2, random_state: int = 0) -> Dataset:
+    """scikit-learn's bundled handwritten digits (1797 images, 8x8, 10 classes), pixel
+    values /16 -> [0, 1], stratified split (default 1437 training / 360 test samples, the
+    protocol of in_the_loop_training.md 7.1)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    digits = load_digits()
+    x = digits.data.astype(float) / 16.0
+    y = digits.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_size,
+                                              random_state=random_state, stratify=y)
+    return Dataset("digits", x_tr, y_tr, x_te, y_te, 10)
+
+
+# ---------------------------------------------------------------- Yin-Yang
+R_BIG = 0.5      # radius of the whole symbol
+R_SMALL = 0.1    # radius of the two dots
+
+
+def _yin_yang_class(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Class of points (x, y) inside the symbol centred at (0.5, 0.5): 0 yin, 1 yang,
+    2 dot; -1 outside."""
+    cx = cy = R_BIG
+    d_right = np.hypot(x - (cx + R_BIG / 2), y - cy)
+    d_left = np.hypot(x - (cx - R_BIG / 2), y - cy)
+    inside = np.hypot(x - cx, y - cy) <= R_BIG
+    dot = (d_right <= R_SMALL) | (d_left <= R_SMALL)
+    # yang: upper half outside the left lobe, plus the right lobe; yin is the rest
+    yang = ((y > cy) & (d_left > R_BIG / 2)) | (d_right <= R_BIG / 2)
+    cls = np.where(dot, 2, np.where(yang, 1, 0))
+    return np.where(inside, cls, -1)
+
+
+def yin_yang_samples(n: int, seed: int, bias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` Yin-Yang samples with balanced classes (rejection sampling).
+
+    Features (x, y, 1 - x, 1 - y) and, with ``bias``, a constant 1 (the always-on input that
+    replaces biases in a bias-free network).
+    """
+    if n < 0:
+        raise ValueError(f"n = {n} must be >= 0")
+    rng = np.random.default_rng(seed)
+    per_class = [n // 3 + (1 if c < n % 3 else 0) for c in range(3)]
+    got = [np.zeros((0, 2)) for _ in range(3)]
+    while any(g.shape[0] < k for g, k in zip(got, per_class)):
+        pts = rng.random((4096, 2))
+        cls = _yin_yang_class(pts[:, 0], pts[:, 1])
+        for c in range(3):
+            if got[c].shape[0] < per_class[c]:
+                got[c] = np.concatenate([got[c], pts[cls == c]])[:per_class[c]]
+    xy = np.concatenate(got)
+    labels = np.repeat(np.arange(3), per_class)
+    order = rng.permutation(n)
+    xy, labels = xy[order], labels[order]
+    cols = [xy[:, 0], xy[:, 1], 1.0 - xy[:, 0], 1.0 - xy[:, 1]]
+    if bias:
+        cols.append(np.ones(n))
+    return np.stack(cols, axis=1), labels.astype(np.int64)
+
+
+def yin_yang_dataset(n_train: int = 5000, n_test: int = 1000, train_seed: int = 42,
+                     test_seed: int = 40, bias: bool = True) -> Dataset:
+    """The Yin-Yang task with separate seeds for the training and test sets (the data set's
+    README insists on that; defaults from in_the_loop_training.md 7.1)."""
+    if train_seed == test_seed:
+        raise ValueError(f"train_seed and test_seed must differ (both {train_seed}): the "
+                         f"test set would repeat the training samples")
+    x_tr, y_tr = yin_yang_samples(n_train, train_seed, bias)
+    x_te, y_te = yin_yang_samples(n_test, test_seed, bias)
+    return Dataset("yin_yang", x_tr, y_tr, x_te, y_te, 3)
