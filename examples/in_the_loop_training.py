@@ -62,19 +62,76 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def build_backend(args):
+#: where the layers go on the wafer: first the mapper's own placement (from HICANN 0, the
+#: wafer's corner, like marocco), then rows of three HICANNs in the middle of the wafer.  A
+#: defect map can cut routes (a dead neighbour blacklists the buses it drives); an
+#: experimenter then moves the network, and so does :func:`build_trainer`.
+WAFER_REGIONS = (None, (172, 173, 174), (208, 209, 210), (136, 137, 138), (244, 245, 246),
+                 (100, 101, 102), (280, 281, 282))
+
+
+def setup_backend(args):
     """sim.setup() for the chosen backend; returns the PyNN module."""
     if args.simulator == "nest":
         import pyNN.nest as sim
-        sim.setup(timestep=0.1, min_delay=0.1)
+        # all delays are 1 ms: NEST then exchanges spikes every 1 ms instead of every step
+        sim.setup(timestep=0.1, min_delay=1.0)
         return sim
     import pyNN.bss_emu as sim
     # Compound neurons of 8 denmems give every neuron 4 synapse columns per row, and chains of
     # up to 20 synapse drivers give every route room for both signs of 64 inputs, so the
-    # all-to-all layers map without synapse loss.
+    # all-to-all layers map without synapse loss on a defect-free region.
     sim.setup(timestep=0.1, ideal=args.ideal, neuron_size=8, driver_chain_length=20,
-              wafer_seed=args.wafer_seed, trial_seed=args.trial_seed)
+              wafer_seed=args.wafer_seed, trial_seed=args.trial_seed,
+              continue_despite_synapse_loss=True)
     return sim
+
+
+def _placement(region):
+    """A ``place`` hook putting the first hidden layer on the region's HICANNs (in order) and
+    the later layers on them in reverse order."""
+    if region is None:
+        return None
+
+    def place(sim, populations):
+        layers = populations[1:]
+        sim.place_on_hicann(layers[0], list(region))
+        for pop in layers[1:]:
+            sim.place_on_hicann(pop, list(region)[::-1])
+    return place
+
+
+def build_trainer(args, sizes, weights, data, quantiser, log=print):
+    """Set up the backend, build the spiking network and fit its conductance units.  On the
+    emulated wafer, move the network to the next region of :data:`WAFER_REGIONS` while the
+    mapping loses synapses or the region lacks room.  Returns (sim, trainer, gains)."""
+    from pyNN_bss_emu.mapping.types import MappingError
+    wafer = args.simulator == "bss_emu" and not args.ideal
+    regions = WAFER_REGIONS if wafer else (None,)
+    for k, region in enumerate(regions):
+        sim = setup_backend(args)
+        net = SpikingNetwork(sim, sizes, SpikingConfig(),    # 100 Hz, 500 ms, regular trains
+                             place=_placement(region))
+        trainer = InTheLoopTrainer(net, weights, data,
+                                   TrainerConfig(batch_size=args.batch_size),
+                                   quantiser=quantiser, stimulus_seed=args.stimulus_seed,
+                                   data_seed=args.seed + 1)
+        where = "the mapper's placement" if region is None else f"HICANNs {region}"
+        try:
+            gains = trainer.characterise()      # the first run() maps the network
+        except MappingError as e:
+            log(f"wafer {args.wafer_seed}: {where}: {str(e).splitlines()[0]}; moving on")
+            continue
+        if wafer:
+            loss = sim.get_mapping_statistics().synapse_loss
+            if loss > 0 and k < len(regions) - 1:
+                log(f"wafer {args.wafer_seed}: {where} loses {100 * loss:.1f} % of the "
+                    f"synapses (defects); moving the network")
+                continue
+            log(f"wafer {args.wafer_seed}: network mapped on {where}, synapse loss "
+                f"{100 * loss:.1f} %")
+        return sim, trainer, gains
+    raise RuntimeError(f"no region of wafer {args.wafer_seed} holds the network")
 
 
 def main(argv=None) -> dict:
@@ -100,21 +157,17 @@ def main(argv=None) -> dict:
           f"(4-bit weights: {100 * a_q:.1f} %)")
 
     # -- 2. spiking network on the backend
-    sim = build_backend(args)
-    net = SpikingNetwork(sim, sizes, SpikingConfig())    # 100 Hz, 500 ms, regular trains
-    trainer = InTheLoopTrainer(net, weights, data,
-                               TrainerConfig(batch_size=args.batch_size),
-                               quantiser=quantiser, stimulus_seed=args.stimulus_seed,
-                               data_seed=args.seed + 1)
+    sim, trainer, gains = build_trainer(args, sizes, weights, data, quantiser)
     resumed = bool(args.checkpoint) and os.path.exists(args.checkpoint)
     if resumed:
         trainer.load_checkpoint(args.checkpoint)
         a_0 = trainer.history.get("direct_transfer", [float("nan")])[0]
         print(f"resumed from {args.checkpoint} at iteration {trainer.iteration}")
     else:
-        gains = trainer.characterise()
         a_0 = trainer.evaluate()
         trainer.history["direct_transfer"] = [a_0]
+        trainer.history["eval_iteration"].append(0)     # the curve starts at the transfer
+        trainer.history["eval_accuracy"].append(a_0)
         print(f"layer gains after fitting the conductance units: "
               f"{np.array2string(gains, precision=2)}")
     where = "emulated wafer" if args.simulator == "bss_emu" and not args.ideal \
@@ -131,6 +184,8 @@ def main(argv=None) -> dict:
     rows = [("software ANN (float)", a_sw), ("software ANN, 4-bit weights", a_q),
             (f"spiking, {where}, direct transfer", a_0)]
     for it, acc in zip(trainer.history["eval_iteration"], trainer.history["eval_accuracy"]):
+        if it == 0:
+            continue
         rows.append((f"spiking, {where}, after {it} iterations", acc))
     width = max(len(r[0]) for r in rows)
     print()
@@ -139,8 +194,8 @@ def main(argv=None) -> dict:
     for name, acc in rows:
         print(f"| {name:<{width}} | {100 * acc:11.1f} % |")
     secs = trainer.history["seconds"]
-    print(f"\n{len(secs)} iterations, {np.mean(secs):.2f} s each (batch {args.batch_size}); "
-          f"total {time.perf_counter() - t_start:.0f} s")
+    per_it = f", {np.mean(secs):.2f} s each (batch {args.batch_size})" if secs else ""
+    print(f"\n{len(secs)} iterations{per_it}; total {time.perf_counter() - t_start:.0f} s")
     if args.simulator == "bss_emu" and not args.ideal:
         stats = sim.get_mapping_statistics()
         pulses = sim.get_pulse_statistics()

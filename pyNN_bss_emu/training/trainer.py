@@ -110,11 +110,14 @@ class InTheLoopTrainer:
         return self.quantiser.quantise_all(self.shadow)
 
     def _write(self) -> list[np.ndarray]:
+        """Write the quantised shadow weights unless the backend already holds them (with
+        the network's current conductance units)."""
         q = self.quantised()
-        if self._written is None or any(not np.array_equal(a, b)
-                                        for a, b in zip(q, self._written)):
+        state = (q, self.network.unit_uS.copy())
+        if self._written is None or not np.array_equal(state[1], self._written[1]) or any(
+                not np.array_equal(a, b) for a, b in zip(q, self._written[0])):
             self.network.write_weights(q)
-            self._written = q
+            self._written = state
         return q
 
     def forward(self, x: np.ndarray, batch: int | None = None) -> list[np.ndarray]:
@@ -144,9 +147,7 @@ class InTheLoopTrainer:
             x = self.data.x_train[:100]
         gains = np.ones(len(self.shadow))
         for _ in range(rounds):
-            self.network.write_weights(self.quantised())
-            self._written = None
-            acts = [x] + self.forward(x)
+            acts = [x] + self.forward(x)        # writes the weights with the current units
             q = self.quantised()
             for i, w in enumerate(q):
                 pred = np.maximum(acts[i] @ w, 0.0)
@@ -154,7 +155,6 @@ class InTheLoopTrainer:
                 gains[i] = float(np.sum(acts[i + 1] * pred)) / den if den > 0 else 1.0
                 gains[i] = float(np.clip(gains[i], 0.05, 20.0))
             self.network.unit_uS = self.network.unit_uS / gains ** damping
-            self._written = None
         return gains
 
     # ------------------------------------------------------------ one iteration
