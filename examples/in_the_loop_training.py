@@ -45,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--iterations", type=int, default=30, help="in-the-loop iterations")
     p.add_argument("--eval-every", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=TrainerConfig.lr,
+                   help="Adam step in LSBs of each layer's weight grid")
     p.add_argument("--wafer-seed", type=int, default=1, help="fixed-pattern mismatch instance")
     p.add_argument("--trial-seed", type=int, default=1, help="trial-to-trial noise")
     p.add_argument("--seed", type=int, default=0,
@@ -113,7 +115,8 @@ def build_trainer(args, sizes, weights, data, quantiser, log=print):
         net = SpikingNetwork(sim, sizes, SpikingConfig(),    # 100 Hz, 500 ms, regular trains
                              place=_placement(region))
         trainer = InTheLoopTrainer(net, weights, data,
-                                   TrainerConfig(batch_size=args.batch_size),
+                                   TrainerConfig(batch_size=args.batch_size,
+                                                 lr=getattr(args, "lr", TrainerConfig.lr)),
                                    quantiser=quantiser, stimulus_seed=args.stimulus_seed,
                                    data_seed=args.seed + 1)
         where = "the mapper's placement" if region is None else f"HICANNs {region}"
