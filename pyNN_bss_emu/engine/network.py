@@ -111,6 +111,7 @@ class Network:
         self.merger_lost = np.zeros(1, dtype=np.int64)
         #: wafer mode: spike times are timestamps of this resolution (ms; 0 = exact)
         self.time_quantum = 0.0
+        self._pending = None                 # FIFO-delayed events of the next window
         self._next_record_id = 0
 
     # ----------------------------------------------------------------- construction
@@ -258,6 +259,7 @@ class Network:
     def reset(self) -> None:
         """Back to t = 0: initial state, no pending input, sources rewound."""
         self.step = 0
+        self._pending = None
         self.v[:] = self.initial["v"]
         self.w[:] = self.initial["w"]
         self.ge[:] = self.initial["gsyn_exc"]
@@ -333,6 +335,16 @@ class Network:
         if np.any(self.node_loss > 0) and ev_node.size:
             keep = self._loss_rng().random(ev_node.size) >= self.node_loss[ev_node]
             ev_step, ev_node, ev_time = ev_step[keep], ev_node[keep], ev_time[keep]
+        # events the FIFOs released after the end of the previous window arrive now; those
+        # released after the end of this one wait for the next (a split run == one run)
+        if self._pending is not None:
+            ev_step, ev_node, ev_time = (np.concatenate([a, b]) for a, b in
+                                         zip(self._pending, (ev_step, ev_node, ev_time)))
+            self._pending = None
+        late = ev_step > step0 + n_steps
+        if np.any(late):
+            self._pending = (ev_step[late], ev_node[late], ev_time[late])
+            ev_step, ev_node, ev_time = ev_step[~late], ev_node[~late], ev_time[~late]
         order = np.argsort(ev_step, kind="stable")
         ev_step, ev_node, ev_time = ev_step[order], ev_node[order], ev_time[order]
         ev_step = np.maximum(ev_step, step0)  # a spike at t = 0 is emitted at step 0
