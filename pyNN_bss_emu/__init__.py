@@ -24,7 +24,7 @@ from .procedural_api import connect, create, record, record_gsyn, record_v, set 
 from .projections import Projection  # noqa: F401
 from .mapper import (get_mapping_statistics, get_placement, get_pulse_statistics,  # noqa: F401
                      place_on_hicann, save_mapping, set_neuron_size)
-from .plotting import plot_wafer_map  # noqa: F401
+from .plotting import plot_membrane, plot_raster, plot_wafer_map, plot_weights  # noqa: F401
 from .standardmodels import CELL_TYPES, SYNAPSE_TYPES
 from .standardmodels.cells import (EIF_cond_exp_isfa_ista, IF_cond_exp,  # noqa: F401
                                    IF_curr_exp, SpikeSourceArray, SpikeSourcePoisson)

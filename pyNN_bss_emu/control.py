@@ -51,6 +51,8 @@ SETUP_OPTIONS = {
                                    "(unbiased, like marocco)"),
     "mapping_file": (None, "path of a saved mapping (sim.save_mapping) to reuse for this "
                            "network, or where to save a new one"),
+    "progress": (None, "progress bars (stderr) for long runs and large mappings: True, False "
+                       "or None (only on a terminal; environment PYNN_BSS_EMU_PROGRESS=1/0)"),
 }
 
 
@@ -97,6 +99,8 @@ def _check_options(timestep, min_delay, extra_params: dict) -> dict:
     for name, allowed in _CHOICE_OPTIONS.items():
         if options[name] not in allowed:
             raise ValueError(f"setup({name}={options[name]!r}): expected one of {allowed}")
+    if options["progress"] not in (None, True, False):
+        raise TypeError(f"setup(progress={options['progress']!r}): expected True, False or None")
     from .mapper import check_neuron_size
     check_neuron_size(options["neuron_size"])
     max_delay = options["max_delay"]
@@ -137,6 +141,9 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
     state.warnings_given = set()
     state.min_delay = min_delay
     state.max_delay = options["max_delay"]
+    from . import simulator as _simulator
+    _simulator.PROGRESS = options["progress"] if options["progress"] is not None \
+        else _simulator.PROGRESS_DEFAULT
     return rank()
 
 

@@ -406,11 +406,28 @@ class WaferMapper:
                     "(populations, neuron sizes, placement requests or connections differ); "
                     "delete it or drop mapping_file to map anew")
         else:
-            result = map_network(graph, self.options, self.defects)
+            bar = simulator.progress_bar(None, "bss_emu mapping", unit="stage") \
+                if graph.pre.size >= simulator.PROGRESS_MIN_SYNAPSES else None
+            try:
+                result = map_network(graph, self.options, self.defects,
+                                     progress=None if bar is None else _bar_callback(bar))
+            finally:
+                if bar is not None:
+                    bar.close()
             if self.mapping_file:
                 result.save(self.mapping_file)
         self.result = result
         return result
+
+
+def _bar_callback(bar):
+    """A ``map_network`` progress callback that advances the tqdm ``bar`` by stages."""
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(f"{stage} done", refresh=False)
+        bar.update(done - bar.n)
+        bar.refresh()        # stages are few and slow: show each one
+    return progress
 
 
 # ---------------------------------------------------------------- user queries

@@ -7,6 +7,8 @@ was added; weight changes are pushed without rebuilding).
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -15,6 +17,45 @@ from pyNN import common, errors
 from .engine import Network
 
 name = "bss_emu"
+
+#: progress bars (tqdm, on stderr) for long mapping and long runs: ``True`` always, ``False``
+#: never, ``None`` (default) only when stderr is a terminal, so tests, CI and redirected
+#: output stay quiet.  The environment variable ``PYNN_BSS_EMU_PROGRESS`` (``1``/``0``) sets
+#: the initial value.
+PROGRESS_DEFAULT: bool | None = {"1": True, "0": False}.get(
+    os.environ.get("PYNN_BSS_EMU_PROGRESS", ""))
+#: the current setting; ``setup(progress=...)`` sets it (None restores the default)
+PROGRESS: bool | None = PROGRESS_DEFAULT
+#: a run gets a progress bar from this many time steps on (1e6 steps = 100 s at dt = 0.1 ms)
+PROGRESS_MIN_STEPS = 1_000_000
+#: a mapping gets a progress bar (over its stages) from this many synapses on
+PROGRESS_MIN_SYNAPSES = 100_000
+#: a run with a progress bar advances the engine in this many chunks (at least
+#: ``PROGRESS_MIN_CHUNK_STEPS`` steps each); the chunks give the same spikes as one run
+PROGRESS_CHUNKS = 100
+PROGRESS_MIN_CHUNK_STEPS = 10_000
+
+
+def progress_enabled() -> bool:
+    """Whether progress bars are shown (see :data:`PROGRESS`)."""
+    if PROGRESS is None:
+        try:
+            return sys.stderr is not None and sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
+    return bool(PROGRESS)
+
+
+def progress_bar(total: int | None, desc: str, unit: str = "it", unit_scale=False):
+    """A tqdm bar on stderr, or None when bars are off (or tqdm is missing)."""
+    if not progress_enabled():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:   # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, file=sys.stderr,
+                leave=False, dynamic_ncols=True)
 
 
 class ID(int, common.IDMixin):
@@ -169,8 +210,26 @@ class State(common.control.BaseState):
         self.running = True
         if n_steps == 0:
             return
-        times, nodes = self.network.run(n_steps)
-        self._distribute_spikes(times, nodes)
+        # a long run gets a progress bar and advances the engine in chunks: split runs give
+        # the same spikes (test_plots_cli: test_chunked_run_is_bit_identical, and on the
+        # wafer, where FIFO-delayed stimulus carries over, test_wafer_run_split_invariance)
+        bar = progress_bar(n_steps, "bss_emu run", unit="ms", unit_scale=self.dt) \
+            if n_steps >= PROGRESS_MIN_STEPS else None
+        if bar is None:
+            times, nodes = self.network.run(n_steps)
+            self._distribute_spikes(times, nodes)
+            return
+        chunk = max(PROGRESS_MIN_CHUNK_STEPS, -(-n_steps // PROGRESS_CHUNKS))
+        try:
+            done = 0
+            while done < n_steps:
+                k = min(chunk, n_steps - done)
+                times, nodes = self.network.run(k)
+                self._distribute_spikes(times, nodes)
+                done += k
+                bar.update(k)
+        finally:
+            bar.close()
 
     def _distribute_spikes(self, times: np.ndarray, nodes: np.ndarray) -> None:
         if times.size == 0:

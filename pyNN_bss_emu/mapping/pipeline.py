@@ -270,25 +270,34 @@ def _route_and_allocate(graph, place, options, strategy, defects, timed):
     return mergers, neuron_addr, sources, routes, conn_request, alloc
 
 
-def map_network(graph: BioGraph, options: MappingOptions, defects) -> MappingResult:
+def map_network(graph: BioGraph, options: MappingOptions, defects,
+                progress=None) -> MappingResult:
     """Map ``graph`` on a wafer with the given defects (a ``DefectMap``).
+
+    ``progress``: optional callback ``progress(stage, done, total)`` called after every stage
+    (``done`` of ``total`` stages finished; used for a progress bar).
 
     Raises ``ResourceExhaustedError`` when neurons, addresses or input bandwidth run out and
     ``SynapseLossError`` when synapses are lost and the options do not allow it.
     """
     timings: dict[str, float] = {}
+    strategies = AUTO_MERGER_STRATEGIES if options.merger_strategy == "auto" \
+        else (options.merger_strategy,)
+    n_stages = 1 + 5 * len(strategies)    # placement, then 5 stages per merger strategy
+    stages_done = [0]
 
     def timed(name, func, *args, **kwargs):
         t0 = time.perf_counter()
         out = func(*args, **kwargs)
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+        if progress is not None:
+            stages_done[0] += 1
+            progress(name, stages_done[0], n_stages)
         return out
 
     t_start = time.perf_counter()
     place = timed("neuron_placement", placement.place_neurons, graph, defects.denmem_ok,
                   defects.hicann_ok, strategy=options.placement_strategy)
-    strategies = AUTO_MERGER_STRATEGIES if options.merger_strategy == "auto" \
-        else (options.merger_strategy,)
     best = None
     for strategy in strategies:
         trial = _route_and_allocate(graph, place, options, strategy, defects, timed)

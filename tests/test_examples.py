@@ -1,0 +1,59 @@
+"""Every script in ``examples/`` runs in CI with short settings (each as a subprocess, the way a
+user starts it).  ``in_the_loop_training.py`` is run by
+``tests/test_training.py::test_example_runs_with_short_settings``."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+#: example -> the test that runs it
+COVERED = {
+    "simple_network.py": "tests/test_examples.py::test_simple_network",
+    "in_the_loop_training.py": "tests/test_training.py::test_example_runs_with_short_settings",
+}
+
+RATE_LINE = r"{label}\s+mean rate\s+(\d+\.\d+) Hz \((\d+) spikes from {n} neurons\)"
+
+
+def test_every_example_has_a_test():
+    found = sorted(p.name for p in EXAMPLES.glob("*.py"))
+    missing = [name for name in found if name not in COVERED]
+    assert not missing, f"examples without a test (add one here): {missing}"
+
+
+def _has_nest() -> bool:
+    return importlib.util.find_spec("nest") is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", [
+    "bss_emu",
+    pytest.param("nest", marks=[pytest.mark.nest,
+                                pytest.mark.skipif(not _has_nest(), reason="no NEST")]),
+])
+def test_simple_network(backend, tmp_path):
+    png = tmp_path / "simple_network.png"
+    env = dict(os.environ, PYNEST_QUIET="1", MPLBACKEND="Agg")
+    res = subprocess.run([sys.executable, str(EXAMPLES / "simple_network.py"), backend,
+                          "--duration", "200", "--plot", str(png)],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    for label, n in (("excitatory", 160), ("inhibitory", 40)):
+        m = re.search(RATE_LINE.format(label=label, n=n), res.stdout)
+        assert m, f"no rate line for {label} in:\n{res.stdout}"
+        rate, spikes = float(m.group(1)), int(m.group(2))
+        assert rate == pytest.approx(spikes / n / 0.2, abs=0.01)
+        assert 1.0 < rate < 200.0      # the network is active and not saturated
+    if backend == "bss_emu":
+        assert "MappingStatistics: synapse loss" in res.stdout
+    assert f"figure written to {png}" in res.stdout
+    assert png.stat().st_size > 5_000
