@@ -1,0 +1,435 @@
+"""Sphinx extension of the pyNN.bss_emu documentation: tables generated from the code at build
+time, so that they cannot go stale.
+
+Directives (usable from MyST markdown as ```` ```{bss-setup-options} ```` and from rst):
+
+``bss-setup-options``
+    Every keyword of :data:`pyNN_bss_emu.control.SETUP_OPTIONS` with its default, the values
+    ``setup()`` accepts (from the validation tables in ``control.py``) and its description.
+``bss-parameter-ranges``
+    The neuron parameter ranges the emulated wafer accepts at the default ``setup()`` settings
+    (:func:`pyNN_bss_emu.hardware.parameter_transform.parameter_ranges`), for both cell types.
+
+Event handler:
+
+``source-read``
+    On the page ``benchmarks``, the marker line ``BENCHMARKS_MARKER`` is replaced by
+    ``benchmarks/README.md`` (the measured tables), so the documentation shows the same
+    numbers as the repository.  On any page, a line
+    ``<!-- benchmarks/README.md section: Heading / Subheading -->`` is replaced by the body of
+    that section of the README (e.g. the in-the-loop results on the training page).  Links to
+    the benchmark scripts (which are not part of the documentation) become their repository
+    paths in code style, the README's title is dropped (the page has its own), and the
+    ``---`` separators between sections are dropped (docutils does not allow a transition
+    right before a section title).
+``autodoc-process-docstring``
+    :func:`fix_docstring`: the package's docstring house style made valid rst (see the
+    comment above it).
+``missing-reference``
+    A Python reference that the standard lookup misses (docstrings name objects relative to
+    their own module) links to the one documented object whose name ends with it.
+
+Static file ``static/bss_docs.css``: wide tables stay inside the text column, program output
+wraps.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS_README = REPO_ROOT / "benchmarks" / "README.md"
+#: the page that receives benchmarks/README.md, and the marker line it is inserted at
+BENCHMARKS_PAGE = "benchmarks"
+BENCHMARKS_MARKER = "<!-- benchmarks/README.md is inserted here at build time -->"
+
+
+# ------------------------------------------------------------------ table helpers
+def _text_cell(text: str, literal: bool = False) -> nodes.entry:
+    entry = nodes.entry()
+    para = nodes.paragraph()
+    para += nodes.literal(text, text) if literal else nodes.Text(text)
+    entry += para
+    return entry
+
+
+def _table(header: list[str], rows: list[list[nodes.entry]], widths: list[int],
+           classes=()) -> nodes.table:
+    table = nodes.table(classes=list(classes))
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for w in widths:
+        group += nodes.colspec(colwidth=w)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for title in header:
+        row += _text_cell(title)
+    head += row
+    body = nodes.tbody()
+    group += body
+    for cells in rows:
+        row = nodes.row()
+        for cell in cells:
+            row += cell
+        body += row
+    return table
+
+
+# ------------------------------------------------------------------ setup() options
+def _accepted(name: str, default, control) -> list[tuple[str, bool]]:
+    """What ``setup()`` accepts for ``name``, read from control.py's validation tables
+    (private names: if they move, the column says only what the description says)."""
+    if name in getattr(control, "_BOOL_OPTIONS", ()):
+        return [("True", True), (" or ", False), ("False", True)]
+    numbers_ = getattr(control, "_NUMBER_OPTIONS", {})
+    if name in numbers_:
+        import numbers
+        kind, lo, hi = numbers_[name]
+        what = "integer" if kind is numbers.Integral else "number"
+        if hi == float("inf"):
+            return [(f"{what} ≥ {lo:g}", False)]
+        return [(f"{what}, {lo:g} … {hi:g}", False)]
+    choices = getattr(control, "_CHOICE_OPTIONS", {})
+    if name in choices:
+        out = []
+        for i, value in enumerate(choices[name]):
+            if i:
+                out.append((", ", False))
+            out.append((repr(value), True))
+        return out
+    if name == "neuron_size":
+        return [("even integer, 2 … 64", False)]
+    if name == "max_delay":
+        return [("'auto'", True), (" or a number of ms ≥ timestep", False)]
+    if name == "progress":
+        return [("True", True), (", ", False), ("False", True), (" or ", False),
+                ("None", True)]
+    if name == "mapping_file":
+        return [("None", True), (" or a path (", False), (".npz", True), (")", False)]
+    if name == "defects":
+        return [("'default'", True), (", ", False), ("'none'", True),
+                (", a preset name, a dict of rates or a JSON path", False)]
+    return [("see the description", False)]
+
+
+class SetupOptionsTable(SphinxDirective):
+    """Table of ``pyNN_bss_emu.control.SETUP_OPTIONS`` (in its order)."""
+    has_content = False
+
+    def run(self):
+        from pyNN_bss_emu import control
+        self.env.note_dependency(control.__file__)
+        rows = []
+        for name, (default, description) in control.SETUP_OPTIONS.items():
+            meaning = _text_cell(description)
+            accepted = nodes.paragraph()
+            accepted += nodes.emphasis("", "Accepted: ")
+            for text, literal in _accepted(name, default, control):
+                accepted += nodes.literal(text, text) if literal else nodes.Text(text)
+            meaning += accepted
+            rows.append([_text_cell(name, literal=True), _text_cell(repr(default), literal=True),
+                         meaning])
+        return [_table(["option", "default", "meaning"], rows, [26, 18, 56],
+                       classes=["bss-setup-options"])]
+
+
+# ------------------------------------------------------------------ parameter ranges
+class ParameterRangesTable(SphinxDirective):
+    """Allowed bio ranges of the neuron parameters at the default transformation."""
+    has_content = False
+
+    def run(self):
+        from pyNN_bss_emu.hardware import parameter_transform as pt
+        self.env.note_dependency(pt.__file__)
+        lif = pt.parameter_ranges(cell_type="IF_cond_exp")
+        adex = pt.parameter_ranges(cell_type="EIF_cond_exp_isfa_ista")
+        zero_disables = getattr(pt, "_ZERO_DISABLES", ())
+        rows = []
+        for name, (lo, hi, unit) in adex.items():
+            note = "" if name in lif else "AdEx only"
+            if name in zero_disables:
+                note = "AdEx only; 0 switches the term off"
+            if name in ("a", "b"):
+                note += "; range for cm = 1 nF, scales with cm"
+            rows.append([_text_cell(name, literal=True), _text_cell(f"{lo:.4g}"),
+                         _text_cell(f"{hi:.4g}"), _text_cell(unit), _text_cell(note)])
+        return [_table(["parameter", "lowest", "highest", "unit", "note"], rows,
+                       [16, 12, 12, 8, 40], classes=["bss-parameter-ranges"])]
+
+
+# ------------------------------------------------------------------ benchmarks page
+_SCRIPT_LINK = re.compile(r"\[([^\]\n]+)\]\(((?!https?:)[\w./-]+)\)")
+
+
+def benchmarks_markdown() -> str:
+    """benchmarks/README.md, made fit for the docs page (see the module docstring)."""
+    text = BENCHMARKS_README.read_text(encoding="utf-8")
+
+    def link(m):
+        label, target = m.group(1), m.group(2)
+        path = f"`benchmarks/{target}`"
+        return path if label.strip("`") == target else f"{label} ({path})"
+    text = _SCRIPT_LINK.sub(link, text)
+    lines = text.splitlines()
+    fenced = _in_fence(lines)
+    lines = [line for i, line in enumerate(lines)        # transitions (outside code blocks)
+             if fenced[i] or not re.match(r"^---+\s*$", line)]
+    text = "\n".join(lines) + "\n"
+    return re.sub(r"\A\s*# [^\n]*\n", "", text)           # its title: the page has one
+
+
+def _in_fence(lines: list[str]) -> list[bool]:
+    """Per line: inside a fenced code block (``` or ~~~), fence lines included."""
+    out, fence = [], None
+    for line in lines:
+        m = re.match(r"^\s*(```+|~~~+)", line)
+        if fence is None and m:
+            fence = m.group(1)
+            out.append(True)
+        elif fence is not None:
+            out.append(True)
+            if line.strip().startswith(fence):
+                fence = None
+        else:
+            out.append(False)
+    return out
+
+
+_SECTION_MARKER = re.compile(r"^<!-- benchmarks/README\.md section: (.+?) -->[ \t]*$", re.M)
+
+
+def _heading(line: str):
+    m = re.match(r"^(#+)\s+(.*)$", line)
+    return (len(m.group(1)), m.group(2).strip()) if m else None
+
+
+def benchmarks_section(path: str) -> str:
+    """The body of one section of benchmarks/README.md, e.g. ``"In-the-loop training /
+    Results"``: the first heading containing the first part, then the first heading below it
+    containing the next part, and so on; the body runs to the next heading of the same or a
+    higher level.  Raises ``ValueError`` if a heading is not found (the build then fails
+    instead of showing a stale or empty table)."""
+    lines = benchmarks_markdown().splitlines()
+    fenced = _in_fence(lines)
+    start, level = 0, 0
+    for part in (p.strip() for p in path.split("/")):
+        for i in range(start, len(lines)):
+            h = None if fenced[i] else _heading(lines[i])
+            if h and part.lower() in h[1].lower():
+                start, level = i + 1, h[0]
+                break
+        else:
+            raise ValueError(f"benchmarks/README.md has no heading containing {part!r} "
+                             f"(section path {path!r})")
+    end = len(lines)
+    for i in range(start, len(lines)):
+        h = None if fenced[i] else _heading(lines[i])
+        if h and h[0] <= level:
+            end = i
+            break
+    return "\n".join(lines[start:end]).strip() + "\n"
+
+
+def _source_read(app, docname, source):
+    text = source[0]
+    if docname == BENCHMARKS_PAGE and BENCHMARKS_MARKER in text:
+        app.env.note_dependency(str(BENCHMARKS_README))
+        text = text.replace(BENCHMARKS_MARKER, benchmarks_markdown())
+    if _SECTION_MARKER.search(text):
+        app.env.note_dependency(str(BENCHMARKS_README))
+        text = _SECTION_MARKER.sub(lambda m: benchmarks_section(m.group(1)), text)
+    source[0] = text
+
+
+# ------------------------------------------------------------------ docstrings
+# The package's docstrings are prose with rst markup, in a house style that is not always
+# valid rst, and autodoc under -W would fail on it.  ``fix_docstring`` makes three
+# conventions of that style valid; every rule fires only on a pattern that docutils would
+# report (or, for titles, render as a section of the API page), so valid rst passes unchanged:
+#
+# * section titles inside docstrings ("Parameters", "Returns", "Bus graph", ... underlined
+#   with dashes) become rubrics: a function's docstring may not contain sections, and a
+#   module's would nest into the API page's table of contents;
+# * runs of "name : description" lines (arguments, fields of a record), whose continuation
+#   lines are indented, become bullet lists; (napoleon is not used: it would read each
+#   description as a type);
+# * an indented block or a nested list that follows a paragraph line without a blank line
+#   gets the blank line, and a stray extra indentation inside a paragraph is removed.
+
+_TITLE_UNDERLINE = re.compile(r"^\s*([-=~^\"'`+*#])\1{2,}\s*$")
+_FIELD = re.compile(r"^(?P<indent>\s*)(?P<name>[A-Za-z_][\w.]*(?:\s*[,/]\s*[A-Za-z_][\w.]*)*)"
+                    r"\s+:\s+(?P<desc>\S.*)$")
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)]|#\.)\s+\S")
+_TABLE_BORDER = re.compile(r"^\s*(?:=+(?:\s+=+)+|\+[-=+]+\+)\s*$")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _protected(lines: list[str]) -> set[int]:
+    """Indices of lines the fixes must not touch: literal blocks (after ``::``), directive
+    bodies and tables."""
+    out, i, n = set(), 0, len(lines)
+    while i < n:
+        text = lines[i].rstrip()
+        if text.endswith("::") or re.match(r"^\s*\.\. [\w:-]+::", text):
+            base = _indent(lines[i])
+            j = i + 1
+            while j < n and (not lines[j].strip() or _indent(lines[j]) > base):
+                out.add(j)
+                j += 1
+            i = j
+        elif _TABLE_BORDER.match(text):
+            # a table runs from its first border to the border followed by a blank line
+            j = i
+            while j < n:
+                out.add(j)
+                if _TABLE_BORDER.match(lines[j]) and j > i and \
+                        (j + 1 == n or not lines[j + 1].strip()):
+                    break
+                j += 1
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def _rubrics(lines: list[str]) -> list[str]:
+    """Section titles (text line + underline at least as long) -> ``.. rubric::``."""
+    protected = _protected(lines)
+    out, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if (i + 1 < len(lines) and i not in protected and i + 1 not in protected
+                and line.strip() and not _TITLE_UNDERLINE.match(line)
+                and _TITLE_UNDERLINE.match(lines[i + 1])
+                and len(lines[i + 1].strip()) >= len(line.strip())
+                and _indent(lines[i + 1]) == _indent(line)
+                and (i == 0 or not lines[i - 1].strip())):
+            out += [f"{' ' * _indent(line)}.. rubric:: {line.strip()}", ""]
+            i += 2
+            if i < len(lines) and not lines[i].strip():
+                i += 1
+            continue
+        out.append(line)
+        i += 1
+    return out
+
+
+def _field_lists(lines: list[str]) -> list[str]:
+    """Runs of "name : description" lines, each run after a blank line -> bullet lists."""
+    protected = _protected(lines)
+    out, i, n = [], 0, len(lines)
+    while i < n:
+        m = _FIELD.match(lines[i]) if i not in protected else None
+        if not (m and (i == 0 or not lines[i - 1].strip())):
+            out.append(lines[i])
+            i += 1
+            continue
+        base = len(m.group("indent"))
+        while i < n and i not in protected:
+            m = _FIELD.match(lines[i])
+            if not (m and len(m.group("indent")) == base):
+                break
+            out.append(f"{' ' * base}* ``{m.group('name')}`` : {m.group('desc')}")
+            i += 1
+            while i < n and lines[i].strip() and _indent(lines[i]) > base \
+                    and i not in protected:
+                out.append(" " * (base + 2) + lines[i].strip())
+                i += 1
+        if i < n and lines[i].strip():
+            out.append("")
+    return out
+
+
+def _same_list(out: list[str], line: str, following: str) -> bool:
+    """Whether ``line``, after an indented line, is the next item of the list (bullet,
+    enumerated, field or definition list) that the indented line belongs to: then rst needs
+    no blank line before it."""
+    level = _indent(line)
+    for prev in reversed(out):
+        if not prev.strip():
+            return False
+        if _indent(prev) <= level:
+            if _indent(prev) < level:
+                return False
+            if _BULLET.match(prev) and _BULLET.match(line):
+                return True
+            if prev.lstrip().startswith(":") and line.lstrip().startswith(":"):
+                return True
+            # a definition list: the next term is followed by its indented definition
+            return bool(following.strip()) and _indent(following) > level
+    return False
+
+
+def fix_docstring(lines: list[str]) -> list[str]:
+    """The docstring ``lines`` with the house-style fixes described above (a new list)."""
+    lines = _field_lists(_rubrics(list(lines)))
+    protected = _protected(lines)
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if i in protected or not line.strip() or not out or not out[-1].strip():
+            out.append(line)
+            continue
+        prev = out[-1]
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if _indent(line) < _indent(prev):
+            if not _same_list(out, line, following):
+                out.append("")                    # an indented block ends: blank line
+        elif _indent(line) > _indent(prev):
+            # prev continues a paragraph (or list item): an indented line here is an error;
+            # after a one-line paragraph it is a valid definition and is left alone
+            in_paragraph = _BULLET.match(prev) or (
+                len(out) >= 2 and out[-2].strip() and _indent(out[-2]) == _indent(prev))
+            if in_paragraph and _BULLET.match(line):
+                out.append("")                    # a nested list after a paragraph line
+            elif in_paragraph and not _BULLET.match(prev) and not _FIELD.match(prev):
+                line = " " * _indent(prev) + line.strip()   # stray indentation in a paragraph
+        out.append(line)
+    return out
+
+
+def _process_docstring(app, what, name, obj, options, lines):
+    lines[:] = fix_docstring(lines)
+
+
+# ------------------------------------------------------------------ cross-references
+def _resolve_by_suffix(app, env, node, contnode):
+    """A Python reference that the standard lookup did not find (docstrings write
+    ``:func:`place_neurons``` or ``:class:`MappingStatistics``` relative to their own module,
+    which autodoc may document under another name): link it to the one documented object
+    whose full name ends with the target, if there is exactly one."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "").lstrip(".~")
+    if not target:
+        return None
+    objects = env.get_domain("py").objects
+    matches = [name for name in objects if name == target or name.endswith("." + target)]
+    if len(matches) != 1:
+        return None
+    from sphinx.util.nodes import make_refnode
+    entry = objects[matches[0]]
+    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode,
+                        matches[0])
+
+
+def _add_static_path(app):
+    app.config.html_static_path.append(str(Path(__file__).resolve().parent / "static"))
+
+
+def setup(app):
+    app.connect("builder-inited", _add_static_path)
+    app.add_css_file("bss_docs.css")
+    app.add_directive("bss-setup-options", SetupOptionsTable)
+    app.add_directive("bss-parameter-ranges", ParameterRangesTable)
+    app.connect("source-read", _source_read)
+    app.setup_extension("sphinx.ext.autodoc")
+    app.connect("autodoc-process-docstring", _process_docstring)
+    app.connect("missing-reference", _resolve_by_suffix)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
