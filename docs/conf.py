@@ -45,11 +45,9 @@ myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
 myst_heading_anchors = 3          # [text](page.md#a-heading) links to headings
 
 # -- autodoc ------------------------------------------------------------------------------
-# Docstrings are prose with rst markup in a house style ("name : description" lists, titled
-# sections inside docstrings) that is not always valid rst; bss_docs.fix_docstring makes it
-# valid before autodoc parses it (see the comment in docs/_ext/bss_docs.py), so no warning
-# type needs to be silenced.  NumPy-style sections become rubrics, not napoleon fields: the
-# package writes "name : description", which napoleon would read as "name : type".
+# Docstrings are plain rst (sections inside function docstrings as ``.. rubric::``, fields
+# as ``name : type`` definition lists); no warning type is silenced, so a docstring that is
+# not valid rst fails the -W build (tests/test_docs.py).
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 # A signature default that is a big object (the wafer tables, numpy arrays) is shown as the

@@ -22,9 +22,6 @@ Event handler:
     paths in code style, the README's title is dropped (the page has its own), and the
     ``---`` separators between sections are dropped (docutils does not allow a transition
     right before a section title).
-``autodoc-process-docstring``
-    :func:`fix_docstring`: the package's docstring house style made valid rst (see the
-    comment above it).
 ``missing-reference``
     A Python reference that the standard lookup misses (docstrings name objects relative to
     their own module) links to the one documented object whose name ends with it.
@@ -245,159 +242,6 @@ def _source_read(app, docname, source):
     source[0] = text
 
 
-# ------------------------------------------------------------------ docstrings
-# The package's docstrings are prose with rst markup, in a house style that is not always
-# valid rst, and autodoc under -W would fail on it.  ``fix_docstring`` makes three
-# conventions of that style valid; every rule fires only on a pattern that docutils would
-# report (or, for titles, render as a section of the API page), so valid rst passes unchanged:
-#
-# * section titles inside docstrings ("Parameters", "Returns", "Bus graph", ... underlined
-#   with dashes) become rubrics: a function's docstring may not contain sections, and a
-#   module's would nest into the API page's table of contents;
-# * runs of "name : description" lines (arguments, fields of a record), whose continuation
-#   lines are indented, become bullet lists; (napoleon is not used: it would read each
-#   description as a type);
-# * an indented block or a nested list that follows a paragraph line without a blank line
-#   gets the blank line, and a stray extra indentation inside a paragraph is removed.
-
-_TITLE_UNDERLINE = re.compile(r"^\s*([-=~^\"'`+*#])\1{2,}\s*$")
-_FIELD = re.compile(r"^(?P<indent>\s*)(?P<name>[A-Za-z_][\w.]*(?:\s*[,/]\s*[A-Za-z_][\w.]*)*)"
-                    r"\s+:\s+(?P<desc>\S.*)$")
-_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)]|#\.)\s+\S")
-_TABLE_BORDER = re.compile(r"^\s*(?:=+(?:\s+=+)+|\+[-=+]+\+)\s*$")
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _protected(lines: list[str]) -> set[int]:
-    """Indices of lines the fixes must not touch: literal blocks (after ``::``), directive
-    bodies and tables."""
-    out, i, n = set(), 0, len(lines)
-    while i < n:
-        text = lines[i].rstrip()
-        if text.endswith("::") or re.match(r"^\s*\.\. [\w:-]+::", text):
-            base = _indent(lines[i])
-            j = i + 1
-            while j < n and (not lines[j].strip() or _indent(lines[j]) > base):
-                out.add(j)
-                j += 1
-            i = j
-        elif _TABLE_BORDER.match(text):
-            # a table runs from its first border to the border followed by a blank line
-            j = i
-            while j < n:
-                out.add(j)
-                if _TABLE_BORDER.match(lines[j]) and j > i and \
-                        (j + 1 == n or not lines[j + 1].strip()):
-                    break
-                j += 1
-            i = j + 1
-        else:
-            i += 1
-    return out
-
-
-def _rubrics(lines: list[str]) -> list[str]:
-    """Section titles (text line + underline at least as long) -> ``.. rubric::``."""
-    protected = _protected(lines)
-    out, i = [], 0
-    while i < len(lines):
-        line = lines[i]
-        if (i + 1 < len(lines) and i not in protected and i + 1 not in protected
-                and line.strip() and not _TITLE_UNDERLINE.match(line)
-                and _TITLE_UNDERLINE.match(lines[i + 1])
-                and len(lines[i + 1].strip()) >= len(line.strip())
-                and _indent(lines[i + 1]) == _indent(line)
-                and (i == 0 or not lines[i - 1].strip())):
-            out += [f"{' ' * _indent(line)}.. rubric:: {line.strip()}", ""]
-            i += 2
-            if i < len(lines) and not lines[i].strip():
-                i += 1
-            continue
-        out.append(line)
-        i += 1
-    return out
-
-
-def _field_lists(lines: list[str]) -> list[str]:
-    """Runs of "name : description" lines, each run after a blank line -> bullet lists."""
-    protected = _protected(lines)
-    out, i, n = [], 0, len(lines)
-    while i < n:
-        m = _FIELD.match(lines[i]) if i not in protected else None
-        if not (m and (i == 0 or not lines[i - 1].strip())):
-            out.append(lines[i])
-            i += 1
-            continue
-        base = len(m.group("indent"))
-        while i < n and i not in protected:
-            m = _FIELD.match(lines[i])
-            if not (m and len(m.group("indent")) == base):
-                break
-            out.append(f"{' ' * base}* ``{m.group('name')}`` : {m.group('desc')}")
-            i += 1
-            while i < n and lines[i].strip() and _indent(lines[i]) > base \
-                    and i not in protected:
-                out.append(" " * (base + 2) + lines[i].strip())
-                i += 1
-        if i < n and lines[i].strip():
-            out.append("")
-    return out
-
-
-def _same_list(out: list[str], line: str, following: str) -> bool:
-    """Whether ``line``, after an indented line, is the next item of the list (bullet,
-    enumerated, field or definition list) that the indented line belongs to: then rst needs
-    no blank line before it."""
-    level = _indent(line)
-    for prev in reversed(out):
-        if not prev.strip():
-            return False
-        if _indent(prev) <= level:
-            if _indent(prev) < level:
-                return False
-            if _BULLET.match(prev) and _BULLET.match(line):
-                return True
-            if prev.lstrip().startswith(":") and line.lstrip().startswith(":"):
-                return True
-            # a definition list: the next term is followed by its indented definition
-            return bool(following.strip()) and _indent(following) > level
-    return False
-
-
-def fix_docstring(lines: list[str]) -> list[str]:
-    """The docstring ``lines`` with the house-style fixes described above (a new list)."""
-    lines = _field_lists(_rubrics(list(lines)))
-    protected = _protected(lines)
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        if i in protected or not line.strip() or not out or not out[-1].strip():
-            out.append(line)
-            continue
-        prev = out[-1]
-        following = lines[i + 1] if i + 1 < len(lines) else ""
-        if _indent(line) < _indent(prev):
-            if not _same_list(out, line, following):
-                out.append("")                    # an indented block ends: blank line
-        elif _indent(line) > _indent(prev):
-            # prev continues a paragraph (or list item): an indented line here is an error;
-            # after a one-line paragraph it is a valid definition and is left alone
-            in_paragraph = _BULLET.match(prev) or (
-                len(out) >= 2 and out[-2].strip() and _indent(out[-2]) == _indent(prev))
-            if in_paragraph and _BULLET.match(line):
-                out.append("")                    # a nested list after a paragraph line
-            elif in_paragraph and not _BULLET.match(prev) and not _FIELD.match(prev):
-                line = " " * _indent(prev) + line.strip()   # stray indentation in a paragraph
-        out.append(line)
-    return out
-
-
-def _process_docstring(app, what, name, obj, options, lines):
-    lines[:] = fix_docstring(lines)
-
-
 # ------------------------------------------------------------------ cross-references
 def _resolve_by_suffix(app, env, node, contnode):
     """A Python reference that the standard lookup did not find (docstrings write
@@ -429,7 +273,5 @@ def setup(app):
     app.add_directive("bss-setup-options", SetupOptionsTable)
     app.add_directive("bss-parameter-ranges", ParameterRangesTable)
     app.connect("source-read", _source_read)
-    app.setup_extension("sphinx.ext.autodoc")
-    app.connect("autodoc-process-docstring", _process_docstring)
     app.connect("missing-reference", _resolve_by_suffix)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,12 +9,14 @@ step follows NEST's ``aeif_cond_exp``/``iaf_cond_exp`` so that the ideal engine 
 cross-checked against NEST spike by spike:
 
 1. integrate [t_s, t_s+dt] with the membrane clamped to v_reset while refractory:
+
    - LIF neurons (no exponential or adaptation term) with an exponential integrator: within a
      step the membrane relaxes exponentially towards the conductance-weighted reversal
      potential, using each conductance's exact mean over the step (one exp per neuron-step;
      error ~1e-4 mV per spike interval against NEST's adaptive RKF45);
    - AdEx neurons with RK4 (ten sub-steps during the upswing), detecting a crossing of v_peak
      after each sub-step (reset, w += b, refractory),
+
 2. decrement the refractory counter,
 3. add the synaptic input arriving at t_s+dt (conductance jumps from the ring buffer),
 4. emit the spikes of this step (stamped t_s+dt) into the ring buffer at their delays,

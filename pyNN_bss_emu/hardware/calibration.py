@@ -96,15 +96,15 @@ class CellMismatch:
     """Mismatch knobs of one FG cell family (units: V for potentials, ln-units ~ relative
     for log cells).
 
-    offset : sigma of the hidden per-denmem offset (the uncalibrated spread).
-    gain : sigma of the hidden gain deviation around ``u_ref`` (dimensionless).
-    systematic : sigma of the per-denmem calibration error common to all test points.
-    measurement : sigma of the noise of each calibration measurement.
-    n_points : number of calibration test points K.
-    cal_range : hw range (SI) of the test points; None = central 80 % of the usable range
-        in the natural coordinate.
-    calibrated : False if the calibration does not treat this cell (the calibrated mode then
-        falls back to the default transform, as calibtic does).
+    * ``offset``: sigma of the hidden per-denmem offset (the uncalibrated spread).
+    * ``gain``: sigma of the hidden gain deviation around ``u_ref`` (dimensionless).
+    * ``systematic``: sigma of the per-denmem calibration error common to all test points.
+    * ``measurement``: sigma of the noise of each calibration measurement.
+    * ``n_points``: number of calibration test points K.
+    * ``cal_range``: hw range (SI) of the test points; None = central 80 % of the usable
+      range in the natural coordinate.
+    * ``calibrated``: False if the calibration does not treat this cell (the calibrated mode
+      then falls back to the default transform, as calibtic does).
     """
     offset: float
     gain: float
@@ -407,9 +407,10 @@ def clear_calibration_cache() -> None:
 class DenmemLayout:
     """Which denmems make up each logical neuron, as flat arrays sorted by neuron.
 
-    hicann, denmem : per denmem, HICANN enum (0..383) and ``NeuronOnHICANN`` enum
-        (y * 256 + x, 0..511).
-    neuron : per denmem, its logical neuron (0..n_neurons-1, non-decreasing).
+    * ``hicann``, ``denmem``: per denmem, HICANN enum (0..383) and ``NeuronOnHICANN`` enum
+      (y * 256 + x, 0..511).
+    * ``neuron``: per denmem, its logical neuron (0..n_neurons-1, non-decreasing).
+
     The *first* denmem of each neuron is the firing one (top-left in marocco).
     """
     hicann: np.ndarray
@@ -477,12 +478,13 @@ class DenmemLayout:
 class SharedVReset:
     """The shared V_reset actually used, per used FG block, and what it means per neuron.
 
-    hicann, block : per used block (block 0..3 = 2 * row + column parity).
-    requested_mean / requested_min / requested_max : bio mV over the block's denmems (each
-        denmem carries its neuron's v_reset; the mean is what is programmed, like marocco).
-    dac : programmed DAC per block; conflict : requests in the block differ by more than half
-        a DAC step.
-    v_reset_used : per neuron, mean of the shared values of its denmems' blocks (bio mV).
+    * ``hicann``, ``block``: per used block (block 0..3 = 2 * row + column parity).
+    * ``requested_mean`` / ``requested_min`` / ``requested_max``: bio mV over the block's
+      denmems (each denmem carries its neuron's v_reset; the mean is what is programmed, like
+      marocco).
+    * ``dac``: programmed DAC per block.
+    * ``conflict``: requests in the block differ by more than half a DAC step.
+    * ``v_reset_used``: per neuron, mean of the shared values of its denmems' blocks (bio mV).
     """
     hicann: np.ndarray
     block: np.ndarray
@@ -503,15 +505,15 @@ class SharedVReset:
 class Realisation:
     """Per-denmem realised parameters in engine units (µS, nF, mV, ms, nA).
 
-    denmem_params : ``cm``, ``g_l``, ``e_l``, ``v_reset``, ``v_thresh``, ``v_peak``,
-        ``tau_syn_E``, ``tau_syn_I``, ``e_rev_E``, ``e_rev_I``, ``a``, ``b``, ``tau_w``,
-        ``delta_T``, ``i_offset``, ``tau_refrac`` per denmem (the input of
-        ``engine.compound_neuron_parameters``; ``tau_m`` = cm / g_l is included for
-        convenience).
-    layout : the denmems (with ``layout.neuron`` as ``neuron_of_denmem``).
-    dac : programmed DAC per FG cell and denmem (``V_reset``: the block's value).
-    clipped : bio parameters clipped into the hardware range (``clip=True``).
-    dac_clipped : FG cell -> number of denmems whose calibrated DAC had to be clipped.
+    * ``denmem_params``: ``cm``, ``g_l``, ``e_l``, ``v_reset``, ``v_thresh``, ``v_peak``,
+      ``tau_syn_E``, ``tau_syn_I``, ``e_rev_E``, ``e_rev_I``, ``a``, ``b``, ``tau_w``,
+      ``delta_T``, ``i_offset``, ``tau_refrac`` per denmem (the input of
+      ``engine.compound_neuron_parameters``; ``tau_m`` = cm / g_l is included for
+      convenience).
+    * ``layout``: the denmems (with ``layout.neuron`` as ``neuron_of_denmem``).
+    * ``dac``: programmed DAC per FG cell and denmem (``V_reset``: the block's value).
+    * ``clipped``: bio parameters clipped into the hardware range (``clip=True``).
+    * ``dac_clipped``: FG cell -> number of denmems whose calibrated DAC had to be clipped.
     """
     denmem_params: dict[str, np.ndarray]
     layout: DenmemLayout
@@ -675,20 +677,23 @@ def realise_neuron_parameters(
         neuron_labels: Sequence[str] | None = None) -> Realisation:
     """Realised per-denmem parameters of logical neurons on a wafer.
 
-    params_bio : PyNN parameters (names/units of ``IF_cond_exp`` or
-        ``EIF_cond_exp_isfa_ista``), scalars or arrays with one entry per logical neuron.
-    denmems : a :class:`DenmemLayout` or one ``(hicann, denmem indices)`` pair per neuron.
-    settings : bio <-> hw scaling (speed-up, alpha/shift, capacitor, leak mode).
-    cell_type : inferred from the parameters if None.
-    wafer_seed : selects the wafer's hidden mismatch (and its calibration).
-    mode : 'calibrated', 'uncalibrated' (= 'off') or 'ideal'.
-    trial_seed : seed of the trial-to-trial FG programming noise of this configuration (None:
-        no FG noise).  Ignored in 'ideal' mode.
-    clip : clip out-of-range parameters (one warning per parameter) instead of raising.
-    model / calibration / cache_dir : mismatch knobs, an explicit calibration object (its own
-        wafer seed and model then apply), or the directory of the on-disk calibration cache
-        (a missing file triggers a full-wafer calibration that is written there).
-    neuron_labels : per neuron, e.g. its population label (used in the v_reset warning).
+    * ``params_bio``: PyNN parameters (names/units of ``IF_cond_exp`` or
+      ``EIF_cond_exp_isfa_ista``), scalars or arrays with one entry per logical neuron.
+    * ``denmems``: a :class:`DenmemLayout` or one ``(hicann, denmem indices)`` pair per
+      neuron.
+    * ``settings``: bio <-> hw scaling (speed-up, alpha/shift, capacitor, leak mode).
+    * ``cell_type``: inferred from the parameters if None.
+    * ``wafer_seed``: selects the wafer's hidden mismatch (and its calibration).
+    * ``mode``: 'calibrated', 'uncalibrated' (= 'off') or 'ideal'.
+    * ``trial_seed``: seed of the trial-to-trial FG programming noise of this configuration
+      (None: no FG noise).  Ignored in 'ideal' mode.
+    * ``clip``: clip out-of-range parameters (one warning per parameter) instead of raising.
+    * ``model``: mismatch knobs.
+    * ``calibration``: an explicit calibration object (its own wafer seed and model then
+      apply).
+    * ``cache_dir``: the directory of the on-disk calibration cache (a missing file triggers
+      a full-wafer calibration that is written there).
+    * ``neuron_labels``: per neuron, e.g. its population label (used in the v_reset warning).
 
     Returns a :class:`Realisation`; ``realisation.neuron_parameters()`` gives per-neuron
     compound parameters for the engine.

@@ -119,12 +119,12 @@ def voltage_to_dac(v_hw: np.ndarray) -> np.ndarray:
 class TransformSettings:
     """Settings of the bio <-> hw scaling (marocco ``ParamTrafo`` + experiment speed-up).
 
-    speedup : hardware acceleration, 1e3..1e5 (default 1e4).
-    alpha : voltage scale, V_hw = alpha * V_bio[mV] * 1e-3 + shift (default 10).
-    shift : voltage shift in V (default 1.2 V).
-    bigcap : big (2.16 pF, default) or small (0.164 pF) membrane capacitor per denmem.
-    leak_mode : I_gl current-mirror setting, 'slow' (divisor 27), 'normal' (3, default) or
-        'fast' (1); selects the I_gl transform (section 3.3).
+    * ``speedup``: hardware acceleration, 1e3..1e5 (default 1e4).
+    * ``alpha``: voltage scale, V_hw = alpha * V_bio[mV] * 1e-3 + shift (default 10).
+    * ``shift``: voltage shift in V (default 1.2 V).
+    * ``bigcap``: big (2.16 pF, default) or small (0.164 pF) membrane capacitor per denmem.
+    * ``leak_mode``: I_gl current-mirror setting, 'slow' (divisor 27), 'normal' (3, default)
+      or 'fast' (1); selects the I_gl transform (section 3.3).
     """
     speedup: float = 1e4
     alpha: float = 10.0
@@ -441,13 +441,14 @@ def _fmt(x: float) -> str:
 class HardwareParameters:
     """Default-transform result for a set of neurons (one entry per neuron).
 
-    hw : FG cell name -> hw SI value (NaN where the cell is switched off).
-    dac : FG cell name -> int DAC of the *default* transform (disabled/technical constants
-        included); ``V_reset`` here is per neuron, before block sharing.
-    enabled : FG cell name -> bool per neuron for cells that can be switched off.
-    cm : bio capacitance per neuron (nF).  i_offset : offset current (nA) left for the
-        neuron; always 0, the transform folds a requested i_offset into E_l (no such source).
-    clipped : bio parameter names that were clipped (``clip=True``).
+    * ``hw``: FG cell name -> hw SI value (NaN where the cell is switched off).
+    * ``dac``: FG cell name -> int DAC of the *default* transform (disabled/technical
+      constants included); ``V_reset`` here is per neuron, before block sharing.
+    * ``enabled``: FG cell name -> bool per neuron for cells that can be switched off.
+    * ``cm``: bio capacitance per neuron (nF).
+    * ``i_offset``: offset current (nA) left for the neuron; always 0, the transform folds a
+      requested i_offset into E_l (no such source).
+    * ``clipped``: bio parameter names that were clipped (``clip=True``).
     """
     cell_type: str
     settings: TransformSettings

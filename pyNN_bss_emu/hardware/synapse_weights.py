@@ -270,27 +270,34 @@ def analog_weight_nS(w, vgmax: float = REFERENCE_VGMAX, gmax_div: float = REFERE
 class GmaxConfig:
     """Table of the gmax configurations a synapse row may use.
 
-    Parameters
-    ----------
-    vgmax:
+    .. rubric:: Parameters
+
+    vgmax : array_like, shape (4,) or (4, 4)
         The 4 V_gmax DAC values (0 < V <= 1023) selectable by ``selgmax``: shape (4,) for
         all quadrants, or (4 quadrants, 4) (quadrant as in :func:`row_quadrant`).
-    divisors:
+    divisors : sequence of int
         Divisors (integers in [1, 30]) each selgmax may be combined with; default the
         guidebook's usable range 2..30.  Ignored if ``pairs`` is given.
-    pairs:
+    pairs : sequence of (int, int) or None
         Explicit ``(selgmax, div)`` pairs (e.g. calibtic's 4 ESS configs) instead of
         ``{0..3} x divisors``.
-    coeffs_nS / fixed_coeffs_nS:
+    coeffs_nS, fixed_coeffs_nS : sequences of float
         Polynomial ``P`` (scaled by ``(V/500)*(11/div)``) and ``H`` (unscaled) of the analog
         weight curve, lowest order first, nS.  Every configuration's 16 levels must be
         non-negative and strictly increasing.
 
-    Attributes
-    ----------
-    ``sel`` (m,), ``div`` (m,): the configurations; ``vgmax`` (4, 4) [quadrant, sel];
-    ``scale`` (4, m): ``(V/500)*(11/div)``; ``levels_nS`` (4, m, 16): g(0..15) per quadrant
-    and configuration; ``max_nS`` (4, m): g(15).
+    .. rubric:: Attributes
+
+    sel, div : arrays (m,)
+        The configurations.
+    vgmax : array (4, 4)
+        [quadrant, sel].
+    scale : array (4, m)
+        ``(V/500)*(11/div)``.
+    levels_nS : array (4, m, 16)
+        g(0..15) per quadrant and configuration.
+    max_nS : array (4, m)
+        g(15).
     """
 
     def __init__(self, vgmax=(1023.0,) * 4, divisors=HARDWARE_DIVISORS, pairs=None,
@@ -553,10 +560,12 @@ class RealisedWeights:
         ``scale`` bio->hw factor (``w_hw[nS] = w_bio[µS] * 1000 * scale``);
         ``fixed_pattern`` factor (ones if none); ``clipped`` bool (requested > g(15));
         ``row_index`` index into the per-row arrays.
+
     Per row r (shape (R,), rows sorted by key):
         ``row_key``; ``row_quadrant``; ``row_config`` index into ``gmax.sel``/``gmax.div``;
         ``row_sel`` (selgmax 0..3); ``row_div``; ``row_vgmax`` (DAC); ``row_required_nS``
         (largest requested hw weight); ``row_min_nS`` / ``row_max_nS`` (g(0) / g(15)).
+
     Counters: ``n_synapses``, ``n_enabled``, ``n_disabled`` (requested 0), ``n_clipped``
     (requested above g(15) of the row's config), ``n_rounded_to_zero`` (requested > 0 but
     digital 0, which still conducts g(0)), ``n_below_min`` (requested > 0 but below g(0):
@@ -620,24 +629,42 @@ def realise_weights(weight_bio_uS, row_key, cm_bio_nF, c_hw_pF,
                     coordinates=None) -> RealisedWeights:
     """Quantise requested bio weights onto the 4-bit, per-row-scaled synapse array.
 
-    Parameters
-    ----------
-    weight_bio_uS : (n,) requested bio weights, µS, finite and >= 0 (0 disables a synapse).
-    row_key : (n,) integer key of each synapse's row (e.g. :func:`row_key` =
-        ``hicann * 448 + row``); synapses with equal keys share one gmax configuration.
-    cm_bio_nF : scalar or (n,) bio membrane capacitance (nF) of each synapse's target.
-    c_hw_pF : scalar or (n,) total hardware capacitance (pF) of the target's denmems.
-    speedup : acceleration factor (> 0; hardware 1e3..1e5, default 1e4).
-    rounding : ``"nearest"`` or ``"stochastic"`` (calibtic ``getDigitalWeight``).
-    rng : numpy Generator or int seed for the stochastic rounding; None -> seed 0.
-    fixed_pattern : None (no fixed pattern), (n,) array of factors >= 0, or a
-        :class:`FixedPattern` (then ``coordinates=(hicann, row, column)`` is required).
-    gmax : the :class:`GmaxConfig` table (default :meth:`GmaxConfig.hardware`).
-    quadrant : None or (n,) ints 0..3 (:func:`row_quadrant`), constant within a row;
-        needed only when the table's V_gmax differ between quadrants.
-    coordinates : (hicann, row, column) arrays of shape (n,) for a :class:`FixedPattern`.
+    .. rubric:: Parameters
 
-    Raises ValueError (naming the parameter, value and allowed range) on bad input.
+    weight_bio_uS : array (n,)
+        Requested bio weights, µS, finite and >= 0 (0 disables a synapse).
+    row_key : int array (n,)
+        Integer key of each synapse's row (e.g. :func:`row_key` = ``hicann * 448 + row``);
+        synapses with equal keys share one gmax configuration.
+    cm_bio_nF : scalar or array (n,)
+        Bio membrane capacitance (nF) of each synapse's target.
+    c_hw_pF : scalar or array (n,)
+        Total hardware capacitance (pF) of the target's denmems.
+    speedup : float
+        Acceleration factor (> 0; hardware 1e3..1e5, default 1e4).
+    rounding : str
+        ``"nearest"`` or ``"stochastic"`` (calibtic ``getDigitalWeight``).
+    rng : numpy Generator, int or None
+        Generator or int seed for the stochastic rounding; None -> seed 0.
+    fixed_pattern : None, array (n,) or FixedPattern
+        None (no fixed pattern), (n,) array of factors >= 0, or a :class:`FixedPattern`
+        (then ``coordinates=(hicann, row, column)`` is required).
+    gmax : GmaxConfig or None
+        The :class:`GmaxConfig` table (default :meth:`GmaxConfig.hardware`).
+    quadrant : None or int array (n,)
+        Ints 0..3 (:func:`row_quadrant`), constant within a row; needed only when the
+        table's V_gmax differ between quadrants.
+    coordinates : tuple of 3 arrays (n,)
+        (hicann, row, column) arrays of shape (n,) for a :class:`FixedPattern`.
+
+    .. rubric:: Returns
+
+    RealisedWeights
+
+    .. rubric:: Raises
+
+    ValueError
+        On bad input (naming the parameter, value and allowed range).
     """
     w = _as_1d_float("weight_bio_uS", weight_bio_uS)
     n = w.size

@@ -90,14 +90,15 @@ N_VLINES = 256
 N_DNC_MERGERS = 8
 DEFAULT_CHAIN_LENGTH = 3
 
-#: the 59 usable 6-bit L1 addresses, highest first (marocco's default ``high_first``):
-#: 0 is the background/locking address, synapse decoder 1 (addresses 1, 17, 33, 49) disables
+#: 6-bit L1 addresses no neuron may use: 0 is the background/locking address, synapse
+#: decoder 1 (addresses 1, 17, 33, 49) disables a synapse
 RESERVED_ADDRESSES = (0, 1, 17, 33, 49)
+#: the 59 usable 6-bit L1 addresses, highest first (marocco's default ``high_first``)
 USABLE_ADDRESSES = tuple(a for a in range(63, -1, -1) if a not in RESERVED_ADDRESSES)
 
 #: neuron blocks each DNC merger can collect through the fixed merger tree
 #: (0: Merger0[0], 1: Merger1[0], 2: Merger0[2], 3: Merger3[0], 4: Merger0[4], 5: Merger2[1],
-#:  6: Merger1[3], 7: Merger0[7])
+#: 6: Merger1[3], 7: Merger0[7])
 DNC_MERGER_BLOCKS = ((0,), (0, 1), (2,), tuple(range(8)), (4,), (4, 5, 6, 7), (6, 7), (7,))
 
 

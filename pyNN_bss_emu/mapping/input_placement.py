@@ -162,29 +162,40 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
                  chain_length: int | None = 3) -> SourcePlacement:
     """Place the connected spike-source cells on input DNC mergers.
 
-    Parameters
-    ----------
-    graph : the network; ``rate[c]`` is the expected rate of source cell c in Hz (bio).
-    placement, mergers : results of neuron placement and merger routing.
-    hicann_ok : bool (384,), usable HICANNs.
-    speedup : hardware / bio time ratio (1e4 default); hw rate = bio rate x speedup.
-    bandwidth_utilization : fraction of the HICANN (17.8 MHz) and FPGA (125 MHz) caps used.
-    manual : {source population index: HICANN enums}; None uses ``graph.manual_hicanns`` of
-        the source populations.
-    address_strategy : L1 address order within a merger (as :func:`assign_addresses`).
-    chain_length : maximum synapse-driver chain length; a merger takes sources only while
-        their driver requirement on every target HICANN stays within it (see module doc).
-        None: no such limit (only addresses and bandwidth split populations).
+    .. rubric:: Parameters
 
-    Returns
-    -------
-    SourcePlacement (HICANN, DNC merger, L1 address per cell; -1 for neurons and for sources
-    without outgoing connections).
+    graph : BioGraph
+        The network; ``rate[c]`` is the expected rate of source cell c in Hz (bio).
+    placement, mergers : NeuronPlacement, MergerRouting
+        Results of neuron placement and merger routing.
+    hicann_ok : bool array (384,)
+        Usable HICANNs.
+    speedup : float
+        Hardware / bio time ratio (1e4 default); hw rate = bio rate x speedup.
+    bandwidth_utilization : float
+        Fraction of the HICANN (17.8 MHz) and FPGA (125 MHz) caps used.
+    manual : mapping or None
+        {source population index: HICANN enums}; None uses ``graph.manual_hicanns`` of the
+        source populations.
+    address_strategy : str
+        L1 address order within a merger (as :func:`assign_addresses`).
+    chain_length : int or None
+        Maximum synapse-driver chain length; a merger takes sources only while their driver
+        requirement on every target HICANN stays within it (see module doc).  None: no such
+        limit (only addresses and bandwidth split populations).
 
-    Raises
-    ------
-    MappingError : a manual placement names an invalid or unavailable HICANN.
-    ResourceExhaustedError : sources do not fit (message: how many, rate vs bandwidth, mergers).
+    .. rubric:: Returns
+
+    SourcePlacement
+        HICANN, DNC merger, L1 address per cell; -1 for neurons and for sources without
+        outgoing connections.
+
+    .. rubric:: Raises
+
+    MappingError
+        A manual placement names an invalid or unavailable HICANN.
+    ResourceExhaustedError
+        Sources do not fit (message: how many, rate vs bandwidth, mergers).
     """
     if not speedup > 0:
         raise ValueError(f"speedup must be > 0, got {speedup!r}")

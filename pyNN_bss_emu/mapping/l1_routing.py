@@ -673,18 +673,19 @@ def route_l1(source_hicann, source_merger, targets, hicann_ok=None, hline_ok=Non
              max_detour=None, group_capacity=GROUP_CAPACITY):
     """Route L1 buses from sending DNC mergers to their target HICANNs.
 
-    Parameters
-    ----------
+    .. rubric:: Parameters
+
     source_hicann, source_merger : int arrays (n_sources,)
         Route sources: HICANN enum and DNC merger (0..7); the route starts on H-bus
         ``wafer.sending_hline(merger)`` of that HICANN.
     targets : list of int arrays
         ``targets[r]``: target HICANN enums of source ``r`` (may contain the source HICANN;
         duplicates get identical rows).
-    hicann_ok : bool (384,), hline_ok : bool (384, 64), vline_ok : bool (384, 256)
+    hicann_ok, hline_ok, vline_ok : bool arrays (384,), (384, 64), (384, 256)
         Available HICANNs and non-defective buses (default: all).
-    algorithm : "backbone+dijkstra" (default), "backbone" (marocco-like, no second chance)
-        or "dijkstra" (tree growth only); see the module docstring.
+    algorithm : str
+        ``"backbone+dijkstra"`` (default), ``"backbone"`` (marocco-like, no second chance)
+        or ``"dijkstra"`` (tree growth only); see the module docstring.
     priority : float (n_sources,)
         Routing order: higher priority first, then more (distinct) targets first, then lower
         HICANN enum, then lower merger.
@@ -697,12 +698,12 @@ def route_l1(source_hicann, source_merger, targets, hicann_ok=None, hline_ok=Non
     group_capacity : int
         Most requests ending on one driver group (16 V-buses, 14 drivers) of a target HICANN.
 
-    Returns
-    -------
-    L1Routes, one request row per (source, entry of ``targets[source]``), sources in input
-    order and targets in the given order.  Unroutable requests have ``req_ok`` False and
-    ``req_vline = req_side = req_hops = -1``; nothing is raised for them.
-    (``(L1Routes, L1Trees)`` with ``return_paths=True``.)
+    .. rubric:: Returns
+
+    L1Routes, or (L1Routes, L1Trees) with ``return_paths=True``
+        One request row per (source, entry of ``targets[source]``), sources in input order
+        and targets in the given order.  Unroutable requests have ``req_ok`` False and
+        ``req_vline = req_side = req_hops = -1``; nothing is raised for them.
     """
     if max_detour is None:
         max_detour = MAX_DETOUR

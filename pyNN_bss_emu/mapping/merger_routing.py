@@ -214,21 +214,27 @@ def route_mergers(graph: BioGraph, placement: NeuronPlacement,
                   address_strategy: str = "high_first") -> MergerRouting:
     """Assign every used neuron block to a DNC merger.
 
-    Parameters
-    ----------
-    graph : the network (its connections are used by ``"minimize_as_possible"``).
-    placement : result of :func:`place_neurons`.
-    strategy : ``"minimize_as_possible"`` (default), ``"minimize"`` or ``"one_to_one"``.
-    chain_length : maximum synapse-driver chain length; ``"minimize_as_possible"`` merges a
-        block only if the merged source needs at most this many drivers on every target
-        HICANN (None: no limit, i.e. ``"minimize"``).
-    address_strategy : the L1 address order the simulated address assignment uses (must be
-        the one :func:`addresses.assign_addresses` is called with).
+    .. rubric:: Parameters
 
-    Returns
-    -------
-    MergerRouting: ``dnc_merger[c]`` per cell (-1 for sources), ``block_to_merger`` (384, 8)
-    with -1 for blocks that carry no neurons.
+    graph : BioGraph
+        The network (its connections are used by ``"minimize_as_possible"``).
+    placement : NeuronPlacement
+        Result of :func:`place_neurons`.
+    strategy : str
+        ``"minimize_as_possible"`` (default), ``"minimize"`` or ``"one_to_one"``.
+    chain_length : int or None
+        Maximum synapse-driver chain length; ``"minimize_as_possible"`` merges a block only
+        if the merged source needs at most this many drivers on every target HICANN (None:
+        no limit, i.e. ``"minimize"``).
+    address_strategy : str
+        The L1 address order the simulated address assignment uses (must be the one
+        :func:`addresses.assign_addresses` is called with).
+
+    .. rubric:: Returns
+
+    MergerRouting
+        ``dnc_merger[c]`` per cell (-1 for sources), ``block_to_merger`` (384, 8) with -1
+        for blocks that carry no neurons.
     """
     strategy = _ALIASES.get(strategy, strategy)
     if strategy not in STRATEGIES:

@@ -163,26 +163,34 @@ def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
                   strategy: str = "enum_asc") -> NeuronPlacement:
     """Place every neuron cell of ``graph`` on the wafer.
 
-    Parameters
-    ----------
-    graph : the network (only population sizes, ``is_source``, ``neuron_size`` in denmems,
+    .. rubric:: Parameters
+
+    graph : BioGraph
+        The network (only population sizes, ``is_source``, ``neuron_size`` in denmems,
         ``manual_hicanns`` and labels are used).
-    denmem_ok : bool (384, 2, 256), usable denmems per HICANN [row (0 top, 1 bottom), column].
-    hicann_ok : bool (384,), HICANN present and usable.
-    strategy : ``"enum_asc"`` (default, marocco's ``byNeuronBlockEnumAndPopulationIDasc``)
-        or ``"enum_desc"`` (same blocks, populations in decreasing index).
+    denmem_ok : bool array (384, 2, 256)
+        Usable denmems per HICANN [row (0 top, 1 bottom), column].
+    hicann_ok : bool array (384,)
+        HICANN present and usable.
+    strategy : str
+        ``"enum_asc"`` (default, marocco's ``byNeuronBlockEnumAndPopulationIDasc``) or
+        ``"enum_desc"`` (same blocks, populations in decreasing index).
 
-    Returns
-    -------
-    NeuronPlacement with per-cell HICANN enum, neuron block (0..7), first denmem column x0
-    (0..255) and width (columns); -1 everywhere for spike-source cells.
+    .. rubric:: Returns
 
-    Raises
-    ------
-    ValueError : bad neuron size or unknown strategy.
-    MappingError : a manual placement names an invalid or unavailable HICANN.
-    ResourceExhaustedError : manual HICANNs too small, or the network does not fit (message
-        gives the shortfall in neurons and denmems).
+    NeuronPlacement
+        Per-cell HICANN enum, neuron block (0..7), first denmem column x0 (0..255) and width
+        (columns); -1 everywhere for spike-source cells.
+
+    .. rubric:: Raises
+
+    ValueError
+        Bad neuron size or unknown strategy.
+    MappingError
+        A manual placement names an invalid or unavailable HICANN.
+    ResourceExhaustedError
+        Manual HICANNs too small, or the network does not fit (message gives the shortfall
+        in neurons and denmems).
     """
     strategy = _ALIASES.get(strategy, strategy)
     if strategy not in STRATEGIES:
