@@ -130,17 +130,23 @@ def test_normalisation_keeps_predictions_and_scales_activations(digits, small_an
 
 def test_quantiser_has_a_fixed_grid_of_31_levels():
     w = [np.array([[0.5, -1.0], [0.26, 0.01]])]
-    q = Quantiser.for_weights(w, headroom=1.2)
-    assert q.lsb[0] == pytest.approx(1.2 / 15)
+    q = Quantiser.for_weights(w, per_input=False)      # one grid per layer, headroom 1.25
+    assert float(q.lsb[0]) == pytest.approx(1.25 / 15)
     d = q.digital(w[0], 0)
     assert d.tolist() == [[6, -12], [3, 0]]
     assert np.abs(q.digital(np.array([5.0, -5.0]), 0)).max() == 15
-    np.testing.assert_allclose(q.clip(np.array([2.0, -2.0]), 0), [1.2, -1.2])
+    np.testing.assert_allclose(q.clip(np.array([2.0, -2.0]), 0), [1.25, -1.25])
     assert q.statistics(w) == {"clipped": 0.0, "rounded_to_zero": 0.25}
-    q2 = Quantiser.for_weights([w[0] * 0.1])             # the grid never follows the weights
-    assert q2.lsb[0] != q.lsb[0]
+    q2 = Quantiser.for_weights([w[0] * 0.1], per_input=False)   # the grid never follows
+    assert float(q2.lsb[0]) != float(q.lsb[0])
     with pytest.raises(ValueError, match="headroom"):
         Quantiser.for_weights(w, headroom=0.5)
+    # one grid per presynaptic input (the default): the weak second input keeps its detail
+    qi = Quantiser.for_weights(w)
+    np.testing.assert_allclose(qi.lsb[0].ravel(), [1.25 / 15, 1.25 * 0.26 / 15])
+    assert qi.digital(w[0], 0).tolist() == [[6, -12], [12, 0]]
+    np.testing.assert_allclose(qi.clip(np.array([[2.0, -2.0], [2.0, -2.0]]), 0),
+                               [[1.25, -1.25], [0.325, -0.325]])
 
 
 # ---------------------------------------------------------------- spiking network

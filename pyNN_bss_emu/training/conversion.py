@@ -54,31 +54,46 @@ def normalise_weights(net: ReLUNetwork, x_calib: np.ndarray, percentile: float =
 
 @dataclass
 class Quantiser:
-    """Signed weights on a fixed grid of ``2 * levels + 1`` values per layer:
+    """Signed weights on a fixed grid of ``2 * levels + 1`` values:
     ``q(w) = lsb * clip(round(w / lsb), -levels, levels)``.
 
-    ``lsb[l]`` is fixed once (``headroom`` x the largest magnitude of the converted layer /
-    ``levels``) and never re-derived from the current weights: re-deriving it each step made
-    in-the-loop training diverge in the prototype study (in_the_loop_training.md 8).
-    ``levels`` = 15 for the 4-bit magnitude of BrainScaleS-1 synapses (sign via receptor).
+    ``lsb[l]`` is the grid of layer l: one value (``per_input=False``) or a column of one
+    value per presynaptic unit, shape ``(n_in, 1)`` (``per_input=True``, the default): on
+    BrainScaleS-1 the analog scale (V_gmax, gmax_div) is set per synapse row, i.e. per group
+    of presynaptic sources, so a weak input need not share the grid of the strongest one.
+    With only a few inputs of very different strength (Yin-Yang: 5 inputs) one grid per
+    layer costs 9-24 pp of software accuracy (three seeds), one per input 2-6 pp.
+
+    The grid is fixed once (``headroom`` x the largest magnitude / ``levels``; 1.25 puts the
+    largest converted weight on level 12, not on a rounding tie) and never
+    re-derived from the current weights: re-deriving it each step made in-the-loop training
+    diverge in the prototype study (in_the_loop_training.md 8).  ``levels`` = 15 for the
+    4-bit magnitude of BrainScaleS-1 synapses (sign via receptor).
     """
-    lsb: np.ndarray
+    lsb: list
     levels: int = 15
 
     @classmethod
-    def for_weights(cls, weights: list[np.ndarray], levels: int = 15,
-                    headroom: float = 1.2) -> "Quantiser":
+    def for_weights(cls, weights: list[np.ndarray], levels: int = 15, headroom: float = 1.25,
+                    per_input: bool = True) -> "Quantiser":
         if levels < 1:
             raise ValueError(f"levels = {levels} must be >= 1")
         if headroom < 1.0:
             raise ValueError(f"headroom = {headroom} must be >= 1 (weights would clip at once)")
-        lsb = np.array([headroom * max(float(np.abs(w).max()), 1e-12) / levels
-                        for w in weights])
+        if per_input:
+            lsb = [headroom * np.maximum(np.abs(w).max(axis=1, keepdims=True), 1e-12) / levels
+                   for w in weights]
+        else:
+            lsb = [np.array(headroom * max(float(np.abs(w).max()), 1e-12) / levels)
+                   for w in weights]
         return cls(lsb, levels)
 
-    def limit(self, layer: int) -> float:
-        """Largest representable magnitude of ``layer``."""
-        return float(self.levels * self.lsb[layer])
+    def __post_init__(self) -> None:
+        self.lsb = [np.asarray(x, dtype=float) for x in self.lsb]
+
+    def limit(self, layer: int) -> np.ndarray:
+        """Largest representable magnitude of ``layer`` (per input, or a scalar array)."""
+        return self.levels * self.lsb[layer]
 
     def clip(self, w: np.ndarray, layer: int) -> np.ndarray:
         lim = self.limit(layer)

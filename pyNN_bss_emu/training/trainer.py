@@ -30,7 +30,7 @@ from .spiking import SpikingNetwork
 
 __all__ = ["TrainerConfig", "InTheLoopTrainer", "CheckpointError"]
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2     # 2: one LSB array per layer (per-input grids)
 
 
 class CheckpointError(ValueError):
@@ -240,7 +240,7 @@ class InTheLoopTrainer:
         opt = self.optimiser.state()
         arrays.update({f"adam_m_{i}": m for i, m in enumerate(opt["m"])})
         arrays.update({f"adam_v_{i}": v for i, v in enumerate(opt["v"])})
-        arrays["lsb"] = self.quantiser.lsb
+        arrays.update({f"lsb_{i}": x for i, x in enumerate(self.quantiser.lsb)})
         arrays["unit_uS"] = self.network.unit_uS
         meta = {"version": CHECKPOINT_VERSION, "identity": self._identity(),
                 "iteration": self.iteration, "adam_t": opt["t"], "adam_lr": opt["lr"],
@@ -272,7 +272,8 @@ class InTheLoopTrainer:
         self.optimiser.load_state({"t": meta["adam_t"], "lr": meta["adam_lr"],
                                    "m": [data[f"adam_m_{i}"] for i in range(n)],
                                    "v": [data[f"adam_v_{i}"] for i in range(n)]})
-        self.quantiser = Quantiser(data["lsb"].astype(float), int(meta["levels"]))
+        self.quantiser = Quantiser([data[f"lsb_{i}"].astype(float) for i in range(n)],
+                                   int(meta["levels"]))
         self.network.unit_uS = data["unit_uS"].astype(float)
         self.config = TrainerConfig(**meta["config"])
         _set_rng_state(self.stimulus_rng, meta["stimulus_rng"])
