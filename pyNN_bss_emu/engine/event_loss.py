@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from .kernels import TIME_EPS
+
 
 @njit(cache=True)
 def _fifo(times, channel, spacing, depth, last_release, keep, release):
@@ -28,7 +30,7 @@ def _fifo(times, channel, spacing, depth, last_release, keep, release):
             continue
         start = max(times[k], last_release[c] + spacing)
         # FIFO full: dropped before the wafer (tolerance: see kernels.TIME_EPS)
-        if start - times[k] > depth * spacing + 1e-7:
+        if start - times[k] > depth * spacing + TIME_EPS:
             keep[k] = False
             release[k] = times[k]
         else:
