@@ -40,6 +40,7 @@ import numpy as np
 
 from ..hardware import wafer
 from .addresses import address_sequence
+from .stp import stp_classes
 from .synapse_drivers import driver_requirements
 from .types import BioGraph, MappingError, MergerRouting, NeuronPlacement
 
@@ -151,10 +152,8 @@ class DriverDemand:
         hicann = np.asarray(placement.hicann, dtype=np.int64)
         keep = hicann[post] >= 0 if post.size else np.zeros(0, dtype=bool)
         # row class = STP class * 2 + receptor (a driver carries one STP setting, 14.8)
-        stp_key = np.asarray(graph.stp_key, dtype=np.int64)[keep]
-        present = np.bincount(stp_key, minlength=1) > 0
-        stp_cls = (np.cumsum(present) - 1)[stp_key]          # STP keys present -> 0, 1, ...
-        self.n_stp = max(int(present.sum()), 1)
+        class_key, stp_cls = stp_classes(np.asarray(graph.stp_key, dtype=np.int64)[keep])
+        self.n_stp = class_key.size
         nc = 2 * self.n_stp
         key = np.sort((pre[keep] * n + post[keep]) * nc + stp_cls * 2 + rec[keep])
         if key.size:

@@ -66,6 +66,17 @@ def stp_keys(stp: np.ndarray) -> np.ndarray:
     return keys
 
 
+def stp_classes(keys) -> tuple[np.ndarray, np.ndarray]:
+    """The STP keys present in ``keys``, ascending (``[0]`` if there are none), and every
+    connection's STP class: the index of its key among them.  Row classes, driver needs and
+    per-driver settings are counted per class, so an all-static network has one class."""
+    keys = np.asarray(keys, dtype=np.int64)
+    present = np.bincount(keys, minlength=1) > 0
+    if not present.any():
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[keys]
+
+
 def key_mode(keys) -> np.ndarray:
     """0 static, 1 depression, 2 facilitation per STP key."""
     keys = np.asarray(keys, dtype=np.int64)

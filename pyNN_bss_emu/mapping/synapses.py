@@ -367,14 +367,13 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     # STP classes: the keys present among the routed connections, ascending
     class_key = np.zeros(1, dtype=np.int64)
     rcls = rec                                       # row class per connection
-    if stp_all is not None and np.any(stp_all):
+    if stp_all is not None:
         key = stp_all[idx].astype(np.int64)
         if np.any((key < 0) | (key >= _stp.N_KEYS)):
             raise ValueError(f"conn_stp must be an STP key 0..{_stp.N_KEYS - 1}")
-        present = np.bincount(key, minlength=_stp.N_KEYS) > 0
-        if present.sum() > 1 or (present.any() and not present[0]):
-            class_key = np.flatnonzero(present).astype(np.int64)
-            rcls = (np.cumsum(present) - 1)[key] * N_RECEPTORS + rec
+        if key.size:
+            class_key, stp_class = _stp.stp_classes(key)
+            rcls = stp_class * N_RECEPTORS + rec
     n_stp = class_key.size
     n_cls = n_stp * N_RECEPTORS
 

@@ -7,6 +7,7 @@ from pyNN import errors
 from pyNN.standardmodels import build_translations, synapses
 
 from .. import simulator
+from ..mapping import stp
 
 
 class StaticSynapse(synapses.StaticSynapse):
@@ -18,9 +19,9 @@ class StaticSynapse(synapses.StaticSynapse):
         return simulator.state.dt if d == "auto" else d
 
 
-#: the drivers' STP circuit (brainscales1.md 4.6): U from a 3-bit cap, U = 0.25 + 0.15 cap / 7;
+#: the drivers' STP circuit (brainscales1.md 4.6): U from a 3-bit cap (mapping.stp);
 #: depression or facilitation, not both; recovery 6 ms .. 5.9 s (bio, V_dtc range at 1e4)
-STP_U_RANGE = (0.25, 0.40)
+STP_U_RANGE = stp.U_RANGE
 STP_TAU_RANGE_MS = (6.0, 5900.0)
 
 
@@ -70,5 +71,4 @@ class TsodyksMarkramSynapse(synapses.TsodyksMarkramSynapse):
     def realised_U(U: np.ndarray) -> np.ndarray:
         """U as the driver's 3-bit cap realises it (8 levels from 0.25 to 0.40)."""
         lo, hi = STP_U_RANGE
-        cap = np.clip(np.rint((U - lo) / (hi - lo) * 7), 0, 7)
-        return lo + (hi - lo) * cap / 7
+        return lo + (hi - lo) * stp.u_cap(U) / (stp.N_CAPS - 1)
