@@ -124,7 +124,10 @@ class InTheLoopTrainer:
         """Measured activations of every layer for the samples ``x`` (in runs of at most
         ``batch`` samples)."""
         self._write()
-        batch = batch or self.config.eval_batch
+        return self._measure(x, batch or self.config.eval_batch)
+
+    def _measure(self, x: np.ndarray, batch: int) -> list[np.ndarray]:
+        """Run ``x`` with the weights the backend holds, in runs of at most ``batch``."""
         parts = [self.network.run(x[s:s + batch], self.stimulus_rng)
                  for s in range(0, x.shape[0], batch)]
         return [np.concatenate(p) for p in zip(*parts)]
@@ -147,8 +150,8 @@ class InTheLoopTrainer:
             x = self.data.x_train[:100]
         gains = np.ones(len(self.shadow))
         for _ in range(rounds):
-            acts = [x] + self.forward(x)        # writes the weights with the current units
-            q = self.quantised()
+            q = self._write()                   # the weights with the current units
+            acts = [x] + self._measure(x, self.config.eval_batch)
             for i, w in enumerate(q):
                 pred = np.maximum(acts[i] @ w, 0.0)
                 den = float(np.sum(pred * pred))
@@ -166,7 +169,7 @@ class InTheLoopTrainer:
         idx = self.data_rng.choice(n, size=min(cfg.batch_size, n), replace=False)
         x, y = self.data.x_train[idx], self.data.y_train[idx]
         q = self._write()
-        acts = [x] + self.forward(x, batch=cfg.batch_size)
+        acts = [x] + self._measure(x, cfg.batch_size)
         logits = cfg.beta * acts[-1]
         loss = cross_entropy(logits, y)
         delta = softmax(logits)
