@@ -215,11 +215,8 @@ class State(common.control.BaseState):
         # wafer, where FIFO-delayed stimulus carries over, test_wafer_run_split_invariance)
         bar = progress_bar(n_steps, "bss_emu run", unit="ms", unit_scale=self.dt) \
             if n_steps >= PROGRESS_MIN_STEPS else None
-        if bar is None:
-            times, nodes = self.network.run(n_steps)
-            self._distribute_spikes(times, nodes)
-            return
-        chunk = max(PROGRESS_MIN_CHUNK_STEPS, -(-n_steps // PROGRESS_CHUNKS))
+        chunk = n_steps if bar is None else \
+            max(PROGRESS_MIN_CHUNK_STEPS, -(-n_steps // PROGRESS_CHUNKS))
         try:
             done = 0
             while done < n_steps:
@@ -227,9 +224,11 @@ class State(common.control.BaseState):
                 times, nodes = self.network.run(k)
                 self._distribute_spikes(times, nodes)
                 done += k
-                bar.update(k)
+                if bar is not None:
+                    bar.update(k)
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
 
     def _distribute_spikes(self, times: np.ndarray, nodes: np.ndarray) -> None:
         if times.size == 0:
