@@ -59,7 +59,7 @@ def one_seed(seed: int, iterations: int, data) -> dict:
     def trainer_on(wafer_seed: int, ideal: bool = False):
         args = types.SimpleNamespace(simulator="bss_emu", ideal=ideal, wafer_seed=wafer_seed,
                                      trial_seed=seed, batch_size=256, stimulus_seed=seed,
-                                     seed=seed)
+                                     seed=seed, lr=EXAMPLE.TrainerConfig.lr)
         _, trainer, _ = EXAMPLE.build_trainer(args, SIZES, weights, data, quantiser,
                                               log=lambda m: print("  " + m, flush=True))
         return trainer

@@ -115,8 +115,7 @@ def build_trainer(args, sizes, weights, data, quantiser, log=print):
         net = SpikingNetwork(sim, sizes, SpikingConfig(),    # 100 Hz, 500 ms, regular trains
                              place=_placement(region))
         trainer = InTheLoopTrainer(net, weights, data,
-                                   TrainerConfig(batch_size=args.batch_size,
-                                                 lr=getattr(args, "lr", TrainerConfig.lr)),
+                                   TrainerConfig(batch_size=args.batch_size, lr=args.lr),
                                    quantiser=quantiser, stimulus_seed=args.stimulus_seed,
                                    data_seed=args.seed + 1)
         where = "the mapper's placement" if region is None else f"HICANNs {region}"
