@@ -55,6 +55,19 @@ def wafer_sim(sim, monkeypatch):
     return _sim
 
 
+def assert_same(a, b):
+    """Two lists of recordings are identical: arrays equal element by element, lists of
+    arrays (spike trains) equal in length and per train."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        if isinstance(x, list):
+            assert len(x) == len(y)
+            for u, w in zip(x, y):
+                np.testing.assert_array_equal(u, w)
+        else:
+            np.testing.assert_array_equal(x, y)
+
+
 def spike_times(segment_or_block, index=None):
     """Spike times (ms, float arrays) of a neo Segment/Block, per spiketrain, ordered by
     ``source_index``.  With ``index`` returns only that train."""

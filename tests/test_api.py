@@ -14,7 +14,7 @@ from pyNN import errors
 from pyNN.connectors import IndexBasedExpression
 from pyNN.random import NumpyRNG, RandomDistribution
 
-from conftest import DT, ceil_to_grid, lif_first_spike, signal, spike_times
+from conftest import DT, assert_same, ceil_to_grid, lif_first_spike, signal, spike_times
 
 
 # ====================================================================== control
@@ -1078,17 +1078,6 @@ def _collect(pops):
     return out
 
 
-def _assert_same(a, b):
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        if isinstance(x, list):
-            assert len(x) == len(y)
-            for u, w in zip(x, y):
-                np.testing.assert_array_equal(u, w)
-        else:
-            np.testing.assert_array_equal(x, y)
-
-
 @pytest.mark.parametrize("builder", [_deterministic_network, _poisson_network],
                          ids=["deterministic", "poisson"])
 @pytest.mark.parametrize("split", [[100.0, 100.0], [33.3, 66.7, 0.1, 99.9]],
@@ -1104,7 +1093,7 @@ def test_run_split_invariance(sim, builder, split):
     for t in split:
         sim.run(t)
     assert sim.get_current_time() == pytest.approx(200.0)
-    _assert_same(whole, _collect(pops))
+    assert_same(whole, _collect(pops))
 
 
 def test_run_until_equals_run(sim):
@@ -1115,7 +1104,7 @@ def test_run_until_equals_run(sim):
     pops = _deterministic_network(sim)
     sim.run_until(70.0)
     sim.run_until(150.0)
-    _assert_same(a, _collect(pops))
+    assert_same(a, _collect(pops))
 
 
 def test_reset_reproduces_deterministic_network(sim):
@@ -1127,7 +1116,7 @@ def test_reset_reproduces_deterministic_network(sim):
     for blk in blocks:
         assert len(blk.segments) == 2
         s0, s1 = blk.segments
-        _assert_same([spike_times(s0), np.asarray(signal(s0, "v"))],
+        assert_same([spike_times(s0), np.asarray(signal(s0, "v"))],
                      [spike_times(s1), np.asarray(signal(s1, "v"))])
     assert sum(len(t) for t in spike_times(blocks[0].segments[0])) > 20
 

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from pyNN_bss_emu import simulator  # noqa: E402
 from pyNN_bss_emu.hardware import wafer  # noqa: E402
 
-from conftest import spike_times  # noqa: E402
+from conftest import assert_same, spike_times  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_PNG = 5_000
@@ -277,16 +277,6 @@ def _collect(src, pop):
             np.asarray(data.filter(name="v")[0]))
 
 
-def _same(a, b):
-    for x, y in zip(a, b):
-        if isinstance(x, list):
-            assert len(x) == len(y)
-            for u, w in zip(x, y):
-                np.testing.assert_array_equal(u, w)
-        else:
-            np.testing.assert_array_equal(x, y)
-
-
 def test_progress_auto_is_off_without_a_terminal(monkeypatch):
     monkeypatch.setattr(simulator, "PROGRESS", None)
     assert not sys.stderr.isatty()           # pytest captures stderr
@@ -316,7 +306,7 @@ def test_chunked_run_is_bit_identical(sim, forced_progress, monkeypatch, capsys)
     chunked = _collect(*_network(sim)[:2])
     assert calls == [700, 700, 600]
     assert sum(len(t) for t in whole[1]) > 20
-    _same(whole, chunked)
+    assert_same(whole, chunked)
     assert "bss_emu run" in capsys.readouterr().err
 
 
@@ -354,7 +344,7 @@ def test_wafer_run_split_invariance(wafer_sim):
         pop = build()
         sim.run(300.0)
         sim.run(700.0)
-    _same([whole], [spike_times(pop.get_data())])
+    assert_same([whole], [spike_times(pop.get_data())])
 
 
 def test_mapping_progress_bar(wafer_sim, forced_progress, capsys):
