@@ -4,10 +4,12 @@ Every test runs between ``sim.setup()`` and ``sim.end()`` (autouse fixture ``sim
 test starts from an empty network at t = 0 with dt = 0.1 ms.  Tests that need another time
 step or setup option simply call ``sim.setup(...)`` again (this discards the network).
 
-The PyNN-semantics tests (API, bad input, packaging) check the backend's PyNN behaviour, not
-the wafer's limits, so the fixture's ``setup`` defaults to ``ideal=True`` (no mapping, no
-synapse loss) unless a test passes ``ideal`` itself; wafer tests live in their own files and
-use ``wafer_sim``.
+The fixture's ``setup`` defaults to ``ideal=True`` (no mapping, no synapse loss) unless a test
+passes ``ideal`` itself.  PyNN behaviour that must not depend on the mode (API semantics, errors
+on bad input) is tested in both: a test marked ``@pytest.mark.both_modes`` runs twice, once per
+value of the ``mode`` fixture, and in ``"wafer"`` mode the same ``sim.setup`` maps the network
+on a defect-free wafer (``ideal=False, defects="none"``, parameters clipped to the hardware
+ranges as in ``wafer_sim``, synapse loss allowed).  Wafer-specific tests live in their own files and use ``wafer_sim``.
 """
 from __future__ import annotations
 
@@ -23,17 +25,50 @@ DT = 0.1
 
 _real_setup = _sim.setup
 
+MODES = ("ideal", "wafer")
+
 
 def _ideal_setup(*args, **kwargs):
     kwargs.setdefault("ideal", True)
     return _real_setup(*args, **kwargs)
 
 
+def _both_modes_wafer_setup(*args, **kwargs):
+    # a test that passes ``ideal`` itself asks for that mode explicitly
+    if kwargs.get("ideal", False):
+        return _real_setup(*args, **kwargs)
+    kwargs.setdefault("ideal", False)
+    kwargs.setdefault("defects", "none")
+    kwargs.setdefault("clip_parameters", True)
+    # PyNN-semantics networks (e.g. all-to-all between small populations) may lose a few
+    # synapses for want of drivers; loss is the mapping tests' subject, not these tests'
+    kwargs.setdefault("continue_despite_synapse_loss", True)
+    return _real_setup(*args, **kwargs)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "both_modes: run the test in ideal and in wafer mode (fixture ``mode``)")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_modes") is not None:
+        metafunc.parametrize("mode", MODES, indirect=True)
+
+
+@pytest.fixture
+def mode(request) -> str:
+    """``"ideal"`` or ``"wafer"``: the mode ``sim.setup`` defaults to in this test."""
+    return getattr(request, "param", "ideal")
+
+
 @pytest.fixture(autouse=True)
-def sim(monkeypatch):
-    """The backend module, freshly set up (dt = 0.1 ms, ideal engine); ended after the test."""
+def sim(monkeypatch, mode):
+    """The backend module, freshly set up (dt = 0.1 ms; ideal engine, or the mapped wafer for
+    tests marked ``both_modes`` in their ``wafer`` run); ended after the test."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    monkeypatch.setattr(_sim, "setup", _ideal_setup)
+    monkeypatch.setattr(_sim, "setup", _ideal_setup if mode == "ideal"
+                        else _both_modes_wafer_setup)
     assert _sim.setup(timestep=DT) == 0
     yield _sim
     _sim.end()

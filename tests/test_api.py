@@ -18,6 +18,7 @@ from conftest import DT, assert_same, ceil_to_grid, lif_first_spike, signal, spi
 
 
 # ====================================================================== control
+@pytest.mark.both_modes
 def test_setup_returns_rank_and_state_queries(sim):
     assert sim.setup(timestep=0.05, min_delay=0.2, max_delay=10.0) == 0
     assert sim.get_time_step() == pytest.approx(0.05)
@@ -28,12 +29,14 @@ def test_setup_returns_rank_and_state_queries(sim):
     assert sim.rank() == 0
 
 
+@pytest.mark.both_modes
 def test_setup_defaults(sim):
     assert sim.setup() == 0
     assert sim.get_time_step() == pytest.approx(0.1)
     assert sim.get_current_time() == 0.0
 
 
+@pytest.mark.both_modes
 def test_setup_unknown_keyword_is_type_error_naming_it(sim):
     with pytest.raises(TypeError) as exc:
         sim.setup(timestep=0.1, threads=4)
@@ -41,11 +44,13 @@ def test_setup_unknown_keyword_is_type_error_naming_it(sim):
     assert sim.setup() == 0   # still usable
 
 
+@pytest.mark.both_modes
 def test_setup_accepts_documented_options(sim):
     assert sim.setup(timestep=0.1, stimulus_seed=123, ideal=True, max_delay=20.0) == 0
     assert sim.get_max_delay() == pytest.approx(20.0)
 
 
+@pytest.mark.both_modes
 def test_run_run_until_run_for_advance_time(sim):
     sim.Population(2, sim.IF_cond_exp())
     t = sim.run(10.0)
@@ -59,6 +64,7 @@ def test_run_run_until_run_for_advance_time(sim):
     assert sim.get_current_time() == pytest.approx(30.0)
 
 
+@pytest.mark.both_modes
 def test_run_many_small_steps_does_not_drift(sim):
     sim.Population(1, sim.IF_cond_exp())
     for _ in range(1000):
@@ -66,6 +72,7 @@ def test_run_many_small_steps_does_not_drift(sim):
     assert sim.get_current_time() == pytest.approx(100.0, abs=1e-9)
 
 
+@pytest.mark.both_modes
 def test_reset_goes_back_to_zero(sim):
     sim.Population(1, sim.IF_cond_exp())
     sim.run(50.0)
@@ -75,6 +82,7 @@ def test_reset_goes_back_to_zero(sim):
     assert sim.get_current_time() == pytest.approx(20.0)
 
 
+@pytest.mark.both_modes
 def test_setup_again_discards_network(sim):
     p = sim.Population(5, sim.IF_cond_exp())
     sim.run(10)
@@ -86,6 +94,7 @@ def test_setup_again_discards_network(sim):
     assert sim.simulator.state.populations == [q]
 
 
+@pytest.mark.both_modes
 def test_run_callbacks(sim):
     sim.Population(1, sim.IF_cond_exp())
     seen = []
@@ -99,6 +108,7 @@ def test_run_callbacks(sim):
 
 
 # ====================================================================== populations
+@pytest.mark.both_modes
 def test_population_basics(sim):
     p = sim.Population(10, sim.IF_cond_exp(), label="exc")
     q = sim.Population(4, sim.SpikeSourcePoisson(rate=5.0))
@@ -115,11 +125,13 @@ def test_population_basics(sim):
     assert p.can_record("v") and not p.can_record("w")
 
 
+@pytest.mark.both_modes
 def test_population_cell_class_with_cellparams(sim):
     p = sim.Population(3, sim.IF_cond_exp, cellparams={"tau_m": 12.0})
     np.testing.assert_allclose(p.get("tau_m"), 12.0)
 
 
+@pytest.mark.both_modes
 def test_get_defaults_and_constructor_values(sim):
     p = sim.Population(4, sim.IF_cond_exp(tau_m=15.0, v_thresh=[-50.0, -51.0, -52.0, -53.0]))
     defaults = sim.IF_cond_exp.default_parameters
@@ -133,6 +145,7 @@ def test_get_defaults_and_constructor_values(sim):
     np.testing.assert_allclose(full, np.full(4, 15.0))
 
 
+@pytest.mark.both_modes
 def test_set_scalar_array_and_random(sim):
     p = sim.Population(50, sim.IF_cond_exp())
     p.set(tau_m=12.5)
@@ -153,6 +166,7 @@ def test_set_scalar_array_and_random(sim):
     np.testing.assert_allclose(p.get("tau_m"), 12.5)
 
 
+@pytest.mark.both_modes
 def test_random_distribution_in_constructor(sim):
     ct = sim.IF_cond_exp(tau_m=RandomDistribution("normal", mu=20.0, sigma=1.0,
                                                   rng=NumpyRNG(seed=3)))
@@ -162,6 +176,7 @@ def test_random_distribution_in_constructor(sim):
     assert 0.8 < tau.std() < 1.2
 
 
+@pytest.mark.both_modes
 def test_set_and_get_on_views(sim):
     p = sim.Population(10, sim.IF_cond_exp())
     view = p[2:5]
@@ -190,6 +205,7 @@ def test_set_and_get_on_views(sim):
     np.testing.assert_allclose(np.delete(io, [5, 6, 7]), 0.0)
 
 
+@pytest.mark.both_modes
 def test_set_on_view_affects_simulation(sim):
     """Only the neurons of the view get the current and fire."""
     p = sim.Population(6, sim.IF_cond_exp())
@@ -214,6 +230,7 @@ def test_set_between_runs_changes_behaviour(sim):
     assert st[0] == pytest.approx(50.0 + ceil_to_grid(lif_first_spike(1.0)), abs=1e-9)
 
 
+@pytest.mark.both_modes
 def test_assembly(sim):
     a = sim.Population(3, sim.IF_cond_exp(i_offset=1.0), label="a")
     b = sim.Population(2, sim.EIF_cond_exp_isfa_ista(), label="b")
@@ -259,6 +276,7 @@ print("RECEPTOR", prj.receptor_type)
 """
 
 
+@pytest.mark.both_modes
 def test_projection_onto_assembly_default_receptor_is_excitatory():
     """A positive weight without receptor_type onto an Assembly must be excitatory, as for a
     Population, whatever the interpreter's string-hash seed (checked in subprocesses)."""
@@ -350,6 +368,7 @@ def _syn(w=0.01, d=1.0):
     return sim.StaticSynapse(weight=w, delay=d)
 
 
+@pytest.mark.both_modes
 def test_all_to_all(sim, pops):
     a, b = pops
     prj = sim.Projection(a, b, sim.AllToAllConnector(), _syn())
@@ -358,6 +377,7 @@ def test_all_to_all(sim, pops):
 
 
 @pytest.mark.parametrize("allow", [True, False])
+@pytest.mark.both_modes
 def test_all_to_all_self_connections(sim, pops, allow):
     a, _ = pops
     prj = sim.Projection(a, a, sim.AllToAllConnector(allow_self_connections=allow), _syn())
@@ -365,6 +385,7 @@ def test_all_to_all_self_connections(sim, pops, allow):
     assert _pairs(prj) == expected
 
 
+@pytest.mark.both_modes
 def test_one_to_one(sim):
     a = sim.Population(6, sim.SpikeSourceArray())
     b = sim.Population(6, sim.IF_cond_exp())
@@ -397,12 +418,14 @@ def test_one_to_one_size_one(sim, syn):
     assert g[29] == 0.0 and g[30] == pytest.approx(0.02)   # arrives at 2.0 + 1.0 ms
 
 
+@pytest.mark.both_modes
 def test_one_to_one_size_mismatch_raises(sim, pops):
     a, b = pops
     with pytest.raises(errors.InvalidDimensionsError):
         sim.Projection(a, b, sim.OneToOneConnector(), _syn())
 
 
+@pytest.mark.both_modes
 def test_fixed_probability(sim):
     a = sim.Population(200, sim.SpikeSourcePoisson(rate=1.0))
     b = sim.Population(100, sim.IF_cond_exp())
@@ -419,6 +442,7 @@ def test_fixed_probability(sim):
     assert len(sim.Projection(a, b, sim.FixedProbabilityConnector(1.0), _syn())) == N
 
 
+@pytest.mark.both_modes
 def test_fixed_probability_no_self_connections(sim):
     a = sim.Population(50, sim.IF_cond_exp())
     prj = sim.Projection(a, a, sim.FixedProbabilityConnector(
@@ -427,6 +451,7 @@ def test_fixed_probability_no_self_connections(sim):
     assert abs(len(prj) - 0.5 * 50 * 49) < 4 * np.sqrt(50 * 49 * 0.25)
 
 
+@pytest.mark.both_modes
 def test_fixed_number_pre(sim):
     a = sim.Population(10, sim.SpikeSourceArray())
     b = sim.Population(7, sim.IF_cond_exp())
@@ -437,6 +462,7 @@ def test_fixed_number_pre(sim):
     assert len(set(_pairs(prj))) == 21   # without replacement by default
 
 
+@pytest.mark.both_modes
 def test_fixed_number_post(sim):
     a = sim.Population(6, sim.SpikeSourceArray())
     b = sim.Population(9, sim.IF_cond_exp())
@@ -446,6 +472,7 @@ def test_fixed_number_post(sim):
     np.testing.assert_array_equal(per_pre, 4)
 
 
+@pytest.mark.both_modes
 def test_fixed_total_number(sim):
     a = sim.Population(8, sim.SpikeSourceArray())
     b = sim.Population(9, sim.IF_cond_exp())
@@ -454,6 +481,7 @@ def test_fixed_total_number(sim):
     assert all(0 <= i < 8 and 0 <= j < 9 for i, j in _pairs(prj))
 
 
+@pytest.mark.both_modes
 def test_distance_dependent_probability(sim):
     # default structure: a line with unit spacing, x = index
     a = sim.Population(6, sim.SpikeSourceArray())
@@ -463,6 +491,7 @@ def test_distance_dependent_probability(sim):
     assert _pairs(prj) == expected
 
 
+@pytest.mark.both_modes
 def test_distance_dependent_weights(sim):
     a = sim.Population(4, sim.SpikeSourceArray())
     b = sim.Population(4, sim.IF_cond_exp())
@@ -473,6 +502,7 @@ def test_distance_dependent_weights(sim):
     np.testing.assert_allclose(w, 0.01 * np.abs(i - j) + 0.001)
 
 
+@pytest.mark.both_modes
 def test_displacement_dependent_probability(sim):
     a = sim.Population(6, sim.SpikeSourceArray())
     b = sim.Population(5, sim.IF_cond_exp())
@@ -487,6 +517,7 @@ class _Diagonal(IndexBasedExpression):
         return (i == 2 * j).astype(float)
 
 
+@pytest.mark.both_modes
 def test_index_based_probability(sim):
     a = sim.Population(8, sim.SpikeSourceArray())
     b = sim.Population(5, sim.IF_cond_exp())
@@ -494,6 +525,7 @@ def test_index_based_probability(sim):
     assert _pairs(prj) == [(0, 0), (2, 1), (4, 2), (6, 3)]
 
 
+@pytest.mark.both_modes
 def test_from_list(sim, pops):
     a, b = pops
     conns = [(0, 1, 0.011, 1.5), (4, 3, 0.022, 2.0), (2, 1, 0.033, 0.7), (0, 0, 0.044, 3.1)]
@@ -507,6 +539,7 @@ def test_from_list(sim, pops):
         assert d == pytest.approx(lookup[(i, j)][3])
 
 
+@pytest.mark.both_modes
 def test_from_list_without_parameter_columns_uses_synapse_type(sim, pops):
     a, b = pops
     prj = sim.Projection(a, b, sim.FromListConnector([(1, 2), (3, 0)]),
@@ -516,6 +549,7 @@ def test_from_list_without_parameter_columns_uses_synapse_type(sim, pops):
     np.testing.assert_allclose([c.delay for c in prj.connections], 2.0)
 
 
+@pytest.mark.both_modes
 def test_from_file(sim, pops, tmp_path):
     a, b = pops
     fn = tmp_path / "conns.txt"
@@ -526,6 +560,7 @@ def test_from_file(sim, pops, tmp_path):
     np.testing.assert_allclose(np.array(got, dtype=float), conns)
 
 
+@pytest.mark.both_modes
 def test_array_connector(sim, pops):
     a, b = pops
     rng = np.random.default_rng(0)
@@ -534,6 +569,7 @@ def test_array_connector(sim, pops):
     assert _pairs(prj) == [(int(i), int(j)) for i, j in zip(*np.nonzero(mask))]
 
 
+@pytest.mark.both_modes
 def test_clone_connector(sim, pops):
     a, b = pops
     ref = sim.Projection(a, b, sim.FixedProbabilityConnector(0.5, rng=NumpyRNG(seed=9)), _syn())
@@ -565,6 +601,7 @@ def test_connectors_with_views(sim):
     np.testing.assert_allclose(g[:, :7], 0.0)
 
 
+@pytest.mark.both_modes
 def test_random_weights_and_delays_in_synapse(sim, pops):
     a, b = pops
     s = sim.StaticSynapse(weight=RandomDistribution("uniform", low=0.01, high=0.02,
@@ -580,6 +617,7 @@ def test_random_weights_and_delays_in_synapse(sim, pops):
     np.testing.assert_allclose(d / DT, np.round(d / DT), atol=1e-9)
 
 
+@pytest.mark.both_modes
 def test_get_weight_delay_list_and_array(sim, pops):
     a, b = pops
     conns = [(0, 1, 0.011, 1.5), (4, 3, 0.022, 2.0), (2, 1, 0.033, 0.7)]
@@ -605,6 +643,7 @@ def test_get_weight_delay_list_and_array(sim, pops):
     np.testing.assert_allclose(Db, expected_d)
 
 
+@pytest.mark.both_modes
 def test_get_array_multiple_synapses_sum(sim, pops):
     a, b = pops
     conns = [(0, 1, 0.01, 1.0), (0, 1, 0.02, 2.0)]
@@ -619,6 +658,7 @@ def test_get_array_multiple_synapses_sum(sim, pops):
         pytest.approx(0.01)
 
 
+@pytest.mark.both_modes
 def test_projection_set_scalar_array_random(sim, pops):
     a, b = pops
     prj = sim.Projection(a, b, sim.FixedProbabilityConnector(0.6, rng=NumpyRNG(seed=3)), _syn())
@@ -694,6 +734,7 @@ def test_projection_set_delay_between_runs(sim):
     np.testing.assert_allclose(g, expected, rtol=1e-9, atol=1e-15)
 
 
+@pytest.mark.both_modes
 def test_spike_source_array_set_between_runs(sim):
     src = sim.Population(2, sim.SpikeSourceArray(spike_times=[[5.0, 15.0], [25.0]]))
     src.record("spikes")
@@ -706,6 +747,7 @@ def test_spike_source_array_set_between_runs(sim):
     np.testing.assert_allclose(trains[1], [22.0])
 
 
+@pytest.mark.both_modes
 def test_connection_access(sim, pops):
     a, b = pops
     conns = [(0, 1, 0.011, 1.5), (4, 3, 0.022, 2.0)]
@@ -733,6 +775,7 @@ def test_connection_weight_change_affects_run(sim):
     assert g[610] == pytest.approx(0.03 + 0.01 * np.exp(-10.0))
 
 
+@pytest.mark.both_modes
 def test_projection_save(sim, pops, tmp_path):
     a, b = pops
     conns = [(0, 1, 0.011, 1.5), (4, 3, 0.022, 2.0), (2, 0, 0.033, 0.7)]
@@ -883,6 +926,7 @@ def test_eif_adaptation_current_recorded(sim):
     assert np.all(np.diff(np.diff(st)) >= -1e-9)
 
 
+@pytest.mark.both_modes
 def test_neo_annotations_and_block_metadata(sim):
     p = sim.Population(3, sim.IF_cond_exp(i_offset=1.0), label="annotated")
     p.record(["spikes", "v"])
@@ -900,6 +944,7 @@ def test_neo_annotations_and_block_metadata(sim):
         assert int(st.annotations["channel_id"]) == int(p[int(st.annotations["source_index"])])
 
 
+@pytest.mark.both_modes
 def test_record_view_only(sim):
     p = sim.Population(5, sim.IF_cond_exp(i_offset=1.0))
     p[[1, 3]].record(["spikes", "v"])
@@ -946,6 +991,7 @@ def test_record_to_file_written_at_end(sim, tmp_path):
     assert spike_times(blk, 0)[0] == pytest.approx(ceil_to_grid(lif_first_spike(1.0)))
 
 
+@pytest.mark.both_modes
 def test_write_data(sim, tmp_path):
     p = sim.Population(2, sim.IF_cond_exp(i_offset=1.0))
     p.record(["spikes", "gsyn_exc"])
@@ -978,6 +1024,7 @@ def test_get_spike_counts(sim):
     assert p.mean_spike_count() == pytest.approx(np.mean([len(t) for t in trains]))
 
 
+@pytest.mark.both_modes
 def test_get_data_clear(sim):
     p = sim.Population(1, sim.IF_cond_exp(i_offset=1.0))
     p.record(["spikes", "v"])
@@ -1017,6 +1064,7 @@ def test_get_data_clear_keeps_signal_aligned(sim):
                                        "aligned with the uninterrupted trace")
 
 
+@pytest.mark.both_modes
 def test_record_none_stops_recording(sim):
     p = sim.Population(1, sim.IF_cond_exp(i_offset=1.0))
     p.record(["spikes", "v"])
@@ -1082,6 +1130,7 @@ def _collect(pops):
                          ids=["deterministic", "poisson"])
 @pytest.mark.parametrize("split", [[100.0, 100.0], [33.3, 66.7, 0.1, 99.9]],
                          ids=["2x100", "irregular"])
+@pytest.mark.both_modes
 def test_run_split_invariance(sim, builder, split):
     pops = builder(sim)
     sim.run(200.0)
@@ -1096,6 +1145,7 @@ def test_run_split_invariance(sim, builder, split):
     assert_same(whole, _collect(pops))
 
 
+@pytest.mark.both_modes
 def test_run_until_equals_run(sim):
     pops = _deterministic_network(sim)
     sim.run(150.0)
@@ -1107,6 +1157,7 @@ def test_run_until_equals_run(sim):
     assert_same(a, _collect(pops))
 
 
+@pytest.mark.both_modes
 def test_reset_reproduces_deterministic_network(sim):
     pops = _deterministic_network(sim)
     sim.run(200.0)
@@ -1116,8 +1167,18 @@ def test_reset_reproduces_deterministic_network(sim):
     for blk in blocks:
         assert len(blk.segments) == 2
         s0, s1 = blk.segments
-        assert_same([spike_times(s0), np.asarray(signal(s0, "v"))],
-                     [spike_times(s1), np.asarray(signal(s1, "v"))])
+        assert_same(spike_times(s0), spike_times(s1))
+        v0, v1 = np.asarray(signal(s0, "v")), np.asarray(signal(s1, "v"))
+        if sim.simulator.state.mapper is None:
+            np.testing.assert_array_equal(v0, v1)
+        else:
+            # every run after reset() is a new trial of the ADC: the membranes are the same, the
+            # readout noise (5 mV hardware = 0.5 mV bio at alpha 10, brainscales1.md 9) is new;
+            # the difference of two readouts has sigma 0.71 mV, so its mean over the ~60,000
+            # samples is 0 to within 0.02 mV and no sample differs by 7 sigma
+            d = v1 - v0
+            assert abs(d.mean()) < 0.02 and np.abs(d).max() < 5.0
+            assert d.std() == pytest.approx(0.5 * np.sqrt(2), rel=0.05)
     assert sum(len(t) for t in spike_times(blocks[0].segments[0])) > 20
 
 
@@ -1129,6 +1190,7 @@ def _poisson_trains(sim, seed, n=20, rate=50.0, t=500.0):
     return spike_times(src.get_data())
 
 
+@pytest.mark.both_modes
 def test_stimulus_seed_reproducible_and_different(sim):
     a = _poisson_trains(sim, 12345)
     b = _poisson_trains(sim, 12345)
@@ -1141,6 +1203,7 @@ def test_stimulus_seed_reproducible_and_different(sim):
     assert len({tuple(t) for t in a}) == len(a)
 
 
+@pytest.mark.both_modes
 def test_poisson_rate_statistics(sim):
     n, rate, T = 1000, 20.0, 1000.0
     src = sim.Population(n, sim.SpikeSourcePoisson(rate=rate))
@@ -1167,6 +1230,7 @@ def test_poisson_rate_statistics(sim):
     assert allt.min() >= 0.0 and allt.max() <= T
 
 
+@pytest.mark.both_modes
 def test_poisson_start_duration_and_rate_change(sim):
     src = sim.Population(500, sim.SpikeSourcePoisson(rate=40.0, start=100.0, duration=200.0))
     src.record("spikes")
@@ -1182,6 +1246,7 @@ def test_poisson_start_duration_and_rate_change(sim):
     assert abs(late.size - 500 * 10 * 0.4) < 3 * np.sqrt(500 * 10 * 0.4)
 
 
+@pytest.mark.both_modes
 def test_poisson_rate_zero_gives_no_spikes(sim):
     src = sim.Population(100, sim.SpikeSourcePoisson(rate=0.0))
     src.record("spikes")

@@ -10,7 +10,24 @@ import pytest
 import quantities as pq
 from pyNN import errors
 
+pytestmark = pytest.mark.both_modes
 from conftest import ceil_to_grid, lif_first_spike, spike_times
+
+
+def _on_wafer(sim) -> bool:
+    return sim.simulator.state.mapper is not None
+
+
+def _assert_first_spike(sim, t_first: float, expected: float) -> None:
+    """The first spike (ms after the run started) of an IF_cond_exp neuron with the default
+    parameters and i_offset = 1 nA is the analytic LIF time: exact to the time step in ideal
+    mode; on the wafer within the calibrated neuron's residual mismatch (tau_m 8 %, E_l and V_th
+    about 1 %, brainscales1.md 11.1: a few per cent of the time), where a simulator broken by the
+    failed call would not spike at all or be far off."""
+    if _on_wafer(sim):
+        assert t_first == pytest.approx(expected, rel=0.15)
+    else:
+        assert t_first == pytest.approx(expected, abs=1e-9)
 
 
 def _still_usable(sim, duration=50.0):
@@ -23,7 +40,7 @@ def _still_usable(sim, duration=50.0):
     assert sim.get_current_time() == pytest.approx(t0 + duration)
     st = spike_times(p.get_data(), 0)
     assert st.size > 0
-    assert st[0] == pytest.approx(t0 + ceil_to_grid(lif_first_spike(1.0)), abs=1e-9)
+    _assert_first_spike(sim, st[0] - t0, ceil_to_grid(lif_first_spike(1.0)))
     sim.run(10.0)
     assert sim.get_current_time() == pytest.approx(t0 + duration + 10.0)
 
@@ -239,7 +256,7 @@ def test_invalid_value_in_set_leaves_values_untouched(sim):
     sim.run(50.0)
     st = spike_times(p.get_data())
     for t in st:   # the engine still has the old, valid parameters
-        assert t[0] == pytest.approx(ceil_to_grid(lif_first_spike(1.0)), abs=1e-9)
+        _assert_first_spike(sim, t[0], ceil_to_grid(lif_first_spike(1.0)))
     src = sim.Population(2, sim.SpikeSourcePoisson(rate=10.0))
     with pytest.raises(errors.InvalidParameterValueError) as exc:
         src.set(rate=-1.0)
@@ -356,7 +373,10 @@ def test_recording_works_after_bad_sampling_interval(sim):
     sigs = [s for s in p.get_data().segments[0].analogsignals if s.name == "v"]
     assert len(sigs) == 1
     assert sigs[0].shape == (51, 2)
-    np.testing.assert_allclose(np.asarray(sigs[0])[0], -65.0)
+    # ideal: v_rest exactly; wafer: through the ADC (readout offset 0.2 mV and noise 0.5 mV,
+    # 5 sigma) and the calibrated E_l residual (< 1 mV)
+    np.testing.assert_allclose(np.asarray(sigs[0])[0], -65.0,
+                               rtol=0, atol=3.5 if _on_wafer(sim) else 1e-12)
 
 
 # ====================================================================== connections
