@@ -7,7 +7,6 @@ domains), 3.5 (shared V_reset), 11.1 (post-calibration relative sigma), 11.3 [E]
 """
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -67,17 +66,12 @@ def wafer_runs():
     assert layout.size == 384 * 512
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", HardwareParameterWarning)
-        t0 = time.perf_counter()
         C.wafer_calibration(11).calibrate()
-        t_cal = time.perf_counter() - t0
         runs = {}
-        times = {}
         for mode in ("calibrated", "uncalibrated", "ideal"):
-            t0 = time.perf_counter()
             runs[mode] = realise_neuron_parameters(MC_PARAMS, layout, settings=MC_SETTINGS,
                                                    wafer_seed=11, mode=mode, trial_seed=3)
-            times[mode] = time.perf_counter() - t0
-    return layout, runs, times, t_cal
+    return layout, runs
 
 
 # ---------------------------------------------------------------- 10.1 / 10.2: DAC examples
@@ -421,7 +415,7 @@ def test_trial_seed_changes_only_the_trial_noise():
 
 # ---------------------------------------------------------------- table 11.1
 def test_calibrated_spreads_match_table_11_1(wafer_runs):
-    layout, runs, _, _ = wafer_runs
+    layout, runs = wafer_runs
     r = runs["calibrated"]
     assert r.layout.size == 196_608
     got = {k: _rel_spread(r, k) for k in TABLE_11_1}
@@ -435,7 +429,7 @@ def test_calibrated_spreads_match_table_11_1(wafer_runs):
 
 def test_uncalibrated_spreads_several_times_larger(wafer_runs):
     """11.3 [E]: calibration improves the spreads by several times."""
-    _, runs, _, _ = wafer_runs
+    _, runs = wafer_runs
     ratios = {k: _rel_spread(runs["uncalibrated"], k) / _rel_spread(runs["calibrated"], k)
               for k in TABLE_11_1}
     assert all(v >= 2.0 for v in ratios.values()), ratios
@@ -448,7 +442,7 @@ def test_uncalibrated_spreads_several_times_larger(wafer_runs):
 
 
 def test_ideal_mode_has_no_mismatch(wafer_runs):
-    _, runs, _, _ = wafer_runs
+    _, runs = wafer_runs
     p = runs["ideal"].denmem_params
     for k in ENGINE_KEYS:
         assert np.ptp(p[k]) == 0.0, k
@@ -468,13 +462,6 @@ def test_ideal_mode_has_no_mismatch(wafer_runs):
         assert abs(d_got - d_req) <= 0.5 + 1e-9, name
     # ideal per-denmem cm: the neuron's cm split over its 8 denmems
     assert p["cm"][0] == pytest.approx(0.25 / 8)
-
-
-def test_whole_wafer_performance(wafer_runs):
-    _, _, times, t_cal = wafer_runs
-    assert t_cal < 30.0, t_cal
-    assert times["calibrated"] < 5.0, times
-    assert times["uncalibrated"] < 5.0, times
 
 
 def test_unreachable_targets_are_reported():

@@ -6,7 +6,6 @@ only uses the paths as (hicann, vertical, bus) rows, never the router's graph ta
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -387,11 +386,11 @@ def test_default_algorithm_loses_least():
     assert ok["backbone"] < ok["backbone+dijkstra"]
 
 
-def test_wafer_scale_speed():
+def test_wafer_scale_routing():
+    """2,000 sources x 10 targets route with every algorithm (wall time in
+    benchmarks/stage_timings.py)."""
     route_l1([0], [0], [[1]])                                  # compile / load cache
     sh, sm, tg = random_sources(2000, 10, 6, seed=4)
     for alg in ALL:
-        t0 = time.perf_counter()
         routes = route_l1(sh, sm, tg, algorithm=alg)
-        assert time.perf_counter() - t0 < 30.0
         assert routes.req_ok.size == 20000

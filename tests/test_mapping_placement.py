@@ -6,7 +6,6 @@ Expected numbers are derived from the BSS-1 geometry (reference sections 3.2, 5,
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -203,14 +202,15 @@ def test_unknown_strategy():
         place_neurons(graph([3], 4), dok, hok, strategy="spiral")
 
 
-def test_full_wafer_placement_is_fast():
+def test_full_wafer_placement_fills_every_hicann():
+    """49,152 neurons of size 4 fill the wafer (384 HICANNs x 128 neurons); wall time in
+    benchmarks/stage_timings.py."""
     dok, hok = all_ok()
     g = graph([49152], 4)
-    t0 = time.perf_counter()
     pl = place_neurons(g, dok, hok)
     mr = route_mergers(g, pl)
     assign_addresses(pl, mr)
-    assert time.perf_counter() - t0 < 2.0
+    assert np.all(np.bincount(pl.hicann, minlength=N_H) == 128)
 
 
 # ====================================================================== merger routing
@@ -722,7 +722,7 @@ def test_driver_demand_matches_independent_count():
     assert dd.max_drivers(np.zeros(0, np.int64), [], [], 3).tolist() == [0, 0, 0]
 
 
-def test_full_wafer_chain_check_is_fast():
+def test_full_wafer_chain_check():
     dok, hok = all_ok()
     rng = np.random.default_rng(0)
     n = 49152
@@ -730,8 +730,6 @@ def test_full_wafer_chain_check_is_fast():
     post = np.clip(pre + rng.integers(-300, 300, pre.size), 0, n - 1)   # local: many refusals
     g = graph([n], 4, pre=pre, post=post)
     pl = place_neurons(g, dok, hok)
-    t0 = time.perf_counter()
     mr = route_mergers(g, pl, chain_length=3)
-    assert time.perf_counter() - t0 < 10.0
     check_routing(np.bincount(pl.hicann * 8 + pl.block, minlength=N_H * 8).reshape(N_H, 8),
                   mr.block_to_merger)

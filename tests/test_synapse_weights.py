@@ -7,7 +7,6 @@ findBestGmaxConfig / getDigitalWeight, re-implemented by brute force where neede
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -471,8 +470,10 @@ def test_fixed_pattern_bad_input():
         sw.FixedPattern(1).factors([384], [0], [0])
 
 
-# ------------------------------------------------------------------ speed
-def test_vectorised_speed_2_4M_synapses():
+# ------------------------------------------------------------------ scale
+def test_microcircuit_scale_2_4M_synapses():
+    """2.4 M synapses in one vectorised call (the 10 % microcircuit's size) give one result per
+    synapse; the wall time is measured in benchmarks/stage_timings.py, not here."""
     n = 2_400_000
     rng = np.random.default_rng(0)
     h = rng.integers(0, 384, n)
@@ -483,11 +484,7 @@ def test_vectorised_speed_2_4M_synapses():
     keys = sw.row_key(h, r)
     cm = np.full(n, 0.2)
     chw = SIZE4_BIG_PF * rng.choice([1, 2, 4], size=n)
-    sw.realise_weights(w[:100], keys[:100], 0.2, SIZE4_BIG_PF)     # warm-up (tiny)
-    t0 = time.perf_counter()
     res = sw.realise_weights(w, keys, cm, chw, rounding="stochastic", rng=1,
                              fixed_pattern=sw.FixedPattern(7), coordinates=(h, r, c))
-    elapsed = time.perf_counter() - t0
     assert res.n_synapses == n and res.digital.shape == (n,)
     assert res.n_disabled == int(np.sum(w == 0))
-    assert elapsed < 2.0, f"realise_weights took {elapsed:.2f} s for 2.4 M synapses"
