@@ -49,7 +49,8 @@ def test_matches_nest_tsodyks_synapse(sim, U, tau_rec, tau_facil):
         assert j[11] > 1.2 * j[0]       # facilitated in the burst
 
 
-def test_reset_restores_full_resources(sim):
+def test_a_new_setup_starts_with_full_resources(sim):
+    """A second setup() gives the first network's trace (reset() itself: test_reset.py)."""
     g1, _ = _stp_trace(sim, 0.5, 100.0, 0.0, ideal=True)
     sim.setup(timestep=DT, ideal=True)
     g2, _ = _stp_trace(sim, 0.5, 100.0, 0.0, ideal=True)
