@@ -84,9 +84,22 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def pick(names: list[str], sample: int, seed: int) -> list[str]:
+    """A seeded sample; nested: a larger sample holds every mutant of a smaller one, so
+    results already in mutants/ are reused when the sample grows."""
     if sample <= 0 or sample >= len(names):
         return sorted(names)
-    return sorted(random.Random(seed).sample(sorted(names), sample))
+    order = sorted(names)
+    random.Random(seed).shuffle(order)
+    return sorted(order[:sample])
+
+
+def selection(module: str, meta: dict, args) -> list[str]:
+    """The mutants of ``module`` to check: those named in ``--names-file`` or a sample."""
+    names = list(meta.get(module, {}))
+    if args.names_file:
+        wanted = set(args.names_file.read_text().split())
+        return sorted(n for n in names if n in wanted)
+    return pick(names, args.sample, args.seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-children", type=int, default=2, help="parallel mutmut workers")
     ap.add_argument("--report-only", action="store_true",
                     help="only print the scores of what mutants/ already holds")
+    ap.add_argument("--names-file", type=Path,
+                    help="check exactly the mutants named in this file (one per line; e.g. "
+                         "to compare two versions of the tests on the same mutants)")
     ap.add_argument("--json", type=Path, help="write the per-module results here")
     ap.add_argument("--survivors", action="store_true", help="list surviving mutants")
     args = ap.parse_args(argv)
@@ -118,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = read_meta()
         chosen = []
         for m in modules:
-            chosen += pick(list(meta.get(m, {})), args.sample, args.seed)
+            chosen += selection(m, meta, args)
         if chosen:
             mutmut(*chosen, max_children=args.max_children)
     meta = read_meta()
@@ -126,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for m in modules:
         codes = meta.get(m, {})
-        names = pick(list(codes), args.sample, args.seed) if not args.report_only \
+        names = selection(m, meta, args) if not args.report_only \
             else [k for k, v in codes.items() if v is not None]
         st = Counter(_status(codes[k]) for k in names)
         checked = sum(v for k, v in st.items() if k != "not checked")
@@ -137,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                      "other": checked - killed - st["survived"] - st["no tests"],
                      "score": killed / checked if checked else float("nan"),
                      "ci95": [lo, hi],
+                     "checked_names": sorted(k for k in names if codes[k] is not None),
                      "survivors": sorted(k for k in names
                                          if _status(codes[k]) in ("survived", "no tests"))})
     print(f"{'module':42s} {'mutants':>7s} {'checked':>7s} {'killed':>6s} {'surv.':>5s} "
