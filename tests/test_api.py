@@ -588,7 +588,8 @@ def test_small_world_connector(sim):
     assert all(abs(i - j) < 1.5 for i, j in _pairs(prj))
 
 
-def test_connectors_with_views(sim):
+@pytest.mark.both_modes
+def test_connectors_with_views(sim, mode):
     src = sim.Population(10, sim.SpikeSourceArray(spike_times=[5.0]))
     post = sim.Population(10, sim.IF_cond_exp())
     prj = sim.Projection(src[0:3], post[[7, 8, 9]], sim.OneToOneConnector(), _syn(0.01, 1.0))
@@ -597,8 +598,16 @@ def test_connectors_with_views(sim):
     post.record("gsyn_exc")
     sim.run(10.0)
     g = np.asarray(signal(post.get_data(), "gsyn_exc"))
-    np.testing.assert_allclose(g[60, 7:], 0.01, rtol=1e-9)
-    np.testing.assert_allclose(g[:, :7], 0.0)
+    np.testing.assert_allclose(g[:, :7], 0.0)           # only the view's cells get input
+    if mode == "ideal":
+        np.testing.assert_allclose(g[60, 7:], 0.01, rtol=1e-9)
+    else:
+        # the wafer: each of cells 7-9 gets one 4-bit-realised jump (within the 20 % fixed
+        # pattern of 0.01 uS), later by the routed delay and the HICANN link's 0.56 ms per
+        # stimulus event (brainscales1.md 7.2, 8)
+        first = np.argmax(g[:, 7:] > 0, axis=0)
+        assert np.all(first > 50)
+        np.testing.assert_allclose(g[first, [7, 8, 9]], 0.01, rtol=0.8)
 
 
 @pytest.mark.both_modes
