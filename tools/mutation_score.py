@@ -8,8 +8,10 @@ modules and test files are configured in ``setup.cfg`` (section ``[mutmut]``).
 
 Checking all ~7,400 mutants of those modules takes hours on two cores, so by default this
 script checks a seeded random sample per module and reports the score with its 95 % Wilson
-interval; ``--sample 0`` checks every mutant.  mutmut remembers results in ``mutants/``:
-a second call reuses them (re-running only mutants of functions that changed).
+interval; ``--sample 0`` checks every mutant.  mutmut keeps the results in ``mutants/``:
+``--report-only`` prints them again without running anything (each run re-checks the mutants
+it names; after the tests change, delete ``mutants/`` so that mutmut also re-collects which
+tests cover which function).
 
     .venv/bin/python tools/mutation_score.py                   # 40 mutants per module
     .venv/bin/python tools/mutation_score.py --sample 100 --modules readout event_loss
@@ -84,8 +86,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def pick(names: list[str], sample: int, seed: int) -> list[str]:
-    """A seeded sample; nested: a larger sample holds every mutant of a smaller one, so
-    results already in mutants/ are reused when the sample grows."""
+    """A seeded sample; nested: a larger sample holds every mutant of a smaller one."""
     if sample <= 0 or sample >= len(names):
         return sorted(names)
     order = sorted(names)
