@@ -346,3 +346,79 @@ def test_input_shortfall_message_states_the_usable_bandwidth():
     assert "vs usable bandwidth 4756.96 MHz (380 HICANNs x 14.24 MHz, FPGAs x 100 MHz; " \
            "bandwidth_utilization 0.8); input DNC mergers" in msg
     assert "exceed" not in msg
+
+
+# ====================================================================== mutation gaps, round 2
+def test_drivers_of_a_route_with_exactly_one_driver():
+    # q0: V-bus 5 -> left drivers of H, needs 1 driver.  As in
+    # test_assign_drivers_record_of_served_skipped_and_rejected_routes the best fit is the top
+    # array at the lowest position: primary driver 3 = top-left quadrant position 1.  A chain
+    # of length 1 extends 0 drivers downwards and ends at the primary: positions [1, 2) =
+    # driver 3 alone.  assigned == 1 must still give its driver line.
+    a = assign_drivers(np.array([H]), np.array([5]), np.array([0]), np.array([1]),
+                       np.array([10]))
+    assert a.assigned.tolist() == [1] and a.primary.tolist() == [3]
+    assert a.chain_begin.tolist() == [1] and a.chain_end.tolist() == [2]
+    assert a.drivers_of(0, 0).tolist() == [3]
+
+
+def test_fieres_repair_keeps_adding_over_several_passes():
+    # 3 routes requesting 1, 10, 10 drivers, synapses 12 : 3 : 3, 9 drivers, chain length 10.
+    # 21 > 9 -> shares 12/18*9 = 6, 1.5, 1.5; assign = min(10, max(1, min(req, floor)))
+    # = 1 (capped by its request), 1, 1 -> 3 of 9.  Deficits (assign - share): -5, -0.5, -0.5;
+    # route 0 is at its request, so only routes 1, 2 are repaired, in order 1, 2 (tie):
+    # pass 1 -> 2, 2 (total 5), pass 2 -> 3, 3 (7), pass 3 -> 4, 4 (9 = available, stop).
+    # A repair that stopped after one pass would leave 2, 2.
+    length, last = fieres_lengths(np.array([1, 10, 10]), np.array([12, 3, 3]), 9, 10)
+    assert length.tolist() == [1, 4, 4] and last.tolist() == [False, False, False]
+
+
+@pytest.mark.parametrize("change, match", [
+    # stp.N_KEYS = 17 keys -> valid keys 0..16; 17 is the first bad one
+    (dict(conn_stp=np.array([0, 17])), r"^conn_stp must be an STP key 0\.\.16$"),
+    (dict(conn_stp=np.array([-1, 0])), r"^conn_stp must be an STP key 0\.\.16$"),
+    # one request -> req_ok must have shape (1,)
+    (dict(req_ok=np.array([True, False])), r"^req_ok must have shape \(1,\), got \(2,\)$"),
+    (dict(req_side=np.array([0, 0])), r"^req_side must have shape \(1,\), got \(2,\)$"),
+])
+def test_allocate_synapses_rejects_bad_stp_keys_and_request_shapes(change, match):
+    args = _alloc_args()
+    args.update(change)
+    with pytest.raises(ValueError, match=match):
+        allocate_synapses(**args)
+
+
+def test_bad_rate_message_names_the_later_source_and_its_population():
+    # cells 0..15: neurons of 'nrn'; cells 16, 17, 18: sources of 'stim' (population 1).
+    # The SECOND source (cell 17) has rate -1 Hz (rates must be finite and >= 0): the message
+    # names cell 17 and population 'stim'.  (The rate is printed with repr, which numpy >= 2
+    # writes as np.float64(-1.0).)
+    g, pl, mr, hok = _one_target_network(3, 1.0)
+    g.rate[17] = -1.0
+    with pytest.raises(ValueError, match=r"^spike source 17 of population 'stim' has rate "
+                                         r"(np\.float64\()?-1\.0\)? Hz; rates must be finite "
+                                         r"and >= 0$"):
+        place_inputs(g, pl, mr, hok)
+    # non-finite is bad too: the third source with NaN
+    g.rate[17] = 1.0
+    g.rate[18] = np.nan
+    with pytest.raises(ValueError, match=r"^spike source 18 of population 'stim' has rate "
+                                         r"(np\.float64\()?nan\)? Hz; rates must be finite "
+                                         r"and >= 0$"):
+        place_inputs(g, pl, mr, hok)
+
+
+def test_manual_input_overflow_message_scales_both_caps_by_the_utilization():
+    # 2 sources of 1 kHz bio x speedup 1e4 = 10 MHz hw each, both manually on HICANN 300
+    # (no neurons there: all 8 DNC mergers x 59 addresses free).  bandwidth_utilization 0.8:
+    # HICANN cap 17.8 x 0.8 = 14.24 MHz, FPGA cap 125 x 0.8 = 100 MHz (= 10 kHz bio at
+    # speedup 1e4) (brainscales1.md 14.6).  First source 10 <= 14.24 fits, the second would
+    # make 20 > 14.24: room for only 1 of 2; requested 2 x 10 = 20 MHz.
+    g, pl, mr, hok = _one_target_network(2, 1000.0)
+    with pytest.raises(ResourceExhaustedError,
+                       match=r"^spike-source population 'stim': manual placement on HICANN\(s\) "
+                             r"300 has room for only 1 of 2 sources \(free input DNC mergers "
+                             r"x 59 addresses, 14\.24 MHz per HICANN, 100 MHz per FPGA at "
+                             r"speedup 10000; requested 20 MHz\)$"):
+        place_inputs(g, pl, mr, hok, speedup=1e4, bandwidth_utilization=0.8,
+                     manual={1: (300,)})
