@@ -19,29 +19,12 @@ from pyNN_bss_emu.mapping.synapse_drivers import driver_requirements
 from pyNN_bss_emu.mapping.types import (BioGraph, MappingError, MergerRouting,
                                         NeuronPlacement, ResourceExhaustedError)
 
+from mapping_graphs import all_ok, graph, placement_from_counts
+
 N_H = wafer.N_HICANN
 HCAP = 17.8e6 * 0.8      # Hz hw per HICANN
 FCAP = 125e6 * 0.8       # Hz hw per FPGA
 RESERVED = {0, 1, 17, 33, 49}
-
-
-def graph(sizes, neuron_size=4, source=None, manual=None, rate=None, pre=(), post=(),
-          labels=None) -> BioGraph:
-    sizes = np.asarray(sizes, dtype=np.int64)
-    n_pop = sizes.size
-    ns = np.broadcast_to(np.asarray(neuron_size), (n_pop,)).copy()
-    src = np.zeros(n_pop, bool) if source is None else np.asarray(source, bool)
-    pre = np.asarray(pre, dtype=np.int64)
-    return BioGraph(size=sizes, is_source=src, neuron_size=ns,
-                    manual_hicanns=list(manual) if manual is not None else [None] * n_pop,
-                    label=labels or [f"pop{i}" for i in range(n_pop)],
-                    rate=np.zeros(int(sizes.sum())) if rate is None else np.asarray(rate, float),
-                    pre=pre, post=np.asarray(post, dtype=np.int64),
-                    receptor=np.zeros(pre.size, np.int64), projection=np.zeros(pre.size, np.int64))
-
-
-def all_ok():
-    return (np.ones((N_H, wafer.DENMEM_ROWS, wafer.DENMEM_COLUMNS), bool), np.ones(N_H, bool))
 
 
 def occupancy(pl: NeuronPlacement) -> np.ndarray:
@@ -214,17 +197,6 @@ def test_full_wafer_placement_fills_every_hicann():
 
 
 # ====================================================================== merger routing
-def placement_from_counts(counts: np.ndarray) -> tuple[BioGraph, NeuronPlacement]:
-    """Neurons of size 2 (1 column) with counts[h, b] neurons in block b of HICANN h."""
-    h, b = np.nonzero(counts)
-    k = counts[h, b]
-    hh, bb = np.repeat(h, k), np.repeat(b, k)
-    local = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-    g = graph([hh.size], 2)
-    pl = NeuronPlacement(hicann=hh, block=bb, x0=bb * 32 + local, width=np.ones_like(hh))
-    return g, pl
-
-
 def tree_path(m, b):
     """Tree nodes (level, index) from block b up to DNC merger m's tap."""
     top = int(np.log2(len(wafer.DNC_MERGER_BLOCKS[m])))

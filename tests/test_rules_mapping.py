@@ -21,31 +21,13 @@ from pyNN_bss_emu.mapping.placement import place_neurons
 from pyNN_bss_emu.mapping.synapse_drivers import (assign_drivers, driver_requirements,
                                                   fieres_lengths)
 from pyNN_bss_emu.mapping.synapses import allocate_synapses
-from pyNN_bss_emu.mapping.types import (BioGraph, MappingError, NeuronPlacement,
+from pyNN_bss_emu.mapping.types import (MappingError, NeuronPlacement,
                                         ResourceExhaustedError)
+
+from mapping_graphs import all_ok, graph, placement_from_counts
 
 N_H = 384                      # HICANNs per wafer (brainscales1.md 0)
 H = 100                        # an interior HICANN for the synapse-stage tests
-
-
-def graph(sizes, neuron_size=4, source=None, manual=None, rate=None, pre=(), post=(),
-          labels=None) -> BioGraph:
-    sizes = np.asarray(sizes, dtype=np.int64)
-    n_pop = sizes.size
-    pre = np.asarray(pre, dtype=np.int64)
-    return BioGraph(size=sizes, is_source=np.zeros(n_pop, bool) if source is None
-                    else np.asarray(source, bool),
-                    neuron_size=np.broadcast_to(np.asarray(neuron_size), (n_pop,)).copy(),
-                    manual_hicanns=list(manual) if manual is not None else [None] * n_pop,
-                    label=labels or [f"pop{i}" for i in range(n_pop)],
-                    rate=np.zeros(int(sizes.sum())) if rate is None else np.asarray(rate, float),
-                    pre=pre, post=np.asarray(post, dtype=np.int64),
-                    receptor=np.zeros(pre.size, np.int64),
-                    projection=np.zeros(pre.size, np.int64))
-
-
-def all_ok():
-    return (np.ones((N_H, wafer.DENMEM_ROWS, wafer.DENMEM_COLUMNS), bool), np.ones(N_H, bool))
 
 
 # ====================================================================== merger tree (6.2, 14.4)
@@ -88,17 +70,12 @@ def test_minimize_drops_trailing_empty_blocks_so_a_later_merger_can_use_them():
     # Keeping the empty block 6 on DNC 5 would block DNC 6 and leave block 7 to DNC 7.
     counts = np.zeros((N_H, 8), np.int64)
     counts[0, 5], counts[0, 7] = 40, 30
-    h, b = np.nonzero(counts)
-    k = counts[h, b]
-    hh, bb = np.repeat(h, k), np.repeat(b, k)
-    local = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-    g = graph([hh.size], 2)
-    pl = NeuronPlacement(hicann=hh, block=bb, x0=bb * 32 + local, width=np.ones_like(hh))
+    g, pl = placement_from_counts(counts)
     for strategy in ("minimize", "minimize_as_possible"):      # no connections: same result
         mr = route_mergers(g, pl, strategy=strategy)
         assert mr.block_to_merger[0].tolist() == [-1, -1, -1, -1, -1, 5, -1, 6], strategy
         assert np.all(mr.block_to_merger[1:] == -1)
-        assert np.all(mr.dnc_merger == np.where(bb == 5, 5, 6))
+        assert np.all(mr.dnc_merger == np.where(pl.block == 5, 5, 6))
     # input mode (14.5, 6.2): DNC 5 and 6 carry neurons; DNC 7's own path Merger0[7] is used
     # by block 7; DNC 0..4 own paths (Merger0[0]; Merger0[1]+Merger1[0]; Merger0[2];
     # Merger0[3]+Merger1[1]+Merger2[0]+Merger3; Merger0[4]) are all free.
