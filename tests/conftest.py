@@ -39,11 +39,10 @@ def _both_modes_wafer_setup(*args, **kwargs):
         return _real_setup(*args, **kwargs)
     kwargs.setdefault("ideal", False)
     kwargs.setdefault("defects", "none")
-    kwargs.setdefault("clip_parameters", True)
     # PyNN-semantics networks (e.g. all-to-all between small populations) may lose a few
     # synapses for want of drivers; loss is the mapping tests' subject, not these tests'
     kwargs.setdefault("continue_despite_synapse_loss", True)
-    return _real_setup(*args, **kwargs)
+    return _wafer_setup(*args, **kwargs)
 
 
 def pytest_configure(config):
@@ -88,6 +87,20 @@ def wafer_sim(sim, monkeypatch):
     monkeypatch.setattr(_sim, "setup", _wafer_setup)
     _wafer_setup(timestep=DT, defects="none")
     return _sim
+
+
+def guidebook_network(sim) -> None:
+    """marocco's guidebook loss example (brainscales1.md 14.12) on the current setup: 50
+    Poisson sources on HICANN 1 and 50 IF_cond_exp on HICANN 0, two FixedProbability(0.5)
+    projections (sources -> neurons, neurons -> neurons) of one seeded connector."""
+    rng = sim.NumpyRNG(seed=2)
+    src = sim.Population(50, sim.SpikeSourcePoisson(rate=5.0))
+    pop = sim.Population(50, sim.IF_cond_exp())
+    sim.place_on_hicann(pop, [0])
+    sim.place_on_hicann(src, [1])
+    c = sim.FixedProbabilityConnector(0.5, rng=rng)
+    sim.Projection(src, pop, c, sim.StaticSynapse(weight=0.01))
+    sim.Projection(pop, pop, c, sim.StaticSynapse(weight=0.01))
 
 
 def assert_same(a, b):

@@ -12,6 +12,8 @@ from pyNN_bss_emu.hardware import wafer
 from pyNN_bss_emu.mapping.pipeline import SynapseLossError
 from pyNN_bss_emu.mapping.types import MappingError, ResourceExhaustedError
 
+from conftest import guidebook_network
+
 
 def _small_net(sim, n_src=10, n=10, p=1.0, w=0.01, seed=1):
     src = sim.Population(n_src, sim.SpikeSourcePoisson(rate=20.0), label="src")
@@ -84,14 +86,7 @@ def test_guidebook_example_loss(wafer_sim):
     sim = wafer_sim
     sim.setup(neuron_size=4, driver_chain_length=5, defects="none",
               continue_despite_synapse_loss=True)
-    rng = sim.NumpyRNG(seed=2)
-    src = sim.Population(50, sim.SpikeSourcePoisson(rate=5.0))
-    pop = sim.Population(50, sim.IF_cond_exp())
-    sim.place_on_hicann(pop, [0])
-    sim.place_on_hicann(src, [1])
-    c = sim.FixedProbabilityConnector(0.5, rng=rng)
-    sim.Projection(src, pop, c, sim.StaticSynapse(weight=0.01))
-    sim.Projection(pop, pop, c, sim.StaticSynapse(weight=0.01))
+    guidebook_network(sim)
     sim.run(1.0)
     stats = sim.get_mapping_statistics()
     assert stats.synapses_realized + stats.synapses_lost == stats.synapses_requested

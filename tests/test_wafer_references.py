@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 import pytest
 
+from conftest import guidebook_network
+
 # ------------------------------------------------------------------ hardware constants
 DT = 0.1                                  # ms, the simulation time step used throughout
 BIO_MS_PER_HW_S = 1e4 * 1e3               # speed-up 1e4 (brainscales1.md 1.4): 1 s hw = 1e7 ms
@@ -587,14 +589,7 @@ def _guidebook(sim, merger_routing: str):
     sim.setup(timestep=DT, ideal=False, defects="none", clip_parameters=True, neuron_size=4,
               driver_chain_length=5, continue_despite_synapse_loss=True,
               merger_routing=merger_routing)
-    rng = sim.NumpyRNG(seed=2)
-    src = sim.Population(50, sim.SpikeSourcePoisson(rate=5.0))
-    pop = sim.Population(50, sim.IF_cond_exp())
-    sim.place_on_hicann(pop, [0])
-    sim.place_on_hicann(src, [1])
-    c = sim.FixedProbabilityConnector(0.5, rng=rng)
-    sim.Projection(src, pop, c, sim.StaticSynapse(weight=0.01))
-    sim.Projection(pop, pop, c, sim.StaticSynapse(weight=0.01))
+    guidebook_network(sim)
     _quiet_run(sim, 0.1)
     return sim.get_mapping_statistics()
 
