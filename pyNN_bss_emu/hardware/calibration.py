@@ -508,7 +508,7 @@ class Realisation:
     * ``denmem_params``: ``cm``, ``g_l``, ``e_l``, ``v_reset``, ``v_thresh``, ``v_peak``,
       ``tau_syn_E``, ``tau_syn_I``, ``e_rev_E``, ``e_rev_I``, ``a``, ``b``, ``tau_w``,
       ``delta_T``, ``i_offset``, ``tau_refrac`` per denmem (the input of
-      ``engine.compound_neuron_parameters``; ``tau_m`` = cm / g_l is included for
+      ``compound_neuron_parameters`` (:mod:`.compound_neuron`); ``tau_m`` = cm / g_l is included for
       convenience).
     * ``layout``: the denmems (with ``layout.neuron`` as ``neuron_of_denmem``).
     * ``dac``: programmed DAC per FG cell and denmem (``V_reset``: the block's value).
@@ -534,11 +534,11 @@ class Realisation:
         return self.layout.first
 
     def neuron_parameters(self, firing_denmem_rules: bool = True) -> dict[str, np.ndarray]:
-        """Per-neuron parameters via ``engine.compound_neuron_parameters`` plus
+        """Per-neuron parameters via ``compound_neuron_parameters`` (:mod:`.compound_neuron`) plus
         ``tau_refrac``.  With ``firing_denmem_rules`` the firing (first) denmem supplies
         tau_refrac, v_peak and v_reset (and v_thresh for IF_cond_exp), as in the ESS
         ``CompoundNeuron``; otherwise those are leak-weighted means (tau_refrac: firing)."""
-        from ..engine.network import compound_neuron_parameters
+        from .compound_neuron import compound_neuron_parameters
         p = {k: v for k, v in self.denmem_params.items() if k not in ("tau_refrac", "tau_m")}
         out = compound_neuron_parameters(p, self.layout.neuron)
         first = self.layout.first
@@ -671,7 +671,8 @@ def realise_neuron_parameters(
         denmems: DenmemLayout | Sequence[tuple[int, Sequence[int]]],
         *, settings: TransformSettings | None = None, cell_type: str | None = None,
         wafer_seed: int = 0, mode: str = "calibrated", trial_seed: int | None = None,
-        clip: bool = False, model: MismatchModel | None = None,
+        clip: bool = False, clip_remedy: str = "pass clip=True",
+        model: MismatchModel | None = None,
         calibration: WaferCalibration | None = None,
         cache_dir: str | os.PathLike | None = None,
         neuron_labels: Sequence[str] | None = None) -> Realisation:
@@ -688,6 +689,7 @@ def realise_neuron_parameters(
     * ``trial_seed``: seed of the trial-to-trial FG programming noise of this configuration
       (None: no FG noise).  Ignored in 'ideal' mode.
     * ``clip``: clip out-of-range parameters (one warning per parameter) instead of raising.
+    * ``clip_remedy``: the end of the out-of-range error message (how to switch clipping on).
     * ``model``: mismatch knobs.
     * ``calibration``: an explicit calibration object (its own wafer seed and model then
       apply).
@@ -701,7 +703,7 @@ def realise_neuron_parameters(
     mode = _normalise_mode(mode)
     s = settings or TransformSettings()
     layout = denmems if isinstance(denmems, DenmemLayout) else DenmemLayout.from_pairs(denmems)
-    hp = transform_parameters(params_bio, s, cell_type, clip=clip)
+    hp = transform_parameters(params_bio, s, cell_type, clip=clip, clip_remedy=clip_remedy)
     if hp.size not in (1, layout.n_neurons):
         raise ValueError(f"parameters are given for {hp.size} neurons, the layout has "
                          f"{layout.n_neurons}")

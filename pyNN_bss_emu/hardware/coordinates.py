@@ -14,7 +14,7 @@ A BSS-1 user can read and write them as in pyhalco::
     >>> DNCMergerOnHICANN(0).sending_hline
     HLineOnHICANN(62)
 
-Everything is computed from the tables and functions of :mod:`.wafer` (no formula is
+Everything is computed from the tables and functions of :mod:`~pyNN_bss_emu.hardware.wafer` (no formula is
 repeated here).  Conventions:
 
 * ``HICANNOnWafer``: enum 0..383 row by row from the top, left to right; ``x`` 0..35,

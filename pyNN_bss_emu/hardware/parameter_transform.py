@@ -66,6 +66,8 @@ from typing import Literal, Mapping
 
 import numpy as np
 
+from .wafer import DEFAULT_SPEEDUP, SPEEDUP_RANGE
+
 __all__ = [
     "BIG_CAP_NF", "SMALL_CAP_NF", "DAC_MAX", "V_FULL_SCALE", "I_FULL_SCALE",
     "LEAK_MODES", "CELL_TYPES", "ParameterRangeError", "HardwareParameterWarning",
@@ -126,15 +128,16 @@ class TransformSettings:
     * ``leak_mode``: I_gl current-mirror setting, 'slow' (divisor 27), 'normal' (3, default)
       or 'fast' (1); selects the I_gl transform (section 3.3).
     """
-    speedup: float = 1e4
+    speedup: float = DEFAULT_SPEEDUP
     alpha: float = 10.0
     shift: float = 1.2
     bigcap: bool = True
     leak_mode: Literal["slow", "normal", "fast"] = "normal"
 
     def __post_init__(self) -> None:
-        if not (1e3 <= self.speedup <= 1e5):
-            raise ValueError(f"speedup={self.speedup:g}: the hardware supports 1e3..1e5")
+        lo, hi = SPEEDUP_RANGE
+        if not (lo <= self.speedup <= hi):
+            raise ValueError(f"speedup={self.speedup:g}: the hardware supports {lo:g}..{hi:g}")
         if not (np.isfinite(self.alpha) and self.alpha > 0):
             raise ValueError(f"alpha={self.alpha!r}: the voltage scale must be > 0")
         if not np.isfinite(self.shift):
@@ -476,13 +479,15 @@ def _infer_cell_type(params: Mapping[str, np.ndarray], cell_type: str | None) ->
 def transform_parameters(params: Mapping[str, np.ndarray],
                          settings: TransformSettings | None = None,
                          cell_type: str | None = None, clip: bool = False,
-                         warn_e_synx: bool = True) -> HardwareParameters:
+                         warn_e_synx: bool = True,
+                         clip_remedy: str = "pass clip=True") -> HardwareParameters:
     """Bio parameters (PyNN names/units, arrays per neuron) -> hw values and default DACs.
 
     Out-of-range values raise :class:`ParameterRangeError` naming the parameter, the first
     offending value and the allowed bio range at these settings, unless ``clip=True``: then
     they are clipped to the range and one :class:`HardwareParameterWarning` per parameter is
-    issued; ``result.clipped`` lists the clipped parameters.
+    issued; ``result.clipped`` lists the clipped parameters.  ``clip_remedy`` ends the error
+    message: how the caller's user switches clipping on.
     """
     s = settings or TransformSettings()
     cell_type = _infer_cell_type(params, cell_type)
@@ -550,7 +555,7 @@ def transform_parameters(params: Mapping[str, np.ndarray],
             if not clip:
                 raise ParameterRangeError(
                     f"{what} is outside the hardware range {rng}; change the value or the "
-                    f"settings, or pass clip=True")
+                    f"settings, or {clip_remedy}")
             clipped.append(name)
             warnings.warn(
                 f"parameter '{name}': {int(bad.sum())} of {n} values outside the hardware "

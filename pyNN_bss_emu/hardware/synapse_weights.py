@@ -132,7 +132,7 @@ VGMAX_RANGE = (0.0, 1023.0)
 #: the hardware table uses the guidebook's usable range [2, 30]
 DIV_RANGE = (1, 30)
 HARDWARE_DIVISORS = tuple(range(2, 31))
-DEFAULT_SPEEDUP = 1e4
+DEFAULT_SPEEDUP = wafer.DEFAULT_SPEEDUP
 #: [E] default fixed-pattern sigmas (see module docstring)
 DEFAULT_SIGMA_SYNAPSE = 0.2
 DEFAULT_SIGMA_DRIVER = 0.05

@@ -89,6 +89,9 @@ N_HLINES = 64
 N_VLINES = 256
 N_DNC_MERGERS = 8
 DEFAULT_CHAIN_LENGTH = 3
+#: hardware / bio time ratio of an experiment, and the range the hardware supports
+DEFAULT_SPEEDUP = 1e4
+SPEEDUP_RANGE = (1e3, 1e5)
 
 #: 6-bit L1 addresses no neuron may use: 0 is the background/locking address, synapse
 #: decoder 1 (addresses 1, 17, 33, 49) disables a synapse

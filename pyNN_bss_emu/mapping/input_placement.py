@@ -155,7 +155,7 @@ class _InputState:
 
 
 def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRouting,
-                 hicann_ok: np.ndarray, speedup: float = 1e4,
+                 hicann_ok: np.ndarray, speedup: float = wafer.DEFAULT_SPEEDUP,
                  bandwidth_utilization: float = 0.8,
                  manual: Mapping[int, Sequence[int]] | None = None,
                  address_strategy: str = "high_first",

@@ -46,6 +46,39 @@ MODE_NAMES = ("static", "depression", "facilitation")
 U_RANGE = (0.25, 0.40)
 
 
+#: recovery / facilitation time constant of the driver's STP circuit, bio ms (V_dtc range at
+#: a speed-up of 1e4, brainscales1.md 4.6)
+TAU_RANGE_MS = (6.0, 5900.0)
+
+
+def circuit_violation(U: np.ndarray, tau_rec: np.ndarray, tau_facil: np.ndarray
+                      ) -> str | None:
+    """Why Tsodyks-Markram parameters cannot be realised by a synapse driver's STP circuit
+    (depression or facilitation, not both; 3-bit U in ``U_RANGE``; time constant in
+    ``TAU_RANGE_MS``), or None if they can."""
+    both = (tau_rec > 0) & (tau_facil > 0)
+    if np.any(both):
+        return ("depression (tau_rec) and facilitation (tau_facil) cannot be active at the "
+                f"same time; set one of them to 0 (got tau_rec={tau_rec[both][0]!r}, "
+                f"tau_facil={tau_facil[both][0]!r})")
+    lo, hi = U_RANGE
+    bad = (U < lo - 1e-9) | (U > hi + 1e-9)
+    if np.any(bad):
+        return f"'U' = {U[bad][0]!r} is outside the driver's range {lo}..{hi} (3-bit U_SE)"
+    tau = np.maximum(tau_rec, tau_facil)
+    lo, hi = TAU_RANGE_MS
+    bad = (tau < lo) | (tau > hi)
+    if np.any(bad):
+        return f"time constant {tau[bad][0]!r} ms is outside the driver's range {lo}..{hi} ms"
+    return None
+
+
+def realised_u(U) -> np.ndarray:
+    """U as the driver's 3-bit cap realises it (8 levels from 0.25 to 0.40)."""
+    lo, hi = U_RANGE
+    return lo + (hi - lo) * u_cap(U) / (N_CAPS - 1)
+
+
 def u_cap(U) -> np.ndarray:
     """3-bit cap (0..7) nearest to ``U``."""
     lo, hi = U_RANGE

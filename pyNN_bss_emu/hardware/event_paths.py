@@ -1,0 +1,19 @@
+"""Rates and resolutions of the wafer's event paths (brainscales1.md sections 6-8), in
+hardware time; the backend scales them to bio time by the speed-up."""
+from __future__ import annotations
+
+#: stimulus playback and recording: events per second of one FPGA and of one HICANN link
+#: (brainscales1.md 7.2)
+FPGA_EVENT_RATE_HZ = 125e6
+HICANN_LINK_EVENT_RATE_HZ = 17.8e6
+#: the priority encoder of a neuron block serves one event per ``ENCODER_CYCLES`` cycles of
+#: the 125 MHz PLL (6.2/6.3)
+PLL_HZ = 125e6
+ENCODER_CYCLES = 2
+#: a DNC merger driving a sending repeater runs in slow mode: 125 MHz (ESS merger model, 6.2)
+MERGER_SLOW_RATE_HZ = 125e6
+#: resolution of the FPGA/DNC spike timestamps (250 MHz DNC clock, 7.1), seconds
+TIMESTAMP_S = 4e-9
+#: trial-independent spread (sigma, bio ms) of a route's delay around the distance formula,
+#: from the 2023 delay calibration on wafer 30 (section 8)
+DELAY_JITTER_MS = 0.1
