@@ -18,6 +18,7 @@ from pyNN_bss_emu.hardware.defects import DefectMap
 from pyNN_bss_emu.hardware.readout import (check_analog_outputs, read_membrane,
                                            readout_offsets_mV_hw)
 from pyNN_bss_emu.mapping import pipeline
+from pyNN_bss_emu.mapping.options import MergerRoutingOptions
 from pyNN_bss_emu.mapping.pipeline import (MappingOptions, MappingResult, MappingStatistics,
                                            ProjectionLoss, SynapseLossError, map_network)
 from pyNN_bss_emu.mapping.types import BioGraph
@@ -163,6 +164,8 @@ STAGES = ("merger_routing", "address_assignment", "input_placement", "l1_routing
           "synapse_routing")
 #: routed delay (brainscales1.md section 8): 0.0397 ms per HICANN on the route + 0.6444 ms
 DELAY_PER_HICANN_MS, DELAY_OFFSET_MS = 0.0397, 0.6444
+#: one-to-one merger routing (block b -> DNC merger b), every other option at its default
+ONE_TO_ONE = MappingOptions(merger_routing=MergerRoutingOptions("one_to_one"))
 
 
 def _graph(pre=(0, 0, 0, 1, 1, 1), post=(2, 3, 4, 2, 3, 4), stp_key=None):
@@ -196,8 +199,8 @@ def test_map_network_by_hand():
     only) and 1 (neurons) = 2.  The projection has no label: it is reported as "0".
     Progress: placement then the 5 stages of the one merger strategy, 6 in all."""
     seen = []
-    res = map_network(_graph(), MappingOptions(merger_strategy="one_to_one"),
-                      DefectMap.none(), progress=lambda *a: seen.append(a))
+    res = map_network(_graph(), ONE_TO_ONE, DefectMap.none(),
+                      progress=lambda *a: seen.append(a))
     names = ("neuron_placement",) + STAGES
     assert seen == [(name, k + 1, 6) for k, name in enumerate(names)]
     st = res.statistics
@@ -248,8 +251,7 @@ def test_routes_without_vertical_buses_lose_every_synapse():
 def test_network_without_connections():
     """No connection: nothing requested, no projection to report, loss 0 (not 0 / 0); the
     unconnected sources are not placed, so only the neurons' HICANN is used."""
-    res = map_network(_graph(pre=(), post=()), MappingOptions(merger_strategy="one_to_one"),
-                      DefectMap.none())
+    res = map_network(_graph(pre=(), post=()), ONE_TO_ONE, DefectMap.none())
     st = res.statistics
     assert st.per_projection == []
     assert (st.synapses_requested, st.synapse_loss, st.l1_routes) == (0, 0.0, 0)
@@ -270,7 +272,7 @@ def test_synapse_accounting_is_checked(monkeypatch):
 
     monkeypatch.setattr(pipeline.synapses, "allocate_synapses", one_too_many)
     with pytest.raises(AssertionError, match="synapse accounting does not add up"):
-        map_network(_graph(), MappingOptions(merger_strategy="one_to_one"), DefectMap.none())
+        map_network(_graph(), ONE_TO_ONE, DefectMap.none())
 
 
 def test_statistics_text():
@@ -322,8 +324,7 @@ def test_saved_mappings_fingerprint_and_no_pickles(tmp_path):
     stp = _graph(stp_key=np.array([0, 1, 9, 0, 1, 9]))
     assert pipeline.fingerprint(stp) == _reference_fingerprint(stp)
 
-    res = map_network(_graph(), MappingOptions(merger_strategy="one_to_one"),
-                      DefectMap.none())
+    res = map_network(_graph(), ONE_TO_ONE, DefectMap.none())
     path = tmp_path / "mapping.npz"
     res.save(str(path))
     with np.load(path) as f:

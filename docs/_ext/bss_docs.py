@@ -4,8 +4,9 @@ time, so that they cannot go stale.
 Directives (usable from MyST markdown as ```` ```{bss-setup-options} ```` and from rst):
 
 ``bss-setup-options``
-    Every keyword of :data:`pyNN_bss_emu.control.SETUP_OPTIONS` with its default, the values
-    ``setup()`` accepts (from the validation tables in ``control.py``) and its description.
+    Every ``setup()`` keyword (:data:`pyNN_bss_emu.backend.options.KEYWORDS`) with its default
+    (read from the option tree), its description and the values ``setup()`` accepts
+    (:func:`~pyNN_bss_emu.backend.options.accepted_values`, from the keyword's typed spec).
 ``bss-parameter-ranges``
     The neuron parameter ranges the emulated wafer accepts at the default ``setup()`` settings
     (:func:`pyNN_bss_emu.hardware.parameter_transform.parameter_ranges`), for both cell types.
@@ -77,55 +78,25 @@ def _table(header: list[str], rows: list[list[nodes.entry]], widths: list[int],
 
 
 # ------------------------------------------------------------------ setup() options
-def _accepted(name: str, default, control) -> list[tuple[str, bool]]:
-    """What ``setup()`` accepts for ``name``, read from control.py's validation tables
-    (private names: if they move, the column says only what the description says)."""
-    if name in getattr(control, "_BOOL_OPTIONS", ()):
-        return [("True", True), (" or ", False), ("False", True)]
-    numbers_ = getattr(control, "_NUMBER_OPTIONS", {})
-    if name in numbers_:
-        import numbers
-        kind, lo, hi = numbers_[name]
-        what = "integer" if kind is numbers.Integral else "number"
-        if hi == float("inf"):
-            return [(f"{what} ≥ {lo:g}", False)]
-        return [(f"{what}, {lo:g} … {hi:g}", False)]
-    choices = getattr(control, "_CHOICE_OPTIONS", {})
-    if name in choices:
-        out = []
-        for i, value in enumerate(choices[name]):
-            if i:
-                out.append((", ", False))
-            out.append((repr(value), True))
-        return out
-    if name == "neuron_size":
-        return [("even integer, 2 … 64", False)]
-    if name == "max_delay":
-        return [("'auto'", True), (" or a number of ms ≥ timestep", False)]
-    if name == "progress":
-        return [("True", True), (", ", False), ("False", True), (" or ", False),
-                ("None", True)]
-    if name == "mapping_file":
-        return [("None", True), (" or a path (", False), (".npz", True), (")", False)]
-    if name == "defects":
-        return [("'default'", True), (", ", False), ("'none'", True),
-                (", a preset name, a dict of rates or a JSON path", False)]
-    return [("see the description", False)]
-
-
 class SetupOptionsTable(SphinxDirective):
-    """Table of ``pyNN_bss_emu.control.SETUP_OPTIONS`` (in its order)."""
+    """Table of the ``setup()`` keywords (``pyNN_bss_emu.backend.options.KEYWORDS``, in its
+    order): default (read from the option tree), description and accepted values (from the
+    keyword's typed spec)."""
     has_content = False
 
     def run(self):
-        from pyNN_bss_emu import control
-        self.env.note_dependency(control.__file__)
+        from pyNN_bss_emu.backend import options
+        from pyNN_bss_emu.hardware import parameter_transform
+        from pyNN_bss_emu.mapping import options as mapping_options
+        # the defaults live in the dataclasses of these modules
+        for module in (options, mapping_options, parameter_transform):
+            self.env.note_dependency(module.__file__)
         rows = []
-        for name, (default, description) in control.SETUP_OPTIONS.items():
+        for name, (default, description) in options.setup_keywords().items():
             meaning = _text_cell(description)
             accepted = nodes.paragraph()
             accepted += nodes.emphasis("", "Accepted: ")
-            for text, literal in _accepted(name, default, control):
+            for text, literal in options.accepted_values(name):
                 accepted += nodes.literal(text, text) if literal else nodes.Text(text)
             meaning += accepted
             rows.append([_text_cell(name, literal=True), _text_cell(repr(default), literal=True),

@@ -14,25 +14,15 @@ import numpy as np
 from ..hardware import wafer
 from . import addresses, input_placement, l1_routing, merger_routing, placement, synapses
 from . import stp as _stp
+# the options live with the other stage options; re-exported so that
+# ``from pyNN_bss_emu.mapping.pipeline import MappingOptions`` keeps working
+from .options import MappingOptions
 from .types import BioGraph, L1Routes, MappingError, MergerRouting, NeuronPlacement, \
     SourcePlacement
 
 #: routed delay model (brainscales1.md section 8): d = slope * HICANNs on the route + offset
 DELAY_PER_HOP_MS = 0.0397
 DELAY_OFFSET_MS = 0.6444
-
-
-@dataclass
-class MappingOptions:
-    """Knobs of the mapper (marocco's names where they exist)."""
-    placement_strategy: str = "enum_asc"
-    merger_strategy: str = "auto"   # best of AUTO_MERGER_STRATEGIES
-    address_strategy: str = "high_first"
-    l1_algorithm: str = "backbone+dijkstra"
-    driver_chain_length: int = wafer.DEFAULT_CHAIN_LENGTH
-    speedup: float = 1e4
-    bandwidth_utilization: float = 0.8
-    continue_despite_synapse_loss: bool = False
 
 
 class SynapseLossError(MappingError):
@@ -239,18 +229,19 @@ def _request_index(routes: L1Routes, conn_source: np.ndarray, post_hicann: np.nd
 AUTO_MERGER_STRATEGIES = ("minimize_as_possible", "minimize")
 
 
-def _route_and_allocate(graph, place, options, strategy, defects, timed):
+def _route_and_allocate(graph, place, options: MappingOptions, strategy, defects, timed):
     """The stages after neuron placement for one merger strategy."""
+    chain_length = options.synapse_routing.driver_chain_length
+    address_strategy = options.address_assignment.strategy
     mergers = timed("merger_routing", merger_routing.route_mergers, graph, place,
-                    strategy=strategy, chain_length=options.driver_chain_length,
-                    address_strategy=options.address_strategy)
+                    strategy=strategy, chain_length=chain_length,
+                    address_strategy=address_strategy)
     neuron_addr = timed("address_assignment", addresses.assign_addresses, place, mergers,
-                        strategy=options.address_strategy)
+                        strategy=address_strategy)
     sources = timed("input_placement", input_placement.place_inputs, graph, place, mergers,
                     defects.hicann_ok, speedup=options.speedup,
-                    bandwidth_utilization=options.bandwidth_utilization,
-                    chain_length=options.driver_chain_length,
-                    address_strategy=options.address_strategy)
+                    bandwidth_utilization=options.input_placement.bandwidth_utilization,
+                    chain_length=chain_length, address_strategy=address_strategy)
     cell_hicann = np.where(place.hicann >= 0, place.hicann, sources.hicann)
     cell_merger = np.where(mergers.dnc_merger >= 0, mergers.dnc_merger, sources.dnc_merger)
     cell_address = np.where(neuron_addr >= 0, neuron_addr, sources.address)
@@ -260,13 +251,13 @@ def _route_and_allocate(graph, place, options, strategy, defects, timed):
                                                          cell_merger[pre], post_hicann)
     routes = timed("l1_routing", l1_routing.route_l1, src_h, src_m, targets,
                    hicann_ok=defects.hicann_ok, hline_ok=defects.hline_ok,
-                   vline_ok=defects.vline_ok, algorithm=options.l1_algorithm)
+                   vline_ok=defects.vline_ok, algorithm=options.l1_routing.algorithm)
     conn_request = _request_index(routes, conn_source, post_hicann)
     alloc = timed("synapse_routing", synapses.allocate_synapses,
                   conn_request, cell_address[pre], post_hicann, place.x0[post],
                   place.width[post], graph.receptor, routes.req_target, routes.req_vline,
                   routes.req_side, routes.req_ok, driver_ok=defects.driver_ok,
-                  chain_length=options.driver_chain_length, conn_stp=graph.stp_key)
+                  chain_length=chain_length, conn_stp=graph.stp_key)
     return mergers, neuron_addr, sources, routes, conn_request, alloc
 
 
@@ -281,8 +272,8 @@ def map_network(graph: BioGraph, options: MappingOptions, defects,
     ``SynapseLossError`` when synapses are lost and the options do not allow it.
     """
     timings: dict[str, float] = {}
-    strategies = AUTO_MERGER_STRATEGIES if options.merger_strategy == "auto" \
-        else (options.merger_strategy,)
+    strategies = AUTO_MERGER_STRATEGIES if options.merger_routing.strategy == "auto" \
+        else (options.merger_routing.strategy,)
     n_stages = 1 + 5 * len(strategies)    # placement, then 5 stages per merger strategy
     stages_done = [0]
 
@@ -297,7 +288,7 @@ def map_network(graph: BioGraph, options: MappingOptions, defects,
 
     t_start = time.perf_counter()
     place = timed("neuron_placement", placement.place_neurons, graph, defects.denmem_ok,
-                  defects.hicann_ok, strategy=options.placement_strategy)
+                  defects.hicann_ok, strategy=options.neuron_placement.strategy)
     best = None
     for strategy in strategies:
         trial = _route_and_allocate(graph, place, options, strategy, defects, timed)

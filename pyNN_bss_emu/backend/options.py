@@ -1,0 +1,453 @@
+"""The typed option tree of ``setup()``: one frozen dataclass per concern, built once from the
+validated keywords.
+
+Tree (paths from :class:`SetupOptions`, defaults stated once, in the dataclasses)::
+
+    ideal                                     False
+    mapping                                   mapping.options.MappingOptions
+        neuron_placement.default_neuron_size  4 (denmems)
+        neuron_placement.strategy             'enum_asc'
+        merger_routing.strategy               'auto'
+        address_assignment.strategy           'high_first'
+        input_placement.bandwidth_utilization 0.8
+        l1_routing.algorithm                  'backbone+dijkstra'
+        synapse_routing.driver_chain_length   wafer.DEFAULT_CHAIN_LENGTH (3)
+        speedup                               wafer.DEFAULT_SPEEDUP (1e4)
+        continue_despite_synapse_loss         False
+        mapping_file                          None
+    parameter_transform                       ParameterTransformOptions (marocco param_trafo)
+        alpha, shift, big_capacitors,         TransformSettings' defaults (10, 1.2 V, True,
+        leak_mode                             'normal')
+        clip                                  False
+    defects.spec                              'default'
+    substrate                                 SubstrateOptions
+        calibration, weight_rounding,         'calibrated', 'nearest',
+        wafer_seed, trial_seed,               0, 0,
+        analog_recording_limit                False
+    engine                                    EngineOptions
+        stimulus_seed, max_delay, progress    0, pyNN's DEFAULT_MAX_DELAY ('auto'), None
+
+:data:`KEYWORDS` maps every ``setup()`` keyword to its path in the tree, its description and
+the values it accepts (:class:`Bool`, :class:`Integer`, :class:`Real`, :class:`Choice`,
+:class:`Custom`); a keyword's default is the tree's value at its path, never restated.
+:meth:`SetupOptions.from_keywords` validates the keywords (the exceptions and messages that
+``setup()`` has always raised) and builds the tree; :func:`setup_keywords` and
+:func:`accepted_values` give the documentation its table.
+
+Only :mod:`..mapping.options`, :mod:`..hardware`, the standard library and pyNN's constants are
+imported here: no module of the PyNN surface.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable, Protocol, Union
+
+from pyNN.common.control import DEFAULT_MAX_DELAY
+
+from ..hardware import parameter_transform as _pt
+from ..hardware import wafer
+from ..hardware.synapse_weights import ROUNDING_MODES
+from ..mapping.options import MappingOptions, check_neuron_size
+
+__all__ = ["ParameterTransformOptions", "DefectOptions", "SubstrateOptions", "EngineOptions",
+           "SetupOptions", "Bool", "Integer", "Real", "Choice", "Custom", "Keyword",
+           "KEYWORDS", "setup_keywords", "accepted_values"]
+
+#: (text, is_literal) pieces of the "accepted values" sentence of the documentation
+Pieces = list[tuple[str, bool]]
+
+#: TransformSettings' defaults by field name: ParameterTransformOptions reads its defaults
+#: from here so that the transformation's defaults are stated once, in TransformSettings
+_TRANSFORM_DEFAULTS = {f.name: f.default for f in fields(_pt.TransformSettings)}
+
+
+# ------------------------------------------------------------------ the tree
+@dataclass(frozen=True)
+class ParameterTransformOptions:
+    """Bio -> hardware parameter transformation (marocco ``param_trafo``).
+
+    * ``alpha``: voltage scale, V_hw [V] = alpha * V_bio [mV] * 1e-3 + shift (``alpha_v``).
+    * ``shift``: voltage shift in V (``shift_v``).
+    * ``big_capacitors``: big (2.16 pF) or small (0.164 pF) membrane capacitor per denmem.
+    * ``leak_mode``: I_gl current-mirror setting, 'slow', 'normal' or 'fast'.
+    * ``clip``: clip parameters outside the hardware ranges (one warning per parameter)
+      instead of raising ``ParameterRangeError``.
+
+    The speed-up is not here: it is a property of the experiment
+    (``SetupOptions.mapping.speedup``) and enters through :meth:`settings`.
+    """
+    alpha: float = _TRANSFORM_DEFAULTS["alpha"]
+    shift: float = _TRANSFORM_DEFAULTS["shift"]
+    big_capacitors: bool = _TRANSFORM_DEFAULTS["bigcap"]
+    leak_mode: str = _TRANSFORM_DEFAULTS["leak_mode"]
+    clip: bool = False
+
+    def settings(self, speedup: float) -> _pt.TransformSettings:
+        """The :class:`~pyNN_bss_emu.hardware.parameter_transform.TransformSettings` at the
+        hardware / bio time ratio ``speedup`` (1e3..1e5)."""
+        return _pt.TransformSettings(speedup=float(speedup), alpha=float(self.alpha),
+                                     shift=float(self.shift), bigcap=bool(self.big_capacitors),
+                                     leak_mode=self.leak_mode)
+
+
+@dataclass(frozen=True)
+class DefectOptions:
+    """Defects of the emulated wafer (marocco ``defects``).
+
+    * ``spec``: 'default' (seeded small defect rates), 'none', a preset name, a dict of defect
+      rates or the path of a JSON defect file (``DefectMap.from_spec``, which validates it;
+      the map is drawn with ``SubstrateOptions.wafer_seed``).
+    """
+    # a dict spec is not hashable; leaving it out of the hash keeps the tree hashable (equal
+    # trees still hash equal)
+    spec: Union[str, dict] = field(default="default", hash=False)
+
+
+@dataclass(frozen=True)
+class SubstrateOptions:
+    """The emulated wafer beyond the mapping: analog variation, weights, readout.
+
+    * ``calibration``: neuron parameters on the wafer, 'calibrated' (residual mismatch of a
+      calibrated wafer), 'off' (uncalibrated spreads) or 'ideal' (FG quantisation only).
+    * ``weight_rounding``: 4-bit weight rounding, 'nearest' or 'stochastic'.
+    * ``wafer_seed``: seed (>= 0) of the wafer's defects and fixed pattern.
+    * ``trial_seed``: seed (>= 0) of the trial-to-trial variation (readout noise).
+    * ``analog_recording_limit``: enforce 2 recorded membranes per reticle.
+    """
+    calibration: str = "calibrated"
+    weight_rounding: str = "nearest"
+    wafer_seed: int = 0
+    trial_seed: int = 0
+    analog_recording_limit: bool = False
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """The event-driven engine.
+
+    * ``stimulus_seed``: seed (>= 0) of the spike-source randomness.
+    * ``max_delay``: largest synaptic delay in ms, or 'auto' (pyNN's default).
+    * ``progress``: progress bars on stderr: True, False or None (only on a terminal; the
+      environment variable PYNN_BSS_EMU_PROGRESS=1/0 decides).
+    """
+    stimulus_seed: int = 0
+    max_delay: Union[float, str] = DEFAULT_MAX_DELAY
+    progress: Union[bool, None] = None
+
+
+@dataclass(frozen=True)
+class SetupOptions:
+    """Everything ``setup()`` was asked for, as a tree of frozen dataclasses (see the module
+    docstring for the paths and defaults).
+
+    * ``ideal``: no hardware effect at all: no wafer mapping, the ideal engine.
+    """
+    ideal: bool = False
+    mapping: MappingOptions = field(default_factory=MappingOptions)
+    parameter_transform: ParameterTransformOptions = field(
+        default_factory=ParameterTransformOptions)
+    defects: DefectOptions = field(default_factory=DefectOptions)
+    substrate: SubstrateOptions = field(default_factory=SubstrateOptions)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+
+    @classmethod
+    def from_keywords(cls, timestep, min_delay, **keywords) -> "SetupOptions":
+        """Validate ``setup()``'s arguments and build the tree.
+
+        ``timestep`` (ms, > 0) and ``min_delay`` (ms or 'auto') are checked but not stored
+        (PyNN's state keeps them).  Raises ``TypeError`` for an unknown keyword (listing the
+        accepted ones), and ``TypeError``/``ValueError`` naming the keyword for a bad value,
+        before anything is built.  Every keyword is checked, the defaults included (a default
+        max_delay must not be below the time step either); with several bad values the first
+        one in :data:`KEYWORDS` order is reported.  The defect spec is only stored: building
+        the ``DefectMap`` validates it.
+        """
+        unknown = sorted(set(keywords) - set(KEYWORDS))
+        if unknown:
+            raise TypeError(
+                f"setup() got unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
+                f"pyNN.bss_emu accepts timestep, min_delay and: {', '.join(sorted(KEYWORDS))}")
+        if not isinstance(timestep, numbers.Real) or not timestep > 0:
+            raise ValueError(f"setup(timestep={timestep!r}): the time step must be a number "
+                             "> 0 ms")
+        defaults = cls()
+        checked = {}
+        for name, keyword in KEYWORDS.items():
+            value = keywords[name] if name in keywords else _get(defaults, keyword.path)
+            checked[name] = keyword.accepts.check(name, value, timestep)
+        if min_delay != "auto" and (not isinstance(min_delay, numbers.Real)):
+            raise ValueError(f"setup(min_delay={min_delay!r}): expected 'auto' or a number of ms")
+        tree = defaults
+        for name in keywords:       # the others keep their (typed) defaults
+            tree = _replaced(tree, KEYWORDS[name].path, checked[name])
+        return tree
+
+    def keyword_values(self) -> dict[str, Any]:
+        """The ``setup()`` keywords that would build this tree: keyword -> value, in
+        :data:`KEYWORDS` order (for reports and debugging)."""
+        return {name: _get(self, keyword.path) for name, keyword in KEYWORDS.items()}
+
+
+def _get(tree, path: tuple[str, ...]):
+    """The value at ``path`` in ``tree``."""
+    for name in path:
+        tree = getattr(tree, name)
+    return tree
+
+
+def _replaced(tree, path: tuple[str, ...], value):
+    """A copy of the frozen ``tree`` with ``value`` at ``path`` (the untouched branches are
+    shared: they are frozen)."""
+    head, *rest = path
+    new = _replaced(getattr(tree, head), tuple(rest), value) if rest else value
+    return replace(tree, **{head: new})
+
+
+# ------------------------------------------------------------------ accepted values
+class ValueSpec(Protocol):
+    """What a ``setup()`` keyword accepts."""
+
+    def check(self, name: str, value, timestep: float):
+        """The value as stored in the tree, or ``TypeError``/``ValueError`` naming
+        ``setup(name=value)``; ``timestep`` (ms) for checks relative to it."""
+
+    def accepted(self) -> Pieces:
+        """The accepted values as (text, is_literal) pieces for the documentation."""
+
+
+@dataclass(frozen=True)
+class Bool:
+    """True or False (nothing else, not even 0 or 1)."""
+
+    def check(self, name: str, value, timestep: float) -> bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"setup({name}={value!r}): expected True or False")
+        return value
+
+    def accepted(self) -> Pieces:
+        return [("True", True), (" or ", False), ("False", True)]
+
+
+@dataclass(frozen=True)
+class _Number:
+    """A number in [lo, hi] (hi = inf: no upper bound); bools are not numbers here."""
+    lo: float
+    hi: float = math.inf
+    _kind = numbers.Real
+    _what = "number"
+
+    def check(self, name: str, value, timestep: float):
+        if isinstance(value, bool) or not isinstance(value, self._kind) \
+                or not self.lo <= value <= self.hi:
+            bounds = f">= {self.lo}" if self.hi == math.inf else f"in {self.lo:g}..{self.hi:g}"
+            article = "an" if self._what[0] in "aeiou" else "a"
+            raise ValueError(f"setup({name}={value!r}): expected {article} {self._what} "
+                             f"{bounds}")
+        return self._convert(value)
+
+    def _convert(self, value):
+        return value
+
+    def accepted(self) -> Pieces:
+        if self.hi == math.inf:
+            return [(f"{self._what} ≥ {self.lo:g}", False)]
+        return [(f"{self._what}, {self.lo:g} … {self.hi:g}", False)]
+
+
+@dataclass(frozen=True)
+class Integer(_Number):
+    """An integer (int or numpy integer) in [lo, hi]; stored as int."""
+    _kind = numbers.Integral
+    _what = "integer"
+
+    def _convert(self, value) -> int:
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Real(_Number):
+    """A real number in [lo, hi]; stored as float."""
+    _kind = numbers.Real
+    _what = "number"
+
+    def _convert(self, value) -> float:
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``values`` (the order is the one messages and documentation list them in)."""
+    values: tuple
+
+    def check(self, name: str, value, timestep: float):
+        if value not in self.values:
+            raise ValueError(f"setup({name}={value!r}): expected one of {self.values}")
+        return value
+
+    def accepted(self) -> Pieces:
+        out: Pieces = []
+        for i, value in enumerate(self.values):
+            if i:
+                out.append((", ", False))
+            out.append((repr(value), True))
+        return out
+
+
+@dataclass(frozen=True)
+class Custom:
+    """A check of its own: ``check_value(name, value, timestep)`` returns the value to store
+    or raises; ``pieces`` is the documentation's sentence.  ``check_value=None`` stores the
+    value unchecked (it is validated where it is used)."""
+    pieces: tuple
+    check_value: Callable[[str, Any, float], Any] | None = None
+
+    def check(self, name: str, value, timestep: float):
+        return value if self.check_value is None else self.check_value(name, value, timestep)
+
+    def accepted(self) -> Pieces:
+        return list(self.pieces)
+
+
+def _check_max_delay(name: str, value, timestep: float):
+    if value != "auto" and (not isinstance(value, numbers.Real) or value < timestep):
+        raise ValueError(f"setup({name}={value!r}): expected 'auto' or a number of ms "
+                         f">= timestep ({timestep} ms)")
+    return value
+
+
+def _check_progress(name: str, value, timestep: float) -> bool | None:
+    # `in` compares with ==, so 0 and 1 pass as they always have; stored as a real bool
+    if value not in (None, True, False):
+        raise TypeError(f"setup({name}={value!r}): expected True, False or None")
+    return None if value is None else bool(value)
+
+
+def _check_neuron_size(name: str, value, timestep: float) -> int:
+    return check_neuron_size(value, name)
+
+
+# ------------------------------------------------------------------ the keyword table
+@dataclass(frozen=True)
+class Keyword:
+    """One ``setup()`` keyword: where its value goes in :class:`SetupOptions`, what it means
+    and what it accepts.  Its default is the tree's value at ``path``."""
+    path: tuple[str, ...]
+    description: str
+    accepts: ValueSpec
+
+
+_SEED = Integer(0)
+
+#: every ``setup()`` keyword besides timestep and min_delay, in the documentation's order
+KEYWORDS: dict[str, Keyword] = {
+    "max_delay": Keyword(
+        ("engine", "max_delay"), "largest synaptic delay in ms, or 'auto'",
+        Custom((("'auto'", True), (" or a number of ms ≥ timestep", False)),
+               _check_max_delay)),
+    "ideal": Keyword(
+        ("ideal",), "switch off every hardware effect: no wafer mapping (no placement limits, "
+                    "no synapse loss); the network runs on the ideal engine", Bool()),
+    "stimulus_seed": Keyword(
+        ("engine", "stimulus_seed"),
+        "seed (int >= 0) of the spike-source randomness (SpikeSourcePoisson)", _SEED),
+    "wafer_seed": Keyword(
+        ("substrate", "wafer_seed"), "seed (int >= 0) of the emulated wafer: its defect map "
+                                     "and fixed pattern (synapse weights, readout offsets, "
+                                     "delay spread)", _SEED),
+    "trial_seed": Keyword(
+        ("substrate", "trial_seed"),
+        "seed (int >= 0) of the trial-to-trial variation (readout noise)", _SEED),
+    "calibration": Keyword(
+        ("substrate", "calibration"), "neuron parameters on the wafer: 'calibrated' (residual "
+                                      "mismatch of a calibrated wafer), 'off' (uncalibrated "
+                                      "spreads) or 'ideal' (FG quantisation only)",
+        # setup()'s names; 'off' is calibration.MODES' 'uncalibrated'
+        Choice(("calibrated", "off", "ideal"))),
+    "voltage_alpha": Keyword(
+        ("parameter_transform", "alpha"), "bio -> hardware voltage scale: V_hw = alpha * "
+                                          "V_bio[mV] * 1e-3 + shift (marocco's "
+                                          "param_trafo.alpha_v)", Real(1.0, 50.0)),
+    "voltage_shift": Keyword(
+        ("parameter_transform", "shift"),
+        "bio -> hardware voltage shift in V (param_trafo.shift_v)",
+        Real(0.0, _pt.V_FULL_SCALE)),           # the FG voltage range
+    "big_capacitors": Keyword(
+        ("parameter_transform", "big_capacitors"),
+        "big (2.16 pF) or small (0.164 pF) membrane capacitors per denmem", Bool()),
+    "leak_mode": Keyword(
+        ("parameter_transform", "leak_mode"),
+        "leak current mirror: 'slow', 'normal' or 'fast' (tau_m ranges)",
+        Choice(_pt.LEAK_MODES)),
+    "clip_parameters": Keyword(
+        ("parameter_transform", "clip"), "clip neuron parameters outside the hardware ranges "
+                                         "(one warning per parameter) instead of raising an "
+                                         "error", Bool()),
+    "analog_recording_limit": Keyword(
+        ("substrate", "analog_recording_limit"), "enforce the hardware's 2 recorded membranes "
+                                                 "per reticle (error naming the reticle)",
+        Bool()),
+    "defects": Keyword(
+        ("defects", "spec"), "'default' (seeded small defect rates), 'none', a dict of defect "
+                             "rates, or the path of a JSON defect file",
+        # validated when the DefectMap is built (DefectMap.from_spec)
+        Custom((("'default'", True), (", ", False), ("'none'", True),
+                (", a preset name, a dict of rates or a JSON path", False)))),
+    "neuron_size": Keyword(
+        ("mapping", "neuron_placement", "default_neuron_size"),
+        "denmems per logical neuron (even, 2..64); per population with sim.set_neuron_size()",
+        Custom(((f"even integer, 2 … {wafer.MAX_NEURON_SIZE}", False),), _check_neuron_size)),
+    "continue_despite_synapse_loss": Keyword(
+        ("mapping", "continue_despite_synapse_loss"),
+        "run although the mapping lost synapses (lost synapses transmit nothing); default: "
+        "error", Bool()),
+    "driver_chain_length": Keyword(
+        ("mapping", "synapse_routing", "driver_chain_length"),
+        "maximum synapse-driver chain length (1..56)",
+        Integer(1, wafer.DRIVERS_PER_QUADRANT)),     # a chain stays inside one quadrant
+    "merger_routing": Keyword(
+        ("mapping", "merger_routing", "strategy"),
+        "'auto' (map with 'minimize_as_possible' and 'minimize', keep the one losing fewer "
+        "synapses), 'minimize_as_possible' (merge adjacent neuron blocks while the driver "
+        "chain at the targets allows it), 'minimize' (merge up to 59 neurons) or 'one_to_one'",
+        Choice(("auto", "minimize_as_possible", "minimize", "one_to_one"))),
+    "l1_routing": Keyword(
+        ("mapping", "l1_routing", "algorithm"),
+        "L1 routing algorithm: 'backbone+dijkstra' (marocco's backbone router, then "
+        "shortest-path growth for the targets it missed), 'backbone' or 'dijkstra'",
+        Choice(("backbone+dijkstra", "backbone", "dijkstra"))),
+    "speedup": Keyword(
+        ("mapping", "speedup"),
+        "hardware speed-up (1e3..1e5); sets the input bandwidth in bio time",
+        Real(*wafer.SPEEDUP_RANGE)),
+    "weight_rounding": Keyword(
+        ("substrate", "weight_rounding"),
+        "4-bit weight rounding: 'nearest' or 'stochastic' (unbiased, like marocco)",
+        Choice(ROUNDING_MODES)),
+    "mapping_file": Keyword(
+        ("mapping", "mapping_file"), "path of a saved mapping (sim.save_mapping) to reuse for "
+                                     "this network, or where to save a new one",
+        # used as given: a missing file is where the new mapping is saved
+        Custom((("None", True), (" or a path (", False), (".npz", True), (")", False)))),
+    "progress": Keyword(
+        ("engine", "progress"), "progress bars (stderr) for long runs and large mappings: "
+                                "True, False or None (only on a terminal; environment "
+                                "PYNN_BSS_EMU_PROGRESS=1/0)",
+        Custom((("True", True), (", ", False), ("False", True), (" or ", False),
+                ("None", True)), _check_progress)),
+}
+
+
+def setup_keywords() -> dict[str, tuple[Any, str]]:
+    """Every ``setup()`` keyword -> (default, description), in :data:`KEYWORDS` order; the
+    defaults are read from a default-built :class:`SetupOptions`."""
+    defaults = SetupOptions()
+    return {name: (_get(defaults, keyword.path), keyword.description)
+            for name, keyword in KEYWORDS.items()}
+
+
+def accepted_values(name: str) -> Pieces:
+    """What ``setup()`` accepts for keyword ``name``, as (text, is_literal) pieces (literal
+    pieces are set in code style by the documentation).  ``KeyError`` for an unknown name."""
+    return KEYWORDS[name].accepts.accepted()

@@ -1,0 +1,129 @@
+"""The mapper's options, one frozen dataclass per stage (PyMarocco's per-stage options:
+``neuron_placement``, ``merger_routing``, ``l1_routing``, ``synapse_routing``, ...).
+
+Every default is stated here once; ``setup()``'s keywords (``backend.options``) and
+:func:`~pyNN_bss_emu.mapping.pipeline.map_network` read them from these classes.  The values
+are checked where they are used (the stage functions name what they accept), except the
+neuron size, which :func:`check_neuron_size` checks before a population is built.
+
+Only :mod:`..hardware` and the standard library are imported here, so the surface, the
+mapper and the documentation can all read the tree without importing each other.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+
+from ..hardware import wafer
+
+__all__ = ["check_neuron_size", "NeuronPlacementOptions", "MergerRoutingOptions",
+           "AddressAssignmentOptions", "InputPlacementOptions", "L1RoutingOptions",
+           "SynapseRoutingOptions", "MappingOptions"]
+
+
+def check_neuron_size(size, what: str = "neuron_size") -> int:
+    """Validate a logical neuron size (denmems): even, 2..64; returns it as int.
+
+    A logical neuron spans both denmem rows inside one neuron block of
+    ``wafer.MAX_NEURON_SIZE`` denmems, hence even and at most 64.  ``what`` names the value in
+    the message (``ValueError``).
+    """
+    # numbers.Integral covers int and numpy integers (numpy registers them) without
+    # importing numpy here; bool is an Integral too but never a size
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 2 \
+            or size > wafer.MAX_NEURON_SIZE or size % 2:
+        raise ValueError(f"{what}={size!r}: a logical neuron needs an even number of denmems "
+                         f"from 2 to {wafer.MAX_NEURON_SIZE} (it spans both denmem rows inside "
+                         "one neuron block)")
+    return int(size)
+
+
+@dataclass(frozen=True)
+class NeuronPlacementOptions:
+    """Neuron placement (marocco ``neuron_placement``).
+
+    * ``default_neuron_size``: denmems per logical neuron (even, 2..64) of a population that
+      has no ``set_neuron_size()``; marocco's ``default_neuron_size`` (4).
+    * ``strategy``: order of the automatic placement, ``"enum_asc"`` (marocco's
+      ``byNeuronBlockEnumAndPopulationIDasc``) or ``"enum_desc"``
+      (:data:`~pyNN_bss_emu.mapping.placement.STRATEGIES`).
+    """
+    default_neuron_size: int = 4
+    strategy: str = "enum_asc"
+
+
+@dataclass(frozen=True)
+class MergerRoutingOptions:
+    """Merger routing (marocco ``merger_routing``): neuron blocks -> DNC mergers.
+
+    * ``strategy``: ``"auto"`` (map with ``"minimize_as_possible"`` and ``"minimize"``, keep
+      the result losing fewer synapses), or one of
+      :data:`~pyNN_bss_emu.mapping.merger_routing.STRATEGIES`.
+    """
+    strategy: str = "auto"
+
+
+@dataclass(frozen=True)
+class AddressAssignmentOptions:
+    """L1 address assignment (marocco's ``L1AddressPool`` order).
+
+    * ``strategy``: ``"high_first"`` (63, 62, ...), ``"low_first"`` or ``"alternating"``
+      (:data:`~pyNN_bss_emu.mapping.addresses.STRATEGIES`); used for neurons and for the
+      spike sources on input mergers.
+    """
+    strategy: str = "high_first"
+
+
+@dataclass(frozen=True)
+class InputPlacementOptions:
+    """Input placement (marocco ``input_placement``): spike sources -> input DNC mergers.
+
+    * ``bandwidth_utilization``: fraction (0, 1] of the event-rate caps per HICANN (17.8 MHz)
+      and per FPGA (125 MHz, hardware time) that sources may fill; marocco's
+      ``bandwidth_utilization`` (0.8).
+    """
+    bandwidth_utilization: float = 0.8
+
+
+@dataclass(frozen=True)
+class L1RoutingOptions:
+    """L1 routing (marocco ``l1_routing``): DNC mergers -> target HICANNs over the L1 buses.
+
+    * ``algorithm``: ``"backbone+dijkstra"`` (marocco's backbone router, then shortest-path
+      growth for the targets it missed), ``"backbone"`` or ``"dijkstra"``
+      (:data:`~pyNN_bss_emu.mapping.l1_routing.ALGORITHMS`).
+    """
+    algorithm: str = "backbone+dijkstra"
+
+
+@dataclass(frozen=True)
+class SynapseRoutingOptions:
+    """Synapse routing (marocco ``synapse_routing``): synapse drivers and synapse rows.
+
+    * ``driver_chain_length``: most synapse drivers chained behind one V-bus (1..56, the
+      drivers of a quadrant); marocco's ``driver_chain_length`` (3).
+    """
+    driver_chain_length: int = wafer.DEFAULT_CHAIN_LENGTH
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """All options of one mapping: one entry per stage, in marocco's order, plus
+
+    * ``speedup``: hardware / bio time ratio (1e3..1e5); sets the sources' hardware event
+      rates (input placement) and the bio <-> hw time scale of the parameter transformation.
+    * ``continue_despite_synapse_loss``: return a mapping that lost synapses instead of
+      raising :class:`~pyNN_bss_emu.mapping.pipeline.SynapseLossError`.
+    * ``mapping_file``: path of a saved mapping (``.npz``) to reuse for the same network, or
+      where to save a new one; None: map afresh and save nothing.
+    """
+    neuron_placement: NeuronPlacementOptions = field(default_factory=NeuronPlacementOptions)
+    merger_routing: MergerRoutingOptions = field(default_factory=MergerRoutingOptions)
+    address_assignment: AddressAssignmentOptions = field(
+        default_factory=AddressAssignmentOptions)
+    input_placement: InputPlacementOptions = field(default_factory=InputPlacementOptions)
+    l1_routing: L1RoutingOptions = field(default_factory=L1RoutingOptions)
+    synapse_routing: SynapseRoutingOptions = field(default_factory=SynapseRoutingOptions)
+    speedup: float = wafer.DEFAULT_SPEEDUP
+    continue_despite_synapse_loss: bool = False
+    mapping_file: str | None = None
