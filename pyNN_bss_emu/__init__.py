@@ -16,14 +16,15 @@ from pyNN.space import Space  # noqa: F401
 from pyNN.standardmodels import StandardCellType as _StandardCellType
 
 from .connectors import *  # noqa: F401,F403
-from .control import (end, get_current_time, get_max_delay, get_min_delay,  # noqa: F401
-                      get_time_step, initialize, num_processes, rank, reset, run, run_for,
-                      run_until, setup)
+from .control import (end, get_backend, get_current_time, get_max_delay,  # noqa: F401
+                      get_min_delay, get_time_step, initialize, num_processes, rank, reset,
+                      run, run_for, run_until, setup)
 from .populations import Assembly, Population, PopulationView  # noqa: F401
 from .procedural_api import connect, create, record, record_gsyn, record_v, set  # noqa: F401
 from .projections import Projection  # noqa: F401
-from .mapper import (get_mapping_statistics, get_placement, get_pulse_statistics,  # noqa: F401
-                     place_on_hicann, save_mapping, set_neuron_size)
+from .wafer_api import (get_defects, get_mapping, get_mapping_statistics,  # noqa: F401
+                        get_placement, get_pulse_statistics, get_synapse_loss_per_hicann,
+                        place_on_hicann, save_mapping, set_neuron_size)
 from .plotting import plot_membrane, plot_raster, plot_wafer_map, plot_weights  # noqa: F401
 from .standardmodels import CELL_TYPES, SYNAPSE_TYPES
 from .standardmodels.cells import (EIF_cond_exp_isfa_ista, IF_cond_exp,  # noqa: F401

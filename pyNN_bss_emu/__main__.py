@@ -43,12 +43,13 @@ def package_version() -> str:
 
 def wafer_resources() -> dict:
     """The emulated wafer's resources (machine-readable keys, SI units for rates), from the
-    backend's constants (``hardware/wafer.py``, ``mapper.py``, ``mapping/pipeline.py`` and the
-    ``setup()`` defaults in ``control.py``)."""
-    from . import control, mapper
+    backend's constants (``hardware/wafer.py``, ``hardware/event_paths.py``,
+    ``mapping/pipeline.py`` and the ``setup()`` option tree in ``backend/options.py``)."""
+    from .backend import options
+    from .hardware import event_paths as ev
     from .hardware import wafer
     from .mapping import pipeline
-    _, lo, hi = control._NUMBER_OPTIONS["speedup"]
+    speedup = options.KEYWORDS["speedup"]
     return {
         "hicanns": wafer.N_HICANN,
         "grid": [wafer.GRID_WIDTH, wafer.GRID_HEIGHT],
@@ -69,13 +70,13 @@ def wafer_resources() -> dict:
         "dnc_mergers_per_hicann": wafer.N_DNC_MERGERS,
         "usable_l1_addresses": len(wafer.USABLE_ADDRESSES),
         "reserved_l1_addresses": list(wafer.RESERVED_ADDRESSES),
-        "speedup_default": float(control.SETUP_OPTIONS["speedup"][0]),
-        "speedup_range": [float(lo), float(hi)],
-        "fpga_event_rate_hz": mapper.FPGA_EVENT_RATE_HZ,
-        "hicann_link_event_rate_hz": mapper.HICANN_LINK_EVENT_RATE_HZ,
-        "priority_encoder_event_rate_hz": mapper.PLL_HZ / mapper.ENCODER_CYCLES,
-        "dnc_merger_event_rate_hz": mapper.MERGER_SLOW_RATE_HZ,
-        "timestamp_resolution_s": mapper.TIMESTAMP_S,
+        "speedup_default": float(options.setup_keywords()["speedup"][0]),
+        "speedup_range": [float(speedup.accepts.lo), float(speedup.accepts.hi)],
+        "fpga_event_rate_hz": ev.FPGA_EVENT_RATE_HZ,
+        "hicann_link_event_rate_hz": ev.HICANN_LINK_EVENT_RATE_HZ,
+        "priority_encoder_event_rate_hz": ev.PLL_HZ / ev.ENCODER_CYCLES,
+        "dnc_merger_event_rate_hz": ev.MERGER_SLOW_RATE_HZ,
+        "timestamp_resolution_s": ev.TIMESTAMP_S,
         "routed_delay_per_hicann_ms": pipeline.DELAY_PER_HOP_MS,
         "routed_delay_offset_ms": pipeline.DELAY_OFFSET_MS,
     }

@@ -36,31 +36,6 @@ def _save(fig, path, dpi) -> None:
 
 
 # ================================================================== wafer map
-def _loss_per_hicann(result):
-    """(requested, lost) synapse counts per HICANN of the postsynaptic neuron."""
-    from . import simulator
-    state = simulator.state
-    mapper = state.mapper
-    requested = np.zeros(wafer.N_HICANN, dtype=np.int64)
-    lost = np.zeros(wafer.N_HICANN, dtype=np.int64)
-    if not state.projections:
-        return requested, lost
-    neuron_hicann = np.full(state.network.n_neurons, -1, dtype=np.int64)
-    for pop in state.populations:
-        if pop._neuron_index is not None:
-            cells = mapper.cell_offset[id(pop)] + np.arange(pop.size)
-            neuron_hicann[pop._neuron_index] = result.placement.hicann[cells]
-    post = np.concatenate([p._post_neurons[p._post_idx] for p in state.projections])
-    realized = np.asarray(result.realized, dtype=bool)
-    if post.size != realized.size:   # pragma: no cover - the mapping is current (checked)
-        return requested, lost
-    h = neuron_hicann[post]
-    ok = h >= 0
-    requested += np.bincount(h[ok], minlength=wafer.N_HICANN)
-    lost += np.bincount(h[ok & ~realized], minlength=wafer.N_HICANN)
-    return requested, lost
-
-
 def _hicann_grid(values: np.ndarray) -> np.ndarray:
     """Per-HICANN values on the 16 x 36 grid (NaN where the wafer has no HICANN)."""
     grid = np.full((wafer.GRID_HEIGHT, wafer.GRID_WIDTH), np.nan)
@@ -95,16 +70,15 @@ def plot_wafer_map(path: str | None = None, ax=None, title: str | None = None,
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Rectangle
 
-    from . import simulator
-    from .mapper import _require_mapping
+    from .wafer_api import get_defects, get_mapping, get_synapse_loss_per_hicann
     path = path if path is not None else filename
-    result = _require_mapping()
-    defects = simulator.state.mapper.defects
+    result = get_mapping()
+    defects = get_defects()
     neurons = np.bincount(result.placement.hicann[result.placement.hicann >= 0],
                           minlength=wafer.N_HICANN)
     sources = np.bincount(result.sources.hicann[result.sources.hicann >= 0],
                           minlength=wafer.N_HICANN)
-    requested, lost = _loss_per_hicann(result)
+    requested, lost = get_synapse_loss_per_hicann()
     ax_loss = None
     if ax is None:
         fig, (ax, ax_loss) = plt.subplots(2, 1, figsize=(10, 9.5), constrained_layout=True)
@@ -343,15 +317,13 @@ def plot_weights(projection, path: str | None = None, title: str | None = None,
     every point lies on the identity line.  On the wafer the network must have been mapped
     (after a ``run()``; ``run(0)`` maps).  ``path``: save the figure there.  Returns the
     matplotlib Figure."""
-    from . import simulator
+    from .control import get_backend
     from .projections import Projection
     if not isinstance(projection, Projection):
         raise TypeError(f"plot_weights(projection=...): expected a pyNN.bss_emu Projection, "
                         f"got {type(projection).__name__}")
-    state = simulator.state
-    wafer_mode = projection._weight_realised is not None
-    if state.mapper is not None and projection in state.projections and (
-            state.mapper.result is None or state.mapping_dirty):
+    backend = get_backend()
+    if not backend.realised_values_known():
         raise RuntimeError("plot_weights: the network has not been mapped yet, so the "
                            "realised weights are unknown; call sim.run(0) (or run()) first")
     n = len(projection)
@@ -359,13 +331,14 @@ def plot_weights(projection, path: str | None = None, title: str | None = None,
         raise ValueError(f"plot_weights(projection=...): projection '{projection.label}' has "
                          "no connections")
     plt = _pyplot("plot_weights")
-    requested = np.asarray(projection._weight, dtype=float)
+    requested = np.asarray(projection.get_requested("weight", format="list",
+                                                    with_address=False), dtype=float).reshape(-1)
     realised = np.asarray(projection.get("weight", format="list", with_address=False),
                           dtype=float).reshape(-1)
     lost = np.isnan(realised)
     ok = ~lost
     on_line = np.isclose(realised[ok], requested[ok], rtol=1e-9, atol=1e-12)
-    unit = "nA" if projection._current_based else "µS"
+    unit = "µS" if projection.post.conductance_based else "nA"
     fig, ax = plt.subplots(figsize=(6, 5.2), constrained_layout=True)
     ax.scatter(requested[ok], realised[ok], s=10, alpha=0.5, color="tab:blue",
                edgecolors="none", label=f"realised ({int(ok.sum())})")
@@ -382,8 +355,7 @@ def plot_weights(projection, path: str | None = None, title: str | None = None,
     ax.set_xlabel(f"requested weight ({unit})")
     ax.set_ylabel(f"realised weight ({unit})")
     ax.legend(loc="upper left", fontsize="small")
-    where = "wafer" if wafer_mode else "ideal engine"
-    ax.set_title(title or f"'{projection.label}' on the {where}: {n} connections, "
+    ax.set_title(title or f"'{projection.label}' on the {backend.description}: {n} connections, "
                           f"{int(lost.sum())} lost (NaN), {int(np.sum(~on_line))} off the "
                           f"identity", fontsize="medium")
     _save(fig, path, dpi)

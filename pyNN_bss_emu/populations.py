@@ -12,7 +12,6 @@ from pyNN import common, errors
 from pyNN.parameters import ParameterSpace, simplify
 
 from . import simulator
-from .engine.sources import stream_keys
 from .recording import Recorder
 from .standardmodels import cells as our_cells
 from .standardmodels import CELL_TYPES
@@ -67,8 +66,19 @@ def _grandparent_indices(view) -> np.ndarray:
     return np.asarray(view.index_in_grandparent(np.arange(view.size)), dtype=np.int64)
 
 
+def check_current(obj) -> None:
+    """Refuse a Population, PopulationView or Assembly made before the last ``setup()``."""
+    if isinstance(obj, common.Assembly):
+        for p in obj.populations:
+            check_current(p)
+        return
+    pop = obj.grandparent if isinstance(obj, common.PopulationView) else obj
+    simulator.state.check_current(pop, f"population '{pop.label}'")
+
+
 def node_indices(obj) -> np.ndarray:
     """Engine node index of every cell of a Population, PopulationView or Assembly."""
+    check_current(obj)
     if isinstance(obj, common.Assembly):
         return np.concatenate([node_indices(p) for p in obj.populations])
     if isinstance(obj, common.PopulationView):
@@ -78,6 +88,7 @@ def node_indices(obj) -> np.ndarray:
 
 def neuron_indices(obj) -> np.ndarray:
     """Engine neuron index (state row) of every cell; spike sources cannot receive input."""
+    check_current(obj)
     if isinstance(obj, common.Assembly):
         return np.concatenate([neuron_indices(p) for p in obj.populations])
     pop = obj.grandparent if isinstance(obj, common.PopulationView) else obj
@@ -114,6 +125,7 @@ class _ParameterAccess:
 
     def _get_native_parameters(self, *names):
         owner, idx = self._owner(), self._indices()
+        check_current(owner)
         values = {}
         for name in names:
             if name not in owner._parameters:
@@ -125,6 +137,7 @@ class _ParameterAccess:
     def _set_parameters(self, parameter_space):
         """``parameter_space`` holds native parameters for the cells of ``self``."""
         owner, idx = self._owner(), self._indices()
+        check_current(owner)
         parameter_space.shape = (len(idx),)
         parameter_space.evaluate(simplify=False)
         new = {name: owner._parameters[name].copy() for name in owner._parameters}
@@ -135,11 +148,10 @@ class _ParameterAccess:
             new[name][idx] = _native_array(name, value, len(idx), self.celltype)
         owner._push_parameters(new, idx)   # validates; raises before anything is stored
         owner._parameters = new
-        if simulator.state.mapper is not None and owner._neuron_index is not None:
-            simulator.state.neurons_dirty = True   # the wafer realises them at the next run
 
     def _set_initial_value_array(self, variable, initial_values):
         owner, idx = self._owner(), self._indices()
+        check_current(owner)
         if owner._neuron_index is None:
             return
         allowed = owner.celltype.default_initial_values
@@ -155,8 +167,7 @@ class _ParameterAccess:
         if not np.all(np.isfinite(values)):
             raise errors.InvalidParameterValueError(
                 f"initial value of '{variable}' must be finite, got {values[~np.isfinite(values)][0]}")
-        net = simulator.state.network
-        net.set_initial(owner._neuron_index[idx], variable, values, apply_now=True)
+        simulator.state.backend.set_initial(owner._record, idx, variable, values)
 
 
 class PopulationView(_ParameterAccess, common.PopulationView):
@@ -229,32 +240,44 @@ class Population(_ParameterAccess, common.Population):
         ps.evaluate(simplify=False)
         params = {name: _native_array(name, value, self.size, self.celltype)
                   for name, value in ps.items()}
-        self._check_parameters(params)   # before the engine is touched
-        net = state.network
-        self._neuron_index = None
-        self._source_index = None
-        self._population_key = state.population_counter
-        state.population_counter += 1
-        if isinstance(self.celltype, our_cells._NeuronMixin):
-            eng = self.celltype.engine_parameters(params)
-            self._neuron_index, self._nodes = net.add_neurons(eng, self.size)
-        elif isinstance(self.celltype, our_cells.SpikeSourcePoisson):
-            keys = stream_keys(state.options.get("stimulus_seed", 0), self._population_key,
-                               self.size)
-            self._nodes, self._source_index = net.add_poisson_sources(keys)
+        self._check_parameters(params)   # before the backend is touched
+        backend = self._backend = state.backend
+        ct = self.celltype
+        if isinstance(ct, our_cells._NeuronMixin):
+            self._record = backend.create_neurons(
+                self.label, self.size, type(ct).__name__, ct.engine_parameters(params),
+                *self._hardware_request(params))
+        elif isinstance(ct, our_cells.SpikeSourcePoisson):
+            self._record = backend.create_poisson_sources(self.label, self.size)
         else:
-            self._nodes, self._source_index = net.add_array_sources(self.size)
+            self._record = backend.create_array_sources(self.label, self.size)
         self._node0 = int(self._nodes[0])
-        if isinstance(self.celltype, our_cells.IF_curr_exp):
+        if isinstance(ct, our_cells.IF_curr_exp):
             _warn_current_emulation()
-        # wafer placement requests (used by the mapper at the next run)
-        self._neuron_size = np.full(self.size, state.options.get("neuron_size", 4),
-                                    dtype=np.int64)
-        self._manual_hicanns: dict[int, tuple] = {}
-        state.mapping_dirty = True
         self._parameters = params
         self._push_parameters(params, np.arange(self.size))
         state.populations.append(self)
+
+    # engine indices of the cells (held by the backend's record)
+    @property
+    def _nodes(self) -> np.ndarray:
+        return self._record.nodes
+
+    @property
+    def _neuron_index(self) -> np.ndarray | None:
+        return self._record.neuron_index
+
+    @property
+    def _population_key(self) -> int:
+        return self._record.key
+
+    def _hardware_request(self, params: dict) -> tuple[str, dict]:
+        """The hardware model that realises this cell type and its bio parameters (the
+        emulated IF_curr_exp is an IF_cond_exp with synaptic reversal potentials)."""
+        ct = self.celltype
+        if hasattr(ct, "conductance_parameters"):
+            return "IF_cond_exp", ct.conductance_parameters(params)
+        return type(ct).__name__, params
 
     def _check_parameters(self, params: dict) -> None:
         ct = self.celltype
@@ -265,32 +288,21 @@ class Population(_ParameterAccess, common.Population):
         else:
             ct.trains(params)
 
-    def _expected_rates(self) -> np.ndarray:
-        """Expected firing rate (Hz) per cell, for the input bandwidth of spike sources:
-        the Poisson rate, or a spike array's spike count over its span (at least 1 s)."""
-        ct = self.celltype
-        if isinstance(ct, our_cells.SpikeSourcePoisson):
-            return np.asarray(self._parameters["rate"], dtype=float).copy()
-        if isinstance(ct, our_cells.SpikeSourceArray):
-            trains = ct.trains(self._parameters)
-            return np.array([t.size / max(t.max() if t.size else 0.0, 1000.0) * 1000.0
-                             for t in trains])
-        return np.zeros(self.size)
-
     def _push_parameters(self, params: dict, idx: np.ndarray) -> None:
-        """Validate ``params`` (full arrays) and write entries ``idx`` into the engine."""
-        net = simulator.state.network
+        """Validate ``params`` (full arrays) and give entries ``idx`` to the backend."""
+        backend = simulator.state.backend
         now = simulator.state.t
         ct = self.celltype
         if self._neuron_index is not None:
             sub = {k: np.asarray(v)[idx] for k, v in params.items()}
-            net.set_neuron_parameters(self._neuron_index[idx], ct.engine_parameters(sub))
+            backend.set_neuron_parameters(self._record, idx, ct.engine_parameters(sub),
+                                          self._hardware_request(params)[1])
         elif isinstance(ct, our_cells.SpikeSourcePoisson):
             sub = {k: np.asarray(v, dtype=float)[idx] for k, v in params.items()}
             ct.check(sub)
-            net.poisson.set_parameters(self._source_index[idx], sub["rate"], sub["start"],
-                                       sub["duration"], now)
+            backend.set_poisson_parameters(self._record, idx, sub["rate"], sub["start"],
+                                           sub["duration"], now)
         else:
             trains = ct.trains({"spike_times": np.asarray(params["spike_times"],
                                                           dtype=object)[idx]})
-            net.arrays.set_times(self._source_index[idx], trains, now)
+            backend.set_spike_times(self._record, idx, trains, now)

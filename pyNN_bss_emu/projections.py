@@ -14,12 +14,11 @@ from pyNN.parameters import ParameterSpace
 from pyNN.space import Space
 
 from . import simulator
+from .backend.records import RECEPTORS as _RECEPTORS
+from .backend.records import STP_NAMES as _STP_NAMES
 from .populations import neuron_indices, node_indices
 from .standardmodels import SYNAPSE_TYPES
 from .standardmodels.synapses import StaticSynapse, TsodyksMarkramSynapse
-
-_RECEPTORS = {"excitatory": 0, "inhibitory": 1}
-_STP_NAMES = ("U", "tau_rec", "tau_facil")   # columns of Projection._stp
 
 
 class Connection(common.Connection):
@@ -38,13 +37,13 @@ class Connection(common.Connection):
         return int(self.projection._post_idx[self.index])
 
     def _get_weight(self) -> float:
-        return float(self.projection._weight[self.index])
+        return float(self.projection._requested("weight")[self.index])
 
     def _set_weight(self, w: float) -> None:
         self.projection._write_attribute("weight", np.array([self.index]), np.array([w]))
 
     def _get_delay(self) -> float:
-        return float(self.projection._delay[self.index])
+        return float(self.projection._requested("delay")[self.index])
 
     def _set_delay(self, d: float) -> None:
         self.projection._write_attribute("delay", np.array([self.index]), np.array([d]))
@@ -65,6 +64,7 @@ class Projection(common.Projection):
                  synapse_type=None, source=None, receptor_type=None, space=Space(),
                  label=None):
         simulator.state.check_usable()
+        node_indices(presynaptic_population)     # objects of an earlier setup(): clear error
         if synapse_type is not None and (
                 type(synapse_type).__name__ not in SYNAPSE_TYPES
                 or not type(synapse_type).__module__.startswith(__package__)):
@@ -82,20 +82,18 @@ class Projection(common.Projection):
         self._post_neurons = neuron_indices(self.post)
         self._current_based = not self.post.conductance_based
         self._pre_nodes = node_indices(self.pre)
+        self._backend = simulator.state.backend
         self._chunks: list[tuple] = []
-        self._pre_idx = np.zeros(0, dtype=np.int64)
-        self._post_idx = np.zeros(0, dtype=np.int64)
-        self._weight = np.zeros(0)
-        self._delay = np.zeros(0)
-        self._stp = np.zeros((0, 3))       # U, tau_rec, tau_facil per connection (NaN: static)
-        self._engine_slice = slice(0, 0)
         connector.connect(self)
-        self._consolidate()
-        self._realized = np.ones(len(self), dtype=bool)   # until the mapper says otherwise
-        self._routed_delay = None   # wafer mode: delays of the L1 routes (ms), set by the mapper
-        self._weight_realised = None  # wafer mode: 4-bit realised weights (µS), by the mapper
-        self._stp_realised = None   # wafer mode: (n, 3) STP the drivers realise, by the mapper
-        simulator.state.add_projection(self)
+        pre, post, weight, delay, stp = self._consolidated_chunks()
+        self._pre_idx, self._post_idx = pre, post
+        self._record = self._backend.connect(
+            self.label, self._pre_nodes[pre], self._post_neurons[post],
+            _RECEPTORS[self.receptor_type], weight, delay, stp,
+            isinstance(self.synapse_type, TsodyksMarkramSynapse),
+            to_conductance=self._conductances if self._current_based else None,
+            to_user=self._currents if self._current_based else None)
+        simulator.state.projections.append(self)
 
     # ------------------------------------------------------------ building
     def _convergent_connect(self, presynaptic_indices, postsynaptic_index,
@@ -141,17 +139,18 @@ class Projection(common.Projection):
             return np.full((n, 3), np.nan)
         cols = [np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
                 for name in _STP_NAMES]
-        TsodyksMarkramSynapse.check(*cols, wafer=simulator.state.mapper is not None)
+        TsodyksMarkramSynapse.check(*cols)
+        simulator.state.backend.check_stp(*cols)
         return np.column_stack(cols)
 
-    def _consolidate(self) -> None:
+    def _consolidated_chunks(self) -> tuple:
+        """All connections the connector made: (pre, post, weight, delay, stp) arrays."""
         if not self._chunks:
-            return
-        parts = [self._pre_idx, self._post_idx, self._weight, self._delay, self._stp]
-        for i in range(5):
-            parts[i] = np.concatenate([parts[i]] + [c[i] for c in self._chunks])
-        self._pre_idx, self._post_idx, self._weight, self._delay, self._stp = parts
+            return (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
+                    np.zeros(0), np.zeros((0, 3)))
+        out = tuple(np.concatenate([c[i] for c in self._chunks]) for i in range(5))
         self._chunks = []
+        return out
 
     def _check_weights(self, weight: np.ndarray) -> None:
         if self._current_based:
@@ -205,25 +204,15 @@ class Projection(common.Projection):
                 f"max_delay = {max_delay} ms given to setup()")
         return np.rint(delay / dt) * dt   # the engine works on the time grid
 
-    def _engine_arrays(self):
-        """(pre node, post neuron, weight µS, delay ms, receptor) for the engine."""
-        self._consolidate()
-        n = self._pre_idx.size
-        delay = self._delay if self._routed_delay is None else self._routed_delay
-        weight = self._conductances(self._weight) if self._weight_realised is None \
-            else self._weight_realised
-        stp = self._stp
-        if self._stp_realised is not None:   # wafer: 3-bit U, time constants shared per block
-            stp = self._stp_realised
-        elif simulator.state.mapper is not None and isinstance(self.synapse_type,
-                                                               TsodyksMarkramSynapse):
-            stp = stp.copy()
-            stp[:, 0] = TsodyksMarkramSynapse.realised_U(stp[:, 0])   # the driver's 3-bit U
-        return (self._pre_nodes[self._pre_idx], self._post_neurons[self._post_idx],
-                weight, delay,
-                np.full(n, _RECEPTORS[self.receptor_type], dtype=np.int8), stp)
-
     # ------------------------------------------------------------ access
+    def _check_current(self) -> None:
+        simulator.state.check_current(self, f"projection '{self.label}'")
+
+    def _requested(self, name: str) -> np.ndarray:
+        """The requested values of attribute ``name`` (the backend holds them)."""
+        self._check_current()
+        return self._backend.requested(self._record, name)
+
     def get(self, attribute_names, format, gather=True, with_address=True,
             multiple_synapses="sum"):
         names = [attribute_names] if isinstance(attribute_names, str) else attribute_names
@@ -231,12 +220,37 @@ class Projection(common.Projection):
         for name in names:
             if name not in known:
                 raise self._unknown_attribute(name)
+        self._check_current()
         return super().get(attribute_names, format, gather, with_address, multiple_synapses)
 
     get.__doc__ = common.Projection.get.__doc__
 
+    def get_requested(self, attribute_names, format, gather=True, with_address=True,
+                      multiple_synapses="sum"):
+        """Like :meth:`get`, but the values asked for (the user's weights, delays and STP
+        parameters) rather than those the backend realised (on the wafer: 4-bit weights,
+        routed delays, the drivers' STP; NaN weights for synapses the mapping lost)."""
+        self._answer = self._requested
+        try:
+            return self.get(attribute_names, format, gather, with_address, multiple_synapses)
+        finally:
+            del self._answer
+
+    def set(self, **attributes):
+        for name, value in attributes.items():
+            if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1:
+                raise errors.InvalidDimensionsError(
+                    f"Projection.set({name}=<1-D array of shape {np.shape(value)}>) in "
+                    f"projection '{self.label}': PyNN 0.13 accepts a scalar, a "
+                    "RandomDistribution, a function of the distance, or a 2-D array of shape "
+                    f"(pre.size, post.size) = {(self.pre.size, self.post.size)} as returned "
+                    "by get(format='array'); a 1-D array has no defined order")
+        self._check_current()
+        return super().set(**attributes)
+
+    set.__doc__ = common.Projection.set.__doc__
+
     def __len__(self) -> int:
-        self._consolidate()
         return int(self._pre_idx.size)
 
     def __getitem__(self, i):
@@ -254,50 +268,24 @@ class Projection(common.Projection):
         return (Connection(self, k) for k in range(len(self)))
 
     def _write_attribute(self, name: str, index: np.ndarray, values: np.ndarray) -> None:
+        self._check_current()
         values = np.asarray(values, dtype=float)
+        backend = self._backend
         if name == "weight":
             self._check_weights(values)
-            self._weight[index] = values
-            if self._weight_realised is not None:   # wafer: quantised again before use
-                simulator.state.weights_dirty = True
-            else:
-                self._push_weights()
+            backend.set_weights(self._record, index, values)
         elif name in _STP_NAMES and isinstance(self.synapse_type, TsodyksMarkramSynapse):
-            col = _STP_NAMES.index(name)
-            new = self._stp.copy()
-            new[index, col] = values
-            TsodyksMarkramSynapse.check(new[:, 0], new[:, 1], new[:, 2],
-                                        wafer=simulator.state.mapper is not None)
-            old, self._stp = self._stp, new
-            state = simulator.state
-            if self._stp_realised is not None:   # wafer, mapped
-                from .mapping.stp import stp_keys
-                if np.any(stp_keys(new) != stp_keys(old)):
-                    # STP mode or 3-bit U changed: the drivers' configuration is a mapping
-                    state.mapping_dirty = True
-                    self._stp_realised = None
-                elif not state.mapping_dirty:    # time constants: share them again
-                    state.mapper.realise_stp(state.projections)
-            state._synapses_dirty = True
+            new = self._record.stp.copy()
+            new[index, _STP_NAMES.index(name)] = values
+            TsodyksMarkramSynapse.check(new[:, 0], new[:, 1], new[:, 2])
+            backend.check_stp(new[:, 0], new[:, 1], new[:, 2])
+            backend.set_stp(self._record, new)
         elif name == "delay":
-            self._delay[index] = self._check_delays(values)
-            if self._routed_delay is not None:
-                warnings.warn("delays cannot be programmed on the wafer: the routed delays "
-                              "stay in effect (setup(ideal=True) uses PyNN delays)",
-                              UserWarning, stacklevel=4)
-            simulator.state._synapses_dirty = True
+            backend.set_delays(self._record, index, self._check_delays(values))
         else:
             raise self._unknown_attribute(name)
 
-    def _push_weights(self) -> None:
-        state = simulator.state
-        if not state._synapses_dirty:
-            w = self._conductances(self._weight) if self._weight_realised is None \
-                else self._weight_realised
-            state.network.set_weights(self._engine_slice, w[self._realized])
-
     def _set_attributes(self, parameter_space):
-        self._consolidate()
         parameter_space.evaluate(simplify=True)
         for name, value in parameter_space.items():
             if np.ndim(value) == 0:
@@ -312,7 +300,6 @@ class Projection(common.Projection):
             self._write_attribute(name, np.arange(len(self)), values)
 
     def _get_attributes_as_arrays(self, names, multiple_synapses="sum"):
-        self._consolidate()
         aggregate = {"sum": (np.add.at, 0.0), "min": (np.minimum.at, np.inf),
                      "max": (np.maximum.at, -np.inf)}
         if multiple_synapses not in aggregate and multiple_synapses != "last":
@@ -335,32 +322,29 @@ class Projection(common.Projection):
         return out
 
     def _get_attributes_as_list(self, names):
-        self._consolidate()
         columns = [self._attribute(name) for name in names]
         return list(zip(*[c.tolist() for c in columns]))
 
     def _attribute(self, name: str) -> np.ndarray:
-        weight = self._weight
-        if self._weight_realised is not None:   # wafer: what the 4-bit synapses realise
-            simulator.state.ensure_weights_realised()
-            weight = self._weight_realised
-            if self._current_based:   # back to the equivalent current (nA), PyNN's sign
-                sign = -1.0 if self.receptor_type == "inhibitory" else 1.0
-                weight = sign * weight / self._siemens_per_ampere()
-        if not np.all(self._realized):
-            weight = np.where(self._realized, weight, np.nan)  # lost in the mapping
-        delay = self._delay
-        if self._routed_delay is not None:   # the wafer's delays, on the engine's time grid
-            dt = simulator.state.dt
-            delay = np.rint(self._routed_delay / dt) * dt
-        table = {"presynaptic_index": self._pre_idx, "postsynaptic_index": self._post_idx,
-                 "weight": weight, "delay": delay}
-        if isinstance(self.synapse_type, TsodyksMarkramSynapse):
-            stp = self._stp if self._stp_realised is None else self._stp_realised
-            table.update(zip(_STP_NAMES, stp.T))
-        if name not in table:
+        """Per connection: what the backend realised (or, inside :meth:`get_requested`, what
+        was asked for)."""
+        if name == "presynaptic_index":
+            return self._pre_idx
+        if name == "postsynaptic_index":
+            return self._post_idx
+        if name not in ("weight", "delay") and not (
+                name in _STP_NAMES and isinstance(self.synapse_type, TsodyksMarkramSynapse)):
             raise self._unknown_attribute(name)
-        return table[name]
+        answer = getattr(self, "_answer", None)
+        if answer is not None:
+            return answer(name)
+        return self._backend.realised(self._record, name)
+
+    def _currents(self, conductance: np.ndarray) -> np.ndarray:
+        """User weights (nA, PyNN's sign) for engine conductances (µS) of an emulated
+        current-based target."""
+        sign = -1.0 if self.receptor_type == "inhibitory" else 1.0
+        return sign * conductance / self._siemens_per_ampere()
 
     def _unknown_attribute(self, name: str) -> errors.NonExistentParameterError:
         return errors.NonExistentParameterError(

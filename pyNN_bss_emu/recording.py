@@ -22,6 +22,8 @@ class Recorder(recording.Recorder):
     # ------------------------------------------------------------ start/stop recording
     def record(self, variables, ids, sampling_interval=None, locations=None):
         # validate before PyNN's bookkeeping registers anything
+        pop = self.population
+        simulator.state.check_current(pop, f"population '{pop.label}'")
         if sampling_interval is not None:
             dt = simulator.state.dt
             try:
@@ -37,32 +39,26 @@ class Recorder(recording.Recorder):
     def _record(self, variable, new_ids, sampling_interval=None):
         pop = self.population
         idx = np.array([pop.id_to_index(i) for i in new_ids], dtype=np.int64)
-        net = simulator.state.network
+        backend = simulator.state.backend
         if sampling_interval is not None:
             self.sampling_interval = float(sampling_interval)
         if idx.size == 0:
             return
         if variable.name == "spikes":
-            if pop._neuron_index is not None:
-                net.spike_flag[pop._neuron_index[idx]] = True
-            else:
-                net.source_flag[pop._nodes[idx]] = True
+            backend.record_spikes(pop._record, idx, True)
             return
         every = int(round(self.sampling_interval / simulator.state.dt))
-        rid = net.add_record(variable.name, pop._neuron_index[idx], every)
+        rid = backend.add_record(pop._record, variable.name, idx, every)
         self._requests[variable.name].append((rid, idx))
 
     def _reset(self):
         """``record(None)``: stop recording everything of this population."""
         pop = self.population
-        net = simulator.state.network
-        if pop._neuron_index is not None:
-            net.spike_flag[pop._neuron_index] = False
-        else:
-            net.source_flag[pop._nodes] = False
+        backend = simulator.state.backend
+        backend.record_spikes(pop._record, np.arange(pop.size), False)
         for reqs in self._requests.values():
             for rid, _ in reqs:
-                net.remove_record(rid)
+                backend.remove_record(rid)
         self._requests.clear()
 
     # ------------------------------------------------------------ data from the engine
@@ -92,10 +88,10 @@ class Recorder(recording.Recorder):
 
     def _get_all_signals(self, variable, ids, clear=False):
         pop = self.population
-        net = simulator.state.network
+        backend = simulator.state.backend
         wanted = np.array([pop.id_to_index(i) for i in ids], dtype=np.int64)
         reqs = self._requests.get(variable.name, [])
-        blocks = [(net.take_samples(rid, clear=clear), idx) for rid, idx in reqs]
+        blocks = [(backend.take_samples(rid, clear=clear), idx) for rid, idx in reqs]
         n = max((b.shape[0] for b, _ in blocks), default=0)
         values = np.full((n, wanted.size), np.nan)
         col = {int(j): c for c, j in enumerate(wanted)}
@@ -104,9 +100,8 @@ class Recorder(recording.Recorder):
             for k, j in enumerate(idx):
                 if int(j) in col:
                     values[n - block.shape[0]:, col[int(j)]] = block[:, k]
-        if variable.name == "v" and simulator.state.mapper is not None and values.size:
-            values = simulator.state.mapper.read_membranes(pop, wanted, values,
-                                                           self._readouts)
+        values = backend.read_signals(pop._record, variable.name, wanted, values,
+                                      simulator.state.segment_counter, self._readouts)
         return values, None
 
     def _local_count(self, variable, filter_ids=None):
@@ -120,7 +115,9 @@ class Recorder(recording.Recorder):
         """Drop data taken so far (after ``get_data(clear=True)`` and at ``reset()``)."""
         self._spike_chunks = []
         self._readouts += 1
-        net = simulator.state.network
+        backend = simulator.state.backend
+        if getattr(self.population, "_backend", None) is not backend:
+            return      # a recorder of a previous setup(): its records are gone with it
         for reqs in self._requests.values():
             for rid, _ in reqs:
-                net.take_samples(rid, clear=True)
+                backend.take_samples(rid, clear=True)

@@ -15,7 +15,7 @@ from conftest import ceil_to_grid, lif_first_spike, spike_times
 
 
 def _on_wafer(sim) -> bool:
-    return sim.simulator.state.mapper is not None
+    return sim.get_backend().name == "wafer"
 
 
 def _assert_first_spike(sim, t_first: float, expected: float) -> None:

@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from pyNN_bss_emu import simulator  # noqa: E402
+from pyNN_bss_emu.backend import progress  # noqa: E402
 from pyNN_bss_emu.hardware import wafer  # noqa: E402
 
 from conftest import assert_same, spike_times  # noqa: E402
@@ -263,12 +264,12 @@ def test_plot_weights_empty_projection(sim):
 def forced_progress(monkeypatch):
     """Progress bars on, for runs of >= 10 steps, chunks of 700 steps (so a 200 ms run of
     2000 steps is split 3 times)."""
-    monkeypatch.setattr(simulator, "PROGRESS", True)
-    monkeypatch.setattr(simulator, "PROGRESS_DEFAULT", True)    # what setup() falls back to
-    monkeypatch.setattr(simulator, "PROGRESS_MIN_STEPS", 10)
-    monkeypatch.setattr(simulator, "PROGRESS_MIN_CHUNK_STEPS", 700)
-    monkeypatch.setattr(simulator, "PROGRESS_CHUNKS", 100)
-    monkeypatch.setattr(simulator, "PROGRESS_MIN_SYNAPSES", 1)
+    monkeypatch.setattr(progress, "PROGRESS", True)
+    monkeypatch.setattr(progress, "PROGRESS_DEFAULT", True)    # what setup() falls back to
+    monkeypatch.setattr(progress, "PROGRESS_MIN_STEPS", 10)
+    monkeypatch.setattr(progress, "PROGRESS_MIN_CHUNK_STEPS", 700)
+    monkeypatch.setattr(progress, "PROGRESS_CHUNKS", 100)
+    monkeypatch.setattr(progress, "PROGRESS_MIN_SYNAPSES", 1)
 
 
 def _collect(src, pop):
@@ -278,20 +279,20 @@ def _collect(src, pop):
 
 
 def test_progress_auto_is_off_without_a_terminal(monkeypatch):
-    monkeypatch.setattr(simulator, "PROGRESS", None)
+    monkeypatch.setattr(progress, "PROGRESS", None)
     assert not sys.stderr.isatty()           # pytest captures stderr
-    assert simulator.progress_enabled() is False
-    assert simulator.progress_bar(10, "x") is None
-    monkeypatch.setattr(simulator, "PROGRESS", False)
-    assert simulator.progress_enabled() is False
-    monkeypatch.setattr(simulator, "PROGRESS", True)
-    assert simulator.progress_enabled() is True
+    assert progress.progress_enabled() is False
+    assert progress.progress_bar(10, "x") is None
+    monkeypatch.setattr(progress, "PROGRESS", False)
+    assert progress.progress_enabled() is False
+    monkeypatch.setattr(progress, "PROGRESS", True)
+    assert progress.progress_enabled() is True
 
 
 def test_chunked_run_is_bit_identical(sim, forced_progress, monkeypatch, capsys):
     """A long run with a progress bar advances the engine in chunks: same spikes and
     membrane traces, bit for bit, as one engine call."""
-    monkeypatch.setattr(simulator, "PROGRESS", False)
+    monkeypatch.setattr(progress, "PROGRESS", False)
     whole = _collect(*_network(sim)[:2])
     calls = []
     real_run = type(simulator.state.network).run
@@ -300,7 +301,7 @@ def test_chunked_run_is_bit_identical(sim, forced_progress, monkeypatch, capsys)
         calls.append(n_steps)
         return real_run(self, n_steps)
 
-    monkeypatch.setattr(simulator, "PROGRESS", True)
+    monkeypatch.setattr(progress, "PROGRESS", True)
     monkeypatch.setattr(type(simulator.state.network), "run", counting_run)
     sim.setup()
     chunked = _collect(*_network(sim)[:2])
@@ -311,8 +312,8 @@ def test_chunked_run_is_bit_identical(sim, forced_progress, monkeypatch, capsys)
 
 
 def test_no_progress_and_no_chunks_by_default(sim, monkeypatch, capsys):
-    monkeypatch.setattr(simulator, "PROGRESS_MIN_STEPS", 10)     # a "long" run, but
-    monkeypatch.setattr(simulator, "PROGRESS", None)             # not on a terminal
+    monkeypatch.setattr(progress, "PROGRESS_MIN_STEPS", 10)     # a "long" run, but
+    monkeypatch.setattr(progress, "PROGRESS", None)             # not on a terminal
     calls = []
     real_run = type(simulator.state.network).run
     monkeypatch.setattr(type(simulator.state.network), "run",
@@ -355,13 +356,16 @@ def test_mapping_progress_bar(wafer_sim, forced_progress, capsys):
 
 
 def test_map_network_progress_callback(wafer_sim):
+    from pyNN_bss_emu.backend.graph import bio_graph
     from pyNN_bss_emu.mapping.pipeline import map_network
     sim = wafer_sim
     _network(sim, duration=1.0)
     state = simulator.state
-    graph = state.mapper.bio_graph(state.populations, state.projections)
+    backend = state.backend
+    graph = bio_graph(backend.populations, backend.projections, backend.network.n_nodes,
+                      backend.network.neuron_node)
     seen = []
-    map_network(graph, state.mapper.options, state.mapper.defects,
+    map_network(graph, backend.options.mapping, backend.defects,
                 progress=lambda *a: seen.append(a))
     assert seen[0] == ("neuron_placement", 1, len(seen))
     assert [s[1] for s in seen] == list(range(1, len(seen) + 1))
@@ -446,10 +450,10 @@ def test_self_check_reports_failure(sim, monkeypatch, capsys):
 
 def test_setup_progress_option(sim):
     sim.setup(progress=True)
-    assert simulator.PROGRESS is True
+    assert progress.PROGRESS is True
     sim.setup(progress=False)
-    assert simulator.PROGRESS is False
+    assert progress.PROGRESS is False
     sim.setup()
-    assert simulator.PROGRESS is simulator.PROGRESS_DEFAULT
+    assert progress.PROGRESS is progress.PROGRESS_DEFAULT
     with pytest.raises(TypeError, match=r"setup\(progress='yes'\): expected True, False or None"):
         sim.setup(progress="yes")

@@ -269,7 +269,7 @@ def test_stp_projection_needs_its_own_drivers(wafer_sim):
     assert static.stp_drivers == {"static": 1, "depression": 0, "facilitation": 0}
     assert mixed.stp_drivers == {"static": 1, "depression": 1, "facilitation": 0}
     assert sum(mixed.stp_drivers.values()) > sum(static.stp_drivers.values())
-    res = simulator.state.mapper.result
+    res = sim.get_mapping()
     k = np.flatnonzero(res.realized)
     key = res.driver_stp[res.syn_hicann[k], res.syn_row[k] // 2]
     assert list(key) == [0] * 20 + [stp_mod.DEPRESSION + 2] * 20   # U 0.3 -> cap 2
@@ -296,7 +296,7 @@ def test_shared_tau_rec_per_block_warns_once_and_reaches_the_engine(wafer_sim):
             and "STP time constant" in str(w.message)]
     assert len(ours) == 1
     assert "'slow'" in str(ours[0].message) and "100 ms" in str(ours[0].message)
-    res = simulator.state.mapper.result
+    res = sim.get_mapping()
     blocks = stp_mod.fg_block_of_driver(res.syn_hicann, res.syn_row // 2)
     assert np.unique(blocks).size == 1
     assert set(b.get("tau_rec", format="list", with_address=False)) == {100.0}
@@ -355,7 +355,7 @@ def test_save_and_load_keep_driver_stp(wafer_sim, tmp_path):
     path = tmp_path / "m.npz"
     sim.save_mapping(str(path))
     res = MappingResult.load(str(path))
-    assert np.array_equal(res.driver_stp, simulator.state.mapper.result.driver_stp)
+    assert np.array_equal(res.driver_stp, sim.get_mapping().driver_stp)
     assert res.statistics.stp_drivers == {"static": 1, "depression": 1, "facilitation": 0}
     # a file written before driver_stp existed still loads
     with np.load(path) as f:

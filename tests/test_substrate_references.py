@@ -181,7 +181,7 @@ def _weights_network(sim, wafer_seed: int = 5) -> dict:
         "mixed": (sim.Projection(src2, tgt2, sim.AllToAllConnector(),
                                  sim.StaticSynapse(weight=w_mixed)), w_mixed)}
     _quiet_run(sim, 0.1)
-    res = sim.simulator.state.mapper.result
+    res = sim.get_mapping()
     assert res.realized.all()                       # defects="none": nothing lost
     rows = res.syn_hicann * 448 + res.syn_row       # 448 rows per HICANN (4.1)
     drivers = res.syn_hicann * 224 + res.syn_row // ROWS_PER_DRIVER   # 224 drivers (4.2)

@@ -98,11 +98,10 @@ def test_weights_rewritten_without_remapping(wafer_sim):
     src, pop, prj = _small_net(sim, 5, 5)
     pop.record("gsyn_exc")
     sim.run(20.0)
-    mapper = sim.simulator.state.mapper
-    first = mapper.result
+    first = sim.get_mapping()
     prj.set(weight=0.0)
     sim.run(20.0)
-    assert mapper.result is first            # no new mapping
+    assert sim.get_mapping() is first            # no new mapping
     g = pop.get_data().segments[0].filter(name="gsyn_exc")[0].magnitude
     # after t = 20 ms + the delay no new input arrives, so gsyn only decays
     late = g[int(22.0 / 0.1):]
@@ -418,10 +417,10 @@ def test_projection_get_returns_realised_4bit_weights(wafer_sim):
     stats = sim.get_mapping_statistics().weights
     assert set(stats) == {"disabled", "clipped", "rounded_to_zero", "below_min"}
     # rewriting weights: no remapping, exact zeros disable synapses
-    first = sim.simulator.state.mapper.result
+    first = sim.get_mapping()
     prj.set(weight=0.0)
     np.testing.assert_array_equal(prj.get("weight", format="array"), 0.0)
-    assert sim.simulator.state.mapper.result is first
+    assert sim.get_mapping() is first
     assert sim.get_mapping_statistics().weights["disabled"] == 72
     # the same wafer seed gives the same realised weights, another seed different ones
     def realised(seed):
@@ -546,12 +545,12 @@ def test_wafer_and_trial_seeds(wafer_sim):
 def test_population_set_after_mapping_reprograms_without_remapping(wafer_sim):
     sim = wafer_sim
     trains, pop = _driven(sim, t=200.0)
-    first = sim.simulator.state.mapper.result
+    first = sim.get_mapping()
     before = sum(len(s) for s in trains)
     pop.set(i_offset=2.0)
     sim.run(200.0)
     after = sum(len(s) for s in pop.get_data().segments[0].spiketrains) - before
-    assert sim.simulator.state.mapper.result is first
+    assert sim.get_mapping() is first
     assert after > 1.3 * before
 
 

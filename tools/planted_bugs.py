@@ -42,10 +42,10 @@ class PlantedBug:
 
 
 BUGS: tuple[PlantedBug, ...] = (
-    PlantedBug("encoder_service_halved", "pyNN_bss_emu/mapper.py",
+    PlantedBug("encoder_service_halved", "pyNN_bss_emu/hardware/event_paths.py",
                "ENCODER_CYCLES = 2\n", "ENCODER_CYCLES = 1\n",
                "priority-encoder service time halved (1 cycle of 125 MHz instead of 2)"),
-    PlantedBug("merger_rate_halved", "pyNN_bss_emu/mapper.py",
+    PlantedBug("merger_rate_halved", "pyNN_bss_emu/hardware/event_paths.py",
                "MERGER_SLOW_RATE_HZ = 125e6\n", "MERGER_SLOW_RATE_HZ = 62.5e6\n",
                "DNC merger (slow mode) event rate halved"),
     PlantedBug("fifo_depth_8", "pyNN_bss_emu/engine/event_loss.py",
@@ -61,10 +61,9 @@ BUGS: tuple[PlantedBug, ...] = (
                '"I_gl": CellMismatch(0.35, 0.05, 0.079, 0.02)',
                '"I_gl": CellMismatch(0.35, 0.05, 0.079 * 1.1, 0.02 * 1.1)',
                "calibrated tau_m residual (I_gl systematic and measurement error) +10 %"),
-    PlantedBug("get_weight_times_1_15", "pyNN_bss_emu/projections.py",
-               "            weight = self._weight_realised\n            if self._current_based:",
-               "            weight = self._weight_realised * 1.15\n"
-               "            if self._current_based:",
+    PlantedBug("get_weight_times_1_15", "pyNN_bss_emu/backend/wafer.py",
+               "            w = prj.weight_uS if prj.to_user is None",
+               "            w = prj.weight_uS * 1.15 if prj.to_user is None",
                "Projection.get reports realised weights x 1.15 (the engine keeps the true ones)"),
     PlantedBug("worse_merger_strategy", "pyNN_bss_emu/mapping/pipeline.py",
                "trial[-1].realized.sum() > best[-1].realized.sum()",

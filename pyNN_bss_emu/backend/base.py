@@ -1,0 +1,346 @@
+"""The interface between the PyNN surface and what runs the network.
+
+A :class:`Backend` is chosen once in ``setup()`` (:class:`~.ideal.IdealBackend` or
+:class:`~.wafer.WaferBackend`) and owns the truth, like NEST's kernel: the engine, the
+requested and the realised values of every population and projection, and the pending work
+(:mod:`.invalidation`).  Populations, projections and recorders call its methods; none of
+them asks which backend it is.  Times in ms, weights in µS (or the user's nA for an emulated
+current-based target), rates in Hz.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+from pyNN import errors
+
+from ..engine import Network
+from ..engine.sources import stream_keys
+from . import progress
+from .invalidation import Change, Invalidation, Rules, Work
+from .options import SetupOptions
+from .records import STP_NAMES, PopulationRecord, ProjectionRecord
+
+
+class NotMappedError(RuntimeError):
+    """A wafer query (placement, mapping statistics) before there is a current mapping."""
+
+
+class Backend:
+    """Shared part of both backends (see the module docstring).
+
+    Subclasses set :attr:`name`, :attr:`description` and :attr:`rules` and override the hooks
+    marked "hook" (what the engine gets, what is realised, the wafer's work)."""
+
+    #: short name ('ideal' or 'wafer') and what the network runs on, for messages and titles
+    name = "abstract"
+    description = "abstract backend"
+    rules: Rules = {}
+    #: the wafer's defect map (None without a wafer)
+    defects = None
+
+    def __init__(self, options: SetupOptions, dt: float) -> None:
+        self.options = options
+        self.dt = float(dt)
+        self.network = Network(self.dt)
+        self.populations: list[PopulationRecord] = []
+        self.projections: list[ProjectionRecord] = []
+        self.invalidation = Invalidation(self.rules)
+        self._weights_changed: set[int] = set()
+        self._warnings_given: set[str] = set()
+        self._n_cells = 0
+
+    # ================================================================ notices
+    def warn_once(self, key: str, message: str, category=UserWarning, stacklevel: int = 3
+                  ) -> None:
+        """Issue ``message`` once per ``setup()`` for ``key`` (notices about hardware
+        differences that every run would otherwise repeat)."""
+        if key in self._warnings_given:
+            return
+        self._warnings_given.add(key)
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
+
+    # ================================================================ cells
+    def _add_population(self, label: str, size: int, kind: str, nodes: np.ndarray,
+                        neuron_index, source_index) -> PopulationRecord:
+        rec = PopulationRecord(
+            key=len(self.populations), label=label, size=size, kind=kind, nodes=nodes,
+            neuron_index=neuron_index, source_index=source_index, cell_offset=self._n_cells,
+            neuron_size=np.full(size, self.options.mapping.neuron_placement.default_neuron_size
+                                if kind == "neurons" else 0, dtype=np.int64),
+            expected_rate=np.zeros(size))
+        self.populations.append(rec)
+        self._n_cells += size
+        self.invalidation.changed(Change.STRUCTURE)
+        return rec
+
+    def create_neurons(self, label: str, size: int, model: str, engine_parameters: dict,
+                       cell_type: str, request: dict) -> PopulationRecord:
+        """``size`` neurons of the PyNN cell type ``model`` with the engine's parameters
+        (ideal values) and the bio request the wafer programs (``cell_type``: the hardware
+        model, ``request``: its parameters)."""
+        neuron_index, nodes = self.network.add_neurons(engine_parameters, size)
+        rec = self._add_population(label, size, "neurons", nodes, neuron_index, None)
+        rec.model, rec.cell_type, rec.request = model, cell_type, request
+        return rec
+
+    def create_poisson_sources(self, label: str, size: int) -> PopulationRecord:
+        """``size`` Poisson sources; their streams are seeded by ``stimulus_seed`` and the
+        population's creation number."""
+        key = len(self.populations)
+        keys = stream_keys(self.options.engine.stimulus_seed, key, size)
+        nodes, source_index = self.network.add_poisson_sources(keys)
+        return self._add_population(label, size, "poisson", nodes, None, source_index)
+
+    def create_array_sources(self, label: str, size: int) -> PopulationRecord:
+        nodes, source_index = self.network.add_array_sources(size)
+        return self._add_population(label, size, "array", nodes, None, source_index)
+
+    def set_neuron_parameters(self, pop: PopulationRecord, idx: np.ndarray,
+                              engine_parameters: dict, request: dict) -> None:
+        """New parameters of neurons ``idx``: the engine's ideal values at once, the bio
+        ``request`` (all cells) for programming the wafer."""
+        self.network.set_neuron_parameters(pop.neuron_index[idx], engine_parameters)
+        pop.request = request
+        self.invalidation.changed(Change.NEURON_PARAMETERS)
+
+    def set_poisson_parameters(self, pop: PopulationRecord, idx: np.ndarray, rate, start,
+                               duration, now: float) -> None:
+        """Rate (Hz), start and duration (ms) of Poisson sources ``idx`` from time ``now``."""
+        self.network.poisson.set_parameters(pop.source_index[idx], rate, start, duration, now)
+        pop.expected_rate[idx] = rate
+
+    def set_spike_times(self, pop: PopulationRecord, idx: np.ndarray, trains: list,
+                        now: float) -> None:
+        """Spike trains (ms, sorted arrays) of spike-array sources ``idx``; their expected
+        rate for the input bandwidth is the spike count over the span (at least 1 s)."""
+        self.network.arrays.set_times(pop.source_index[idx], trains, now)
+        pop.expected_rate[idx] = [t.size / max(t.max() if t.size else 0.0, 1000.0) * 1000.0
+                                  for t in trains]
+
+    def set_initial(self, pop: PopulationRecord, idx: np.ndarray, variable: str,
+                    values: np.ndarray) -> None:
+        self.network.set_initial(pop.neuron_index[idx], variable, values, apply_now=True)
+
+    def set_neuron_size(self, pop: PopulationRecord, idx: np.ndarray, size: int) -> None:
+        pop.neuron_size[idx] = size
+        self.invalidation.changed(Change.PLACEMENT)
+
+    def place_on_hicann(self, pop: PopulationRecord, idx: np.ndarray, hicanns: tuple) -> None:
+        for i in idx:
+            pop.manual_hicanns[int(i)] = hicanns
+        self.invalidation.changed(Change.PLACEMENT)
+
+    # ================================================================ synapses
+    def check_stp(self, U: np.ndarray, tau_rec: np.ndarray, tau_facil: np.ndarray) -> None:
+        """Hook: refuse Tsodyks-Markram parameters this backend cannot realise (after the
+        generic checks of the synapse type)."""
+
+    def connect(self, label: str, pre_nodes: np.ndarray, post_neurons: np.ndarray,
+                receptor: int, weight: np.ndarray, delay: np.ndarray, stp: np.ndarray,
+                tsodyks_markram: bool,
+                to_conductance: Callable[[np.ndarray], np.ndarray] | None = None,
+                to_user: Callable[[np.ndarray], np.ndarray] | None = None
+                ) -> ProjectionRecord:
+        """A projection's connections (validated by the surface) in creation order."""
+        rec = ProjectionRecord(key=len(self.projections), label=label, pre_nodes=pre_nodes,
+                               post_neurons=post_neurons, receptor=receptor, weight=weight,
+                               delay=delay, stp=stp, tsodyks_markram=tsodyks_markram,
+                               to_conductance=to_conductance, to_user=to_user)
+        self.projections.append(rec)
+        self.invalidation.changed(Change.STRUCTURE)
+        return rec
+
+    def set_weights(self, prj: ProjectionRecord, index: np.ndarray, values: np.ndarray
+                    ) -> None:
+        """Requested weights (user units) of connections ``index``."""
+        prj.weight[index] = values
+        self._weights_changed.add(prj.key)
+        self.invalidation.changed(Change.WEIGHTS)
+
+    def set_delays(self, prj: ProjectionRecord, index: np.ndarray, values: np.ndarray
+                   ) -> None:
+        """Requested delays (ms, on the time grid) of connections ``index``."""
+        prj.delay[index] = values
+        self.invalidation.changed(Change.DELAYS)
+
+    def set_stp(self, prj: ProjectionRecord, stp: np.ndarray) -> None:
+        """New requested (n, 3) Tsodyks-Markram parameters of a projection (checked)."""
+        prj.stp = stp
+        self.invalidation.changed(Change.STP_TIME_CONSTANTS)
+
+    def requested(self, prj: ProjectionRecord, name: str) -> np.ndarray:
+        """What was asked for: 'weight' (user units), 'delay' (ms) or an STP parameter."""
+        if name == "weight":
+            return prj.weight
+        if name == "delay":
+            return prj.delay
+        return prj.stp[:, STP_NAMES.index(name)]
+
+    def realised(self, prj: ProjectionRecord, name: str) -> np.ndarray:
+        """Hook: what the network runs with, in the request's units; NaN for synapses the
+        mapping lost."""
+        return self.requested(prj, name)
+
+    def realised_values_known(self) -> bool:
+        """Hook: whether :meth:`realised` reports realised values (on the wafer: only after
+        the current network has been mapped)."""
+        return True
+
+    # ---------------------------------------------------------------- engine's table
+    def _engine_weight(self, prj: ProjectionRecord) -> np.ndarray:
+        """Hook: the engine's weights (µS) of every connection of ``prj``."""
+        return prj.requested_conductance()
+
+    def _engine_delay(self, prj: ProjectionRecord) -> np.ndarray:
+        """Hook: the engine's delays (ms)."""
+        return prj.delay
+
+    def _engine_stp(self, prj: ProjectionRecord) -> np.ndarray:
+        """Hook: the engine's (n, 3) STP parameters."""
+        return prj.stp
+
+    def _build_synapses(self) -> None:
+        """Give the engine the synapses of all projections (COO, in projection order); lost
+        synapses never reach it."""
+        parts = []
+        offset = 0
+        for prj in self.projections:
+            keep = prj.realized
+            arrays = (prj.pre_nodes[keep], prj.post_neurons[keep],
+                      self._engine_weight(prj)[keep], self._engine_delay(prj)[keep],
+                      np.full(int(keep.sum()), prj.receptor, dtype=np.int8),
+                      self._engine_stp(prj)[keep])
+            prj.engine_slice = slice(offset, offset + arrays[0].size)
+            offset += arrays[0].size
+            parts.append(arrays)
+        if parts:
+            pre, post, weight, delay, receptor, stp = (np.concatenate(a) for a in zip(*parts))
+        else:
+            pre = post = receptor = np.zeros(0, dtype=np.int64)
+            weight = delay = np.zeros(0)
+            stp = np.zeros((0, 3))
+        self.network.set_synapses(pre, post, weight, delay, receptor, stp)
+        # the table holds the current weights
+        self._weights_changed.clear()
+        self.invalidation.done(Work.PUSH_WEIGHTS)
+
+    def _push_weights(self) -> None:
+        """Give the engine the changed weights without rebuilding its table."""
+        for prj in self.projections:
+            if prj.key in self._weights_changed:
+                self.network.set_weights(prj.engine_slice,
+                                         self._engine_weight(prj)[prj.realized])
+        self._weights_changed.clear()
+
+    # ================================================================ recording
+    def record_spikes(self, pop: PopulationRecord, idx: np.ndarray, on: bool) -> None:
+        if pop.is_source:
+            self.network.source_flag[pop.nodes[idx]] = on
+        else:
+            self.network.spike_flag[pop.neuron_index[idx]] = on
+
+    def add_record(self, pop: PopulationRecord, variable: str, idx: np.ndarray,
+                   every: int) -> int:
+        """Sample ``variable`` of neurons ``idx`` every ``every`` steps; returns a handle."""
+        return self.network.add_record(variable, pop.neuron_index[idx], every)
+
+    def remove_record(self, rid: int) -> None:
+        self.network.remove_record(rid)
+
+    def take_samples(self, rid: int, clear: bool = False) -> np.ndarray:
+        """Samples (n_samples, n_neurons) of a record request, as the engine computed them."""
+        return self.network.take_samples(rid, clear=clear)
+
+    def read_signals(self, pop: PopulationRecord, variable: str, idx: np.ndarray,
+                     values: np.ndarray, segment: int, readout: int) -> np.ndarray:
+        """Hook: recorded samples (n_samples, len(idx)) as the user receives them (on the
+        wafer, membranes through the ADC)."""
+        return values
+
+    # ================================================================ running
+    @property
+    def t(self) -> float:
+        """Current time (ms)."""
+        return self.network.step * self.dt
+
+    def prepare(self) -> None:
+        """Do the pending work (:mod:`.invalidation`) before a run; work that raised stays
+        pending and is done again at the next run."""
+        for work in self.invalidation.todo():
+            if self.invalidation.is_pending(work):    # earlier work may have done it
+                getattr(self, "_" + work.name.lower())()
+                self.invalidation.done(work)
+        self._before_run()
+
+    def _before_run(self) -> None:
+        """Hook: checks at every run (the wafer's analog outputs)."""
+
+    def run(self, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Advance by ``n_steps`` steps; returns the recorded spikes (times in ms, nodes).  A
+        long run gets a progress bar and advances in chunks: split runs give the same spikes
+        (test_plots_cli: test_chunked_run_is_bit_identical, test_wafer_run_split_invariance)."""
+        self.prepare()
+        if n_steps == 0:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        bar = progress.progress_bar(n_steps, "bss_emu run", unit="ms", unit_scale=self.dt) \
+            if n_steps >= progress.PROGRESS_MIN_STEPS else None
+        chunk = n_steps if bar is None else \
+            max(progress.PROGRESS_MIN_CHUNK_STEPS, -(-n_steps // progress.PROGRESS_CHUNKS))
+        times, nodes = [], []
+        try:
+            done = 0
+            while done < n_steps:
+                k = min(chunk, n_steps - done)
+                t, n = self.network.run(k)
+                times.append(t)
+                nodes.append(n)
+                done += k
+                if bar is not None:
+                    bar.update(k)
+        finally:
+            if bar is not None:
+                bar.close()
+        return np.concatenate(times), np.concatenate(nodes)
+
+    def reset(self) -> None:
+        """Back to t = 0 with the initial state."""
+        self.network.reset()
+
+    # ================================================================ queries
+    def realised_neuron_parameters(self, pop: PopulationRecord) -> dict[str, np.ndarray]:
+        """Per neuron of ``pop``, the parameters the engine runs with (engine names: e_l,
+        v_thresh, cm in nF, g_l in µS, ..., tau_refrac in ms); on the wafer as programmed at
+        the last run."""
+        from ..engine.kernels import PARAM_COLUMNS
+        rows = self.network.P[pop.neuron_index]
+        out = {name: rows[:, k].copy() for k, name in enumerate(PARAM_COLUMNS)}
+        out["tau_refrac"] = self.network.tau_refrac[pop.neuron_index].copy()
+        return out
+
+    def mapping(self):
+        """Hook: the current :class:`~pyNN_bss_emu.mapping.pipeline.MappingResult`."""
+        raise NotMappedError("setup(ideal=True) maps nothing: the network runs on an ideal "
+                             "engine without wafer constraints")
+
+    def pulse_statistics(self) -> dict:
+        """Hook: event counts of the current segment (see ``sim.get_pulse_statistics``)."""
+        self.mapping()
+        return {}
+
+    def synapse_loss_per_hicann(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hook: (requested, lost) synapse counts per HICANN of the postsynaptic neuron."""
+        self.mapping()
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+
+    def check_placement_request(self, pop: PopulationRecord) -> None:
+        """Placement requests are for neurons only."""
+        if pop.is_source:
+            raise TypeError(f"population '{pop.label}' holds spike sources, which use no "
+                            "denmems")
+
+    @staticmethod
+    def invalid_stp(message: str) -> errors.InvalidParameterValueError:
+        return errors.InvalidParameterValueError(
+            f"TsodyksMarkramSynapse on BrainScaleS-1: {message}")

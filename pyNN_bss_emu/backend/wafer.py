@@ -1,0 +1,286 @@
+"""The wafer backend: the network is mapped onto an emulated BrainScaleS-1 wafer and runs
+with what the wafer realises.
+
+At the first run (and again when the structure, the placement requests or an STP driver mode
+changed) the network is mapped (:func:`~pyNN_bss_emu.mapping.pipeline.map_network`); then the
+neurons, synapses and STP drivers are programmed (:mod:`.programming`), the event paths
+configured (:mod:`.experiment`) and the engine gets the realised values.  Which work a change
+needs is the rule table :data:`~.invalidation.WAFER_RULES`.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from ..hardware.parameter_transform import HardwareParameterWarning, ParameterRangeError
+from ..mapping.pipeline import MappingResult, fingerprint, map_network
+from ..mapping.stp import circuit_violation, stp_keys
+from ..mapping.types import MappingError
+from . import experiment, programming, progress
+from .base import Backend, NotMappedError
+from .graph import bio_graph
+from .invalidation import WAFER_RULES, Change, Work
+from .records import STP_NAMES, PopulationRecord, ProjectionRecord
+
+
+class WaferBackend(Backend):
+    """Runs the network as the emulated wafer realises it (see the module docstring)."""
+    name = "wafer"
+    description = "wafer"
+    rules = WAFER_RULES
+
+    def __init__(self, options, dt: float, defects) -> None:
+        super().__init__(options, dt)
+        self.defects = defects
+        self.result: MappingResult | None = None
+        self.graph = None
+        self._recorded_membranes: dict[int, tuple[PopulationRecord, np.ndarray]] = {}
+
+    # ================================================================ synapse requests
+    def check_stp(self, U, tau_rec, tau_facil) -> None:
+        problem = circuit_violation(U, tau_rec, tau_facil)
+        if problem is not None:
+            raise self.invalid_stp(problem)
+
+    def set_delays(self, prj: ProjectionRecord, index, values) -> None:
+        super().set_delays(prj, index, values)
+        if prj.routed_delay is not None:
+            warnings.warn("delays cannot be programmed on the wafer: the routed delays stay in "
+                          "effect (setup(ideal=True) uses PyNN delays)", UserWarning,
+                          stacklevel=5)
+
+    def set_stp(self, prj: ProjectionRecord, stp: np.ndarray) -> None:
+        old, prj.stp = prj.stp, stp
+        # the STP mode and the 3-bit U are a driver's configuration: a mapping decision;
+        # a time constant is a shared FG voltage: realised again without remapping
+        if np.any(stp_keys(stp) != stp_keys(old)):
+            self.invalidation.changed(Change.STP_MODE)
+        else:
+            self.invalidation.changed(Change.STP_TIME_CONSTANTS)
+
+    # ================================================================ realised values
+    def realised_values_known(self) -> bool:
+        return self.result is not None and not self.invalidation.is_pending(Work.MAP)
+
+    def realised(self, prj: ProjectionRecord, name: str) -> np.ndarray:
+        if not self.realised_values_known():
+            return self._before_mapping(prj, name)
+        if self.invalidation.is_pending(Work.PROGRAM_WEIGHTS) and name == "weight":
+            # weights set since the last run: quantise again (no remapping) before answering
+            self._program_weights()
+            self.invalidation.done(Work.PROGRAM_WEIGHTS)
+        lost = ~prj.realized
+        if name == "weight":
+            w = prj.weight_uS if prj.to_user is None else prj.to_user(prj.weight_uS)
+            return np.where(lost, np.nan, w)
+        if name == "delay":
+            return np.rint(prj.routed_delay / self.dt) * self.dt
+        values = (prj.stp_realised if prj.stp_realised is not None else prj.stp)[
+            :, STP_NAMES.index(name)]
+        return values
+
+    def _before_mapping(self, prj: ProjectionRecord, name: str) -> np.ndarray:
+        """Before the (re)mapping the wafer has realised nothing yet: the request."""
+        return self.requested(prj, name)
+
+    def _engine_weight(self, prj: ProjectionRecord) -> np.ndarray:
+        return prj.weight_uS
+
+    def _engine_delay(self, prj: ProjectionRecord) -> np.ndarray:
+        return prj.routed_delay
+
+    def _engine_stp(self, prj: ProjectionRecord) -> np.ndarray:
+        if prj.stp_realised is not None:
+            return prj.stp_realised
+        return prj.stp
+
+    # ================================================================ the work
+    def _map(self) -> None:
+        if self.result is not None:
+            warnings.warn("the network changed after it was mapped: the whole network is "
+                          "mapped again at this run(), so placement and realised synapses may "
+                          "change", RuntimeWarning, stacklevel=7)
+        self.result = None
+        graph = bio_graph(self.populations, self.projections, self.network.n_nodes,
+                          self.network.neuron_node)
+        opts = self.options.mapping
+        path = opts.mapping_file
+        if path and os.path.exists(path):
+            result = MappingResult.load(path)
+            if result.fingerprint != fingerprint(graph):
+                raise MappingError(
+                    f"mapping file '{path}' was made for a different network (populations, "
+                    "neuron sizes, placement requests or connections differ); delete it or "
+                    "drop mapping_file to map anew")
+        else:
+            bar = progress.progress_bar(None, "bss_emu mapping", unit="stage") \
+                if graph.pre.size >= progress.PROGRESS_MIN_SYNAPSES else None
+            try:
+                result = map_network(graph, opts, self.defects,
+                                     progress=None if bar is None
+                                     else progress.stage_callback(bar))
+            finally:
+                if bar is not None:
+                    bar.close()
+            if path:
+                result.save(path)
+        self.graph, self.result = graph, result
+        start = 0
+        delays = programming.routed_delays(result, self.dt,
+                                           self.options.substrate.wafer_seed)
+        for prj in self.projections:
+            n = prj.size
+            prj.realized = np.asarray(result.realized[start:start + n], dtype=bool).copy()
+            prj.routed_delay = delays[start:start + n].copy()
+            start += n
+        if len(result.realized):
+            self.warn_once(
+                "routed delays", "BrainScaleS-1 has no programmable delays: the PyNN delays "
+                "are replaced by the routed delays of the L1 network (0.0397 ms per HICANN on "
+                "the route + 0.644 ms, spread 0.1 ms); Projection.get('delay') shows them",
+                stacklevel=7)
+
+    def _program_neurons(self) -> None:
+        sub = self.options.substrate
+        settings = self.options.parameter_transform.settings(self.options.mapping.speedup)
+        for pop in self.populations:
+            if pop.is_source:
+                continue
+            try:
+                params = programming.program_neurons(
+                    pop, self.result, settings, wafer_seed=sub.wafer_seed,
+                    trial_seed=sub.trial_seed, calibration=sub.calibration,
+                    clip=self.options.parameter_transform.clip)
+            except ParameterRangeError as err:
+                raise ParameterRangeError(f"population '{pop.label}' ({pop.model}): {err}") \
+                    from None
+            self.network.set_neuron_parameters(pop.neuron_index, params)
+
+    def _configure_event_paths(self) -> None:
+        experiment.configure_event_paths(self.network, self.populations, self.result,
+                                         self.options.mapping.speedup)
+
+    def _program_weights(self) -> None:
+        from ..engine.kernels import P_CM
+        prjs = self.projections
+        if not prjs:
+            return
+        requested = np.concatenate([p.requested_conductance() for p in prjs])
+        post = np.concatenate([p.post_neurons for p in prjs])
+        neuron_size = np.zeros(self.network.n_neurons, dtype=np.int64)
+        for pop in self.populations:
+            if not pop.is_source:
+                neuron_size[pop.neuron_index] = pop.neuron_size
+        sub = self.options.substrate
+        realised = programming.program_weights(
+            requested, self.network.P[post, P_CM], neuron_size[post], self.result,
+            speedup=self.options.mapping.speedup,
+            big_capacitors=self.options.parameter_transform.big_capacitors,
+            rounding=sub.weight_rounding, wafer_seed=sub.wafer_seed)
+        if realised.statistics:
+            self.result.statistics.weights = realised.statistics
+        start = 0
+        for prj in prjs:
+            prj.weight_uS = realised.weight_uS[start:start + prj.size]
+            start += prj.size
+            self._weights_changed.add(prj.key)   # rows are shared: any weight may change
+
+    def _share_stp(self) -> None:
+        prjs = self.projections
+        plastic = [p.tsodyks_markram for p in prjs]
+        if not any(plastic):
+            for p in prjs:
+                p.stp_realised = None
+            return
+        lengths = np.array([p.size for p in prjs], dtype=np.int64)
+        stp = np.concatenate([p.stp for p in prjs]).reshape(-1, 3)
+        realised = programming.program_stp(stp, self.result, [p.label for p in prjs],
+                                           np.repeat(np.arange(len(prjs)), lengths))
+        if realised.conflict is not None:
+            self.warn_once("stp time constants: " + realised.conflict, realised.conflict,
+                           HardwareParameterWarning, stacklevel=7)
+        start = 0
+        for p, n in zip(prjs, lengths):
+            p.stp_realised = realised.stp[start:start + n].copy() if p.tsodyks_markram \
+                else None
+            start += n
+
+    def _before_run(self) -> None:
+        if self.options.substrate.analog_recording_limit and self._recorded_membranes:
+            experiment.check_recorded_membranes(list(self._recorded_membranes.values()),
+                                                self.result)
+
+    def prepare(self) -> None:
+        try:
+            super().prepare()
+        except Exception:
+            if self.invalidation.is_pending(Work.PROGRAM_NEURONS) and \
+                    not self.invalidation.is_pending(Work.MAP):
+                # mapped, but the parameters cannot be programmed: nothing ran on this
+                # mapping, so the next run maps again without a "changed" warning
+                self.result = None
+                self.invalidation.changed(Change.STRUCTURE)
+            raise
+
+    # ================================================================ recording
+    def add_record(self, pop: PopulationRecord, variable: str, idx: np.ndarray,
+                   every: int) -> int:
+        rid = super().add_record(pop, variable, idx, every)
+        if variable == "v":
+            self._recorded_membranes[rid] = (pop, np.asarray(idx))
+        return rid
+
+    def remove_record(self, rid: int) -> None:
+        super().remove_record(rid)
+        self._recorded_membranes.pop(rid, None)
+
+    def read_signals(self, pop, variable, idx, values, segment, readout) -> np.ndarray:
+        if variable != "v" or self.result is None or not values.size:
+            return values
+        sub = self.options.substrate
+        pt = self.options.parameter_transform
+        return experiment.read_membranes(pop, np.asarray(idx), values, self.result,
+                                         wafer_seed=sub.wafer_seed, trial_seed=sub.trial_seed,
+                                         segment=segment, readout=readout, alpha=pt.alpha,
+                                         shift_V=pt.shift)
+
+    # ================================================================ queries
+    def mapping(self) -> MappingResult:
+        if self.result is None or self.invalidation.is_pending(Work.MAP):
+            raise NotMappedError("the network has not been mapped yet: the mapping happens at "
+                                 "the first run() (or call sim.run(0))")
+        return self.result
+
+    def pulse_statistics(self) -> dict:
+        self.mapping()
+        net = self.network
+        down, up = net.input_bandwidth, net.recording_bandwidth
+        down_sent = down.sent if down is not None else 0
+        down_dropped = down.dropped if down is not None else 0
+        return {"l2_down_before_sim": down_sent + down_dropped,
+                "l2_down_dropped_before_sim": down_dropped,
+                "l2_down_sent": down_sent,
+                "l1_neuron_sent": int(net.encoder_sent[0]),
+                "l1_neuron_lost": int(net.encoder_lost[0] + net.merger_lost[0]),
+                "l1_encoder_lost": int(net.encoder_lost[0]),
+                "l1_merger_lost": int(net.merger_lost[0]),
+                "l2_up_sent": up.sent if up is not None else 0,
+                "l2_up_lost": up.dropped if up is not None else 0}
+
+    def synapse_loss_per_hicann(self) -> tuple[np.ndarray, np.ndarray]:
+        """(requested, lost) synapse counts per HICANN of the postsynaptic neuron."""
+        from ..hardware import wafer
+        result = self.mapping()
+        requested = np.zeros(wafer.N_HICANN, dtype=np.int64)
+        lost = np.zeros(wafer.N_HICANN, dtype=np.int64)
+        post = self.graph.post if self.graph is not None else np.zeros(0, dtype=np.int64)
+        if post.size == 0 or post.size != np.asarray(result.realized).size:
+            return requested, lost
+        h = result.placement.hicann[post]
+        ok = h >= 0
+        realized = np.asarray(result.realized, dtype=bool)
+        requested += np.bincount(h[ok], minlength=wafer.N_HICANN)
+        lost += np.bincount(h[ok & ~realized], minlength=wafer.N_HICANN)
+        return requested, lost
