@@ -4,7 +4,7 @@ from __future__ import annotations
 import numbers
 
 from pyNN import common
-from pyNN.common.control import DEFAULT_MAX_DELAY, DEFAULT_MIN_DELAY, DEFAULT_TIMESTEP
+from pyNN.common.control import DEFAULT_MIN_DELAY, DEFAULT_TIMESTEP
 from pyNN.recording import get_io
 
 from . import simulator
@@ -16,17 +16,6 @@ from .backend.options import SetupOptions, setup_keywords
 SETUP_OPTIONS = setup_keywords()
 
 
-def _defect_map(options: SetupOptions):
-    """The wafer's defect map from the ``defects`` option (validated here, before anything of
-    the previous simulation is discarded)."""
-    from .hardware.defects import DefectMap
-    spec = options.defects.spec
-    try:
-        return DefectMap.from_spec(spec, options.substrate.wafer_seed)
-    except (ValueError, OSError) as err:
-        raise type(err)(f"setup(defects={spec!r}): {err}") from None
-
-
 def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
           **extra_params) -> int:
     """Start a new simulation; any previous network is discarded.
@@ -35,10 +24,11 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
     ``SETUP_OPTIONS`` (unknown keywords are an error).  Returns the MPI rank (always 0).
     """
     options = SetupOptions.from_keywords(timestep, min_delay, **extra_params)
-    defects = None if options.ideal else _defect_map(options)
+    # everything is validated before anything of the previous simulation is discarded
+    backend = make_backend(options, float(timestep))
     common.setup(timestep, min_delay, **extra_params)
     state = simulator.state
-    state.start(make_backend(options, float(timestep), defects), options, float(timestep))
+    state.start(backend, options, float(timestep))
     state.min_delay = min_delay
     state.max_delay = options.engine.max_delay
     progress.set_progress(options.engine.progress)

@@ -6,11 +6,9 @@ happens in Python.  Weights are conductances in µS, delays in ms rounded to the
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 from pyNN import common, errors
-from pyNN.parameters import ParameterSpace
 from pyNN.space import Space
 
 from . import simulator

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 from pyNN import common, errors
 
-from .backend import Backend, IdealBackend, SetupOptions
+from .backend import Backend, SetupOptions, initial_backend
 
 name = "bss_emu"
 
@@ -36,7 +36,7 @@ class State(common.control.BaseState):
         self.max_delay: float | str = "auto"
         self.options = SetupOptions()
         self.ended = False
-        self.backend: Backend = IdealBackend(self.options, self.dt)
+        self.backend: Backend = initial_backend(self.dt)
         self.clear()
 
     # ------------------------------------------------------------------ structure

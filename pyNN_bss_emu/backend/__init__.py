@@ -10,11 +10,30 @@ from .options import SetupOptions
 from .wafer import WaferBackend
 
 __all__ = ["Backend", "IdealBackend", "NotMappedError", "SetupOptions", "WaferBackend",
-           "make_backend"]
+           "make_backend", "initial_backend"]
 
 
-def make_backend(options: SetupOptions, dt: float, defects=None) -> Backend:
-    """The backend ``options`` ask for (``options.ideal``), with the wafer's defect map."""
+def defect_map(options: SetupOptions):
+    """The wafer's :class:`~pyNN_bss_emu.hardware.defects.DefectMap` from the ``defects``
+    option and the wafer seed; a bad spec is a ValueError/OSError naming the option."""
+    from ..hardware.defects import DefectMap
+    spec = options.defects.spec
+    try:
+        return DefectMap.from_spec(spec, options.substrate.wafer_seed)
+    except (ValueError, OSError) as err:
+        raise type(err)(f"setup(defects={spec!r}): {err}") from None
+
+
+def make_backend(options: SetupOptions, dt: float) -> Backend:
+    """The backend ``options`` ask for (``options.ideal``); the defect spec is validated in
+    either case, so a script's bad option fails the same way in both modes."""
+    defects = defect_map(options)
     if options.ideal:
         return IdealBackend(options, dt)
     return WaferBackend(options, dt, defects)
+
+
+def initial_backend(dt: float) -> Backend:
+    """The backend before the first ``setup()`` (PyNN requires a state at import): the ideal
+    engine with the default options; ``setup()`` replaces it."""
+    return IdealBackend(SetupOptions(ideal=True), dt)

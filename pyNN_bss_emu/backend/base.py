@@ -265,14 +265,18 @@ class Backend:
         """Current time (ms)."""
         return self.network.step * self.dt
 
-    def prepare(self) -> None:
-        """Do the pending work (:mod:`.invalidation`) before a run; work that raised stays
+    def prepare(self, until: Work | None = None) -> None:
+        """Do the pending work (:mod:`.invalidation`) before a run, or only the work up to
+        and including ``until`` (then without the per-run checks); work that raised stays
         pending and is done again at the next run."""
         for work in self.invalidation.todo():
             if self.invalidation.is_pending(work):    # earlier work may have done it
                 getattr(self, "_" + work.name.lower())()
                 self.invalidation.done(work)
-        self._before_run()
+            if work is until:
+                return
+        if until is None:
+            self._before_run()
 
     def _before_run(self) -> None:
         """Hook: checks at every run (the wafer's analog outputs)."""

@@ -67,10 +67,8 @@ class WaferBackend(Backend):
     def realised(self, prj: ProjectionRecord, name: str) -> np.ndarray:
         if not self.realised_values_known():
             return self._before_mapping(prj, name)
-        if self.invalidation.is_pending(Work.PROGRAM_WEIGHTS) and name == "weight":
-            # weights set since the last run: quantise again (no remapping) before answering
-            self._program_weights()
-            self.invalidation.done(Work.PROGRAM_WEIGHTS)
+        # values set since the last run are realised again (no remapping) before answering
+        self.prepare(until=Work.SHARE_STP)
         lost = ~prj.realized
         if name == "weight":
             w = prj.weight_uS if prj.to_user is None else prj.to_user(prj.weight_uS)
@@ -212,9 +210,9 @@ class WaferBackend(Backend):
             experiment.check_recorded_membranes(list(self._recorded_membranes.values()),
                                                 self.result)
 
-    def prepare(self) -> None:
+    def prepare(self, until: Work | None = None) -> None:
         try:
-            super().prepare()
+            super().prepare(until)
         except Exception:
             if self.invalidation.is_pending(Work.PROGRAM_NEURONS) and \
                     not self.invalidation.is_pending(Work.MAP):
