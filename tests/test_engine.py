@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pyNN_bss_emu.engine import PARAM_COLUMNS, Network, compound_neuron_parameters
+from pyNN_bss_emu.engine import PARAM_COLUMNS, Network
+from pyNN_bss_emu.hardware.compound_neuron import compound_neuron_parameters
 from pyNN_bss_emu.engine.sources import PoissonSources, stream_keys
 
 from conftest import ceil_to_grid, lif_first_spike

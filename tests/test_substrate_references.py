@@ -390,7 +390,7 @@ def test_readout_offsets_fixed_per_wafer_noise_per_trial(wafer_sim):
 
 # ================================================================ 3. calibrated spreads
 #: parameters a compound neuron takes as the leak-weighted mean of its denmems
-#: (docs/substrate.md "Compound neurons"; engine compound_neuron_parameters): leak (tau_m =
+#: (docs/substrate.md "Compound neurons"; hardware.compound_neuron): leak (tau_m =
 #: sum cm / sum g_l, the harmonic mean of the denmems' tau_m), reversal potentials, synaptic
 #: time constants.  The firing denmem alone sets threshold, reset and refractory time.
 AVERAGED = ("tau_m", "e_rev_E", "e_rev_I", "tau_syn_E", "tau_syn_I", "v_rest")

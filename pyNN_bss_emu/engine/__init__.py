@@ -11,5 +11,5 @@ import numba
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
-from .network import Network, compound_neuron_parameters, STATE_VARIABLES  # noqa: F401,E402
+from .network import Network, STATE_VARIABLES  # noqa: F401,E402
 from .kernels import PARAM_COLUMNS  # noqa: F401,E402

@@ -21,6 +21,16 @@ cross-checked against NEST spike by spike:
 3. add the synaptic input arriving at t_s+dt (conductance jumps from the ring buffer),
 4. emit the spikes of this step (stamped t_s+dt) into the ring buffer at their delays,
 5. write the recorded samples that fall on t_s+dt.
+
+Delays: the ring buffers have ``L`` rows (arrival steps), at most a memory-bounded horizon (see
+``network.Network``); a delivery ``delay >= L`` steps ahead waits in the *far queue*, a binary
+min-heap of (arrival step, sequence number, neuron, receptor) rows plus weights.  After each
+step's input has been taken from the ring, the far events that arrive within the next ``L - 1``
+steps move into their (just emptied or still empty) ring rows, in heap order, i.e. by arrival
+and, for one arrival, in the order they were emitted.  Every far event of an arrival was emitted
+before any event that reaches the same arrival through the ring directly (its delay is longer),
+so each ring cell sums its inputs in exactly the order a ring spanning all delays would:
+the result is bit-identical whatever ``L`` is.
 """
 from __future__ import annotations
 
@@ -228,30 +238,123 @@ def _tsodyks(j, t, par, state):
     return dy
 
 
+#: columns of the far queue's integer rows
+FAR_ARRIVAL, FAR_SEQ, FAR_POST, FAR_RECEPTOR = range(4)
+#: rows of the far queue's counters: number of queued events, next sequence number
+FAR_COUNT, FAR_NEXT_SEQ = range(2)
+
+
+@njit(cache=True)
+def far_push(far_i, far_w, far_meta, arrival, post, receptor, w):
+    """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``.
+
+    ``far_i`` (rows: arrival, sequence, neuron, receptor) and ``far_w`` form a binary min-heap
+    on (arrival, sequence); ``far_meta`` holds the count and the next sequence number.  The
+    caller guarantees a free row (the arrays are grown from Python: reallocating them inside
+    the time loop would make numba reference-count them there and cost the vectorised neuron
+    update a factor of ~3)."""
+    n = far_meta[FAR_COUNT]
+    seq = far_meta[FAR_NEXT_SEQ]
+    far_meta[FAR_NEXT_SEQ] = seq + 1
+    # sift up; the new event has the largest sequence number, so it only passes parents that
+    # arrive later
+    j = n
+    while j > 0:
+        parent = (j - 1) >> 1
+        if far_i[parent, FAR_ARRIVAL] <= arrival:
+            break
+        for c in range(4):
+            far_i[j, c] = far_i[parent, c]
+        far_w[j] = far_w[parent]
+        j = parent
+    far_i[j, FAR_ARRIVAL] = arrival
+    far_i[j, FAR_SEQ] = seq
+    far_i[j, FAR_POST] = post
+    far_i[j, FAR_RECEPTOR] = receptor
+    far_w[j] = w
+    far_meta[FAR_COUNT] = n + 1
+
+
+@njit(cache=True)
+def far_push_many(far_i, far_w, far_meta, arrival, post, receptor, w):
+    """:func:`far_push` for arrays of events, in their order (room for all of them given)."""
+    for k in range(arrival.shape[0]):
+        far_push(far_i, far_w, far_meta, arrival[k], post[k], receptor[k], w[k])
+
+
+@njit(cache=True)
+def far_migrate(until, ring_e, ring_i, far_i, far_w, far_meta):
+    """Move the far events arriving at or before step ``until`` into the ring buffers (rows
+    ``arrival % L``), in (arrival, sequence) order.  The caller guarantees that those rows
+    hold nothing but earlier far input of the same arrivals: ``until`` is at most
+    (last consumed step) + L - 1 and no direct delivery to these arrivals has happened yet."""
+    L = ring_e.shape[0]
+    while far_meta[FAR_COUNT] > 0 and far_i[0, FAR_ARRIVAL] <= until:
+        slot = far_i[0, FAR_ARRIVAL] % L
+        if far_i[0, FAR_RECEPTOR] == 0:
+            ring_e[slot, far_i[0, FAR_POST]] += far_w[0]
+        else:
+            ring_i[slot, far_i[0, FAR_POST]] += far_w[0]
+        n = far_meta[FAR_COUNT] - 1
+        far_meta[FAR_COUNT] = n
+        if n == 0:
+            break
+        # pop the root: sift the last row down from the top
+        la = far_i[n, FAR_ARRIVAL]
+        ls = far_i[n, FAR_SEQ]
+        j = 0
+        while True:
+            c = 2 * j + 1
+            if c >= n:
+                break
+            r = c + 1
+            if r < n and (far_i[r, FAR_ARRIVAL] < far_i[c, FAR_ARRIVAL]
+                          or (far_i[r, FAR_ARRIVAL] == far_i[c, FAR_ARRIVAL]
+                              and far_i[r, FAR_SEQ] < far_i[c, FAR_SEQ])):
+                c = r
+            if far_i[c, FAR_ARRIVAL] < la or (far_i[c, FAR_ARRIVAL] == la
+                                              and far_i[c, FAR_SEQ] < ls):
+                for k in range(4):
+                    far_i[j, k] = far_i[c, k]
+                far_w[j] = far_w[c]
+                j = c
+            else:
+                break
+        for k in range(4):
+            far_i[j, k] = far_i[n, k]
+        far_w[j] = far_w[n]
+
+
 @njit(cache=True)
 def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count,
-             dt, stp_index, stp_par, stp_state):
+             dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta):
     """Add the outgoing synapses of presynaptic ``node`` (emitted at ``step_emit``) to the ring
-    buffers; ``count`` is the event multiplicity.  Synapses with ``stp_index[k] >= 0`` scale
-    their weight by their short-term plasticity state (``_tsodyks``)."""
+    buffers, or to the far queue for delays of ``L`` steps or more; ``count`` is the event
+    multiplicity.  Synapses with ``stp_index[k] >= 0`` scale their weight by their short-term
+    plasticity state (``_tsodyks``)."""
     plastic = stp_par.shape[0] > 0
     for k in range(ptr[node], ptr[node + 1]):
-        slot = (step_emit + delay[k]) % L
         w = count * weight[k]
         if plastic:   # only networks with STP synapses pay for the lookup
             j = stp_index[k]
             if j >= 0:
                 w *= _tsodyks(j, step_emit * dt, stp_par, stp_state)
-        if receptor[k] == 0:
-            ring_e[slot, post[k]] += w
+        d = delay[k]
+        if d < L:
+            slot = (step_emit + d) % L
+            if receptor[k] == 0:
+                ring_e[slot, post[k]] += w
+            else:
+                ring_i[slot, post[k]] += w
         else:
-            ring_i[slot, post[k]] += w
+            # beyond the ring's horizon: wait in the far queue (same weight, same arrival)
+            far_push(far_i, far_w, far_meta, step_emit + d, post[k], receptor[k], w)
 
 
 @njit(cache=True)
 def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac, i_ext,
               neuron_node, ptr, post, weight, delay, receptor, ring_e, ring_i,
-              stp_index, stp_par, stp_state,
+              far_i, far_w, far_meta, far_out, neuron_far_out, stp_index, stp_par, stp_state,
               ev_step, ev_node, spike_flag,
               spk_step, spk_node, spk_count,
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
@@ -262,10 +365,15 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     ``PT`` is the (N_PARAMS, n) parameter matrix, ``D`` the conductance factors of
     :func:`decay_factors`; ``lif``/``adex`` list the neurons of each integrator.  Neuron ``i`` is node ``neuron_node[i]`` of the synapse CSR
     (``ptr/post/weight/delay/receptor``, indexed by presynaptic node; ``post`` holds neuron
-    indices).  ``ev_step/ev_node`` are the external (source) events of this window, sorted by
-    their emission step.  Spikes of neurons with ``spike_flag`` set are appended to
+    indices; ``delay`` in steps).  Input travels in the ring buffers ``ring_e/ring_i`` (rows:
+    arrival step modulo their length ``L``) or, for delays of ``L`` steps or more, in the far
+    queue ``far_i/far_w/far_meta`` (:func:`far_push`); ``far_out[node]`` counts a node's
+    synapses that go there, ``neuron_far_out`` those of all neurons together (the most that one
+    step's neuron spikes can queue).  ``ev_step/ev_node`` are the external (source) events of
+    this window, sorted by their emission step.  Spikes of neurons with ``spike_flag`` set are appended to
     ``spk_step/spk_node`` (capacity-limited: the kernel stops early and returns the number of
-    steps done when the buffer could overflow).
+    steps done when the buffer could overflow; so it does when the far queue could overflow
+    in the next step).
 
     Priority encoders: a spiking neuron with ``neuron_block[i] >= 0`` needs its block's encoder
     for ``encoder_service`` ms (``block_busy`` holds when each is free), then its DNC merger
@@ -282,19 +390,34 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     spiked = np.zeros(n, dtype=np.bool_)
     ev_i = 0
     n_ev = ev_step.shape[0]
+    # far-queue rows the rest of this window's external events can take (upper bound)
+    ev_far_left = 0
+    for k in range(n_ev):
+        ev_far_left += far_out[ev_node[k]]
+    # far input that has come within the ring's reach (after a rebuild or a reset of the
+    # ring; otherwise the previous window's last step moved it already)
+    far_migrate(step0 + L - 1, ring_e, ring_i, far_i, far_w, far_meta)
     # events emitted at (or before) the current time that have not been delivered yet
     while ev_i < n_ev and ev_step[ev_i] <= step0:
-        _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L, 1.0,
-                 dt, stp_index, stp_par, stp_state)
+        _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
+                 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
+        ev_far_left -= far_out[ev_node[ev_i]]
         ev_i += 1
     cap = spk_step.shape[0]
+    far_cap = far_i.shape[0]
     for s_rel in range(n_steps):
         s = step0 + s_rel
         if spk_count[0] + n > cap:
             return s_rel
+        if far_meta[FAR_COUNT] + neuron_far_out + ev_far_left > far_cap:
+            return s_rel
         step_end = s + 1
         _update_neurons(step_end % L, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac,
                         i_ext, ring_e, ring_i, spiked)
+        # the row just taken now stands for arrival step_end + L: far input arriving up to
+        # step_end + L - 1 enters the ring before this step's spikes add to those rows
+        if far_meta[FAR_COUNT] > 0:
+            far_migrate(step_end + L - 1, ring_e, ring_i, far_i, far_w, far_meta)
         # step 4, serially: outgoing spikes of neurons, then of sources, at t = step_end * dt
         t_end = step_end * dt
         for i in range(n):
@@ -319,7 +442,8 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                         merger_busy[mrg] = m_start + merger_service
                     encoder_sent[0] += 1
                 _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
-                         ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state)
+                         ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
+                         far_i, far_w, far_meta)
                 if spike_flag[i]:
                     c = spk_count[0]
                     spk_step[c] = step_end
@@ -327,7 +451,9 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                     spk_count[0] = c + 1
         while ev_i < n_ev and ev_step[ev_i] <= step_end:
             _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
-                     ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state)
+                     ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
+                     far_i, far_w, far_meta)
+            ev_far_left -= far_out[ev_node[ev_i]]
             ev_i += 1
         for g in range(n_groups):
             if step_end % grp_every[g] == 0:

@@ -9,8 +9,14 @@ for delivery; ``set_weights`` rewrites weights in COO order without rebuilding t
 
 * ``set_weights`` / ``set_delays``: realised per-synapse weights (µS) and routed delays (ms);
 * ``node_loss``: probability that an event of a presynaptic node is lost (per-event loss);
-* ``set_neuron_parameters``: per-neuron effective parameters, e.g. compound neurons from
-  ``compound_neuron_parameters`` over their denmems.
+* ``set_neuron_parameters``: per-neuron effective parameters (on the wafer: compound neurons
+  combined over their denmems by the hardware layer).
+
+Synaptic input in flight waits in two dense ring buffers (excitatory, inhibitory; one row per
+arrival step, one column per neuron) spanning the delays up to a horizon, and beyond it in a
+far-event queue (see ``kernels``): memory and ``reset()`` scale with the horizon and the
+number of events in flight, not with the longest delay, and the results do not depend on the
+horizon (bit for bit).
 """
 from __future__ import annotations
 
@@ -23,6 +29,18 @@ from .kernels import PARAM_COLUMNS, N_PARAMS
 from .sources import ArraySources, PoissonSources
 
 STATE_VARIABLES = ("v", "w", "gsyn_exc", "gsyn_inh")
+
+#: Memory budget (bytes) of the two dense ring buffers together.  Each spans
+#: ``horizon x n_neurons`` float64 cells, so 32 MiB holds 2097 steps (210 ms at dt = 0.1 ms)
+#: for 1000 neurons and 209 715 steps for 10: far more than the wafer's routed delays
+#: (~0.7-2 ms) or the few ms of typical models, while delays of seconds to minutes cost one
+#: far-queue row (40 B) per event in flight instead of gigabytes of mostly empty rows (3e5 ms
+#: onto 1000 neurons: 48 GB).  Zeroing it on reset() takes a few ms.
+RING_BYTES_MAX = 32 * 2 ** 20
+#: ... but the horizon is never cut below this many steps (12.8 ms at dt = 0.1 ms), so that
+#: very large networks (over ~16 000 neurons) keep ordinary delays out of the slower far queue;
+#: the ring is still never longer than the longest delay + 1 rows, its size before the queue.
+MIN_HORIZON_STEPS = 128
 _VAR_CODE = {"v": kernels.VAR_V, "gsyn_exc": kernels.VAR_GE, "gsyn_inh": kernels.VAR_GI,
              "w": kernels.VAR_W}
 
@@ -35,28 +53,6 @@ class RecordRequest:
     every: int
     samples: list = field(default_factory=list)   # chunks of shape (n_samples, n_neurons)
     last_step: int = -1                            # step of the last sample taken
-
-
-def compound_neuron_parameters(denmem_params: dict[str, np.ndarray],
-                               neuron_of_denmem: np.ndarray) -> dict[str, np.ndarray]:
-    """Combine per-denmem parameters into per-neuron ones (compound neurons).
-
-    The denmems of a compound neuron share one membrane: capacitances, leak, adaptation and
-    synaptic conductance scales add up, reversal potentials and thresholds are conductance
-    (leak) weighted means.  ``neuron_of_denmem`` must be sorted (denmems of one neuron adjacent).
-    """
-    starts = np.flatnonzero(np.r_[True, np.diff(neuron_of_denmem) != 0])
-    add = np.add.reduceat
-    g_l = add(denmem_params["g_l"], starts)
-    out = {"cm": add(denmem_params["cm"], starts), "g_l": g_l}
-    for name in ("a", "b", "i_offset", "syn_scale_E", "syn_scale_I"):
-        if name in denmem_params:
-            out[name] = add(denmem_params[name], starts)
-    for name in ("e_l", "v_thresh", "e_rev_E", "e_rev_I", "delta_T", "tau_w", "tau_syn_E",
-                 "tau_syn_I", "v_reset", "v_peak"):
-        if name in denmem_params:
-            out[name] = add(denmem_params[name] * denmem_params["g_l"], starts) / g_l
-    return out
 
 
 class Network:
@@ -95,6 +91,14 @@ class Network:
         self._weights_dirty = True
         self.ring_e = np.zeros((2, 0))
         self.ring_i = np.zeros((2, 0))
+        #: cap on the ring buffers' length in steps (None: from RING_BYTES_MAX and
+        #: MIN_HORIZON_STEPS; >= 2); longer delays go through the far queue.  For tests.
+        self.max_ring_steps: int | None = None
+        # far queue (kernels.far_push): a heap of (arrival step, sequence, neuron, receptor)
+        # rows and weights (µS), with its count and next sequence number
+        self._far_i = np.zeros((0, 4), dtype=np.int64)
+        self._far_w = np.zeros(0)
+        self._far_meta = np.zeros(2, dtype=np.int64)
         self.step = 0
         self.records: dict[int, RecordRequest] = {}
         # event-path limits (wafer mode): stimulus playback and priority encoders
@@ -214,20 +218,13 @@ class Network:
         if delay_steps.size and delay_steps.min() < 1:
             raise ValueError(f"synaptic delays must be >= the time step {self.dt} ms")
         self._delay = delay_steps[order]
-        L = int(delay_steps.max()) + 1 if delay_steps.size else 2
-        L = max(L, 2)
-        old_e, old_i = self.ring_e, self.ring_i
-        n_old = old_e.shape[1]
-        if old_e.shape[0] != L or n_old != self.n_neurons:
-            # keep pending input: re-slot each row at its absolute arrival step
-            self.ring_e = np.zeros((L, self.n_neurons))
-            self.ring_i = np.zeros((L, self.n_neurons))
-            L_old = old_e.shape[0]
-            for k in range(1, L_old):
-                src = (self.step + k) % L_old
-                dst = (self.step + k) % L
-                self.ring_e[dst, :n_old] += old_e[src]
-                self.ring_i[dst, :n_old] += old_i[src]
+        L = self._ring_length(int(delay_steps.max()) if delay_steps.size else 1)
+        if self.ring_e.shape != (L, self.n_neurons):
+            self._reslot_ring(L)
+        # per node: synapses beyond the ring's horizon (far-queue rows one event can take)
+        self._far_out = np.bincount(self.syn_pre[delay_steps >= L],
+                                    minlength=self.n_nodes).astype(np.int64)
+        self._neuron_far_out = int(self._far_out[self.neuron_node].sum())
         # short-term plasticity: parameters and state of the plastic synapses, in CSR order
         stp = self.syn_stp[order]
         plastic = ~np.isnan(stp[:, 0])
@@ -240,6 +237,61 @@ class Network:
         self._reset_stp()
         self._structure_dirty = False
         self._weights_dirty = True
+
+    def _ring_length(self, max_delay_steps: int) -> int:
+        """Rows of the ring buffers: the longest delay + 1 (as a ring spanning all delays),
+        capped by the memory budget ``RING_BYTES_MAX`` (or ``max_ring_steps``); at least 2
+        (one row being read, one for the shortest delay)."""
+        if self.max_ring_steps is not None:
+            cap = int(self.max_ring_steps)
+        else:
+            cap = max(MIN_HORIZON_STEPS, RING_BYTES_MAX // (2 * 8 * max(self.n_neurons, 1)))
+        return max(min(max_delay_steps + 1, cap), 2)
+
+    def _reslot_ring(self, L: int) -> None:
+        """New ring buffers of ``L`` rows for ``n_neurons``, keeping the pending input.
+
+        The old rows hold the arrivals step + 1 .. step + L_old - 1 (step's row was read);
+        those within the new horizon move to their new rows, the others into the far queue
+        as one event per nonzero cell.  Each cell is the complete input of its arrival so
+        far (far events arrive later than every ring row), so later input adds to it in
+        the same order as before."""
+        old_e, old_i = self.ring_e, self.ring_i
+        L_old, n_old = old_e.shape
+        self.ring_e = np.zeros((L, self.n_neurons))
+        self.ring_i = np.zeros((L, self.n_neurons))
+        ahead = np.arange(1, L_old, dtype=np.int64)          # steps until arrival
+        src = (self.step + ahead) % L_old
+        near = ahead < L
+        dst = (self.step + ahead[near]) % L
+        self.ring_e[dst, :n_old] = old_e[src[near]]
+        self.ring_i[dst, :n_old] = old_i[src[near]]
+        far_rows = src[~near]
+        if far_rows.size and n_old:
+            parts = []
+            for receptor, old in ((0, old_e), (1, old_i)):
+                rows, post = np.nonzero(old[far_rows])
+                parts.append((self.step + ahead[~near][rows], post,
+                              np.full(rows.size, receptor, dtype=np.int64),
+                              old[far_rows[rows], post]))
+            arrival, post, receptor, weight = (np.concatenate(x) for x in zip(*parts))
+            self._far_reserve(arrival.size)
+            kernels.far_push_many(self._far_i, self._far_w, self._far_meta, arrival, post,
+                                  receptor, weight)
+
+    def _far_reserve(self, n_more: int) -> None:
+        """Room for ``n_more`` events in the far queue beyond those queued (at least doubling
+        when it grows, so a long run reallocates it a few times only)."""
+        need = int(self._far_meta[kernels.FAR_COUNT]) + n_more
+        cap = self._far_i.shape[0]
+        if need > cap:
+            cap = max(need, 2 * cap, 64)
+            n = int(self._far_meta[kernels.FAR_COUNT])
+            far_i = np.empty((cap, 4), dtype=np.int64)
+            far_w = np.empty(cap)
+            far_i[:n] = self._far_i[:n]
+            far_w[:n] = self._far_w[:n]
+            self._far_i, self._far_w = far_i, far_w
 
     def _reset_stp(self) -> None:
         """Full resources, nothing active, u = 0, last spike long ago."""
@@ -268,6 +320,7 @@ class Network:
         self._reset_stp()
         self.ring_e[:] = 0.0
         self.ring_i[:] = 0.0
+        self._far_meta[:] = 0          # the queue's arrays are kept for the next run
         self.poisson.rewind()
         self.arrays.rewind()
         for limit in (self.input_bandwidth, self.recording_bandwidth):
@@ -372,11 +425,15 @@ class Network:
             spk_node = np.empty(cap, dtype=np.int64)
             spk_count = np.zeros(1, dtype=np.int64)
             first = np.searchsorted(ev_step, self.step, side="right") if done else 0
+            # the kernel stops before a step that could overflow the far queue: room for
+            # one spike of every neuron and all remaining external events (usually 0)
+            self._far_reserve(self._neuron_far_out + int(self._far_out[ev_node[first:]].sum()))
             k = kernels.run_steps(
                 self.step, n_steps - done, dt, PT, D, lif, adex, ref_steps,
                 self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
                 self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
-                self.ring_e, self.ring_i, self._stp_index, self._stp_par, self._stp_state,
+                self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
+                self._far_out, self._neuron_far_out, self._stp_index, self._stp_par, self._stp_state,
                 ev_step[first:], ev_node[first:], self.spike_flag,
                 spk_step, spk_node, spk_count,
                 self.neuron_block, self.block_busy, self.encoder_service,
@@ -387,7 +444,7 @@ class Network:
             spk_nodes.append(spk_node[:spk_count[0]])
             done += k
             self.step += k
-            if k == 0 or spk_count[0] > cap // 2:
+            if k == 0 or spk_count[0] > cap // 2:   # (k == 0: the spike buffer is too small)
                 cap *= 2
         # distribute samples
         for g, rid in enumerate(rids):
