@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from pyNN import common
 from pyNN.common.control import DEFAULT_MIN_DELAY, DEFAULT_TIMESTEP
@@ -9,7 +10,7 @@ from pyNN.recording import get_io
 
 from . import simulator
 from .backend import make_backend, progress
-from .backend.options import SetupOptions, setup_keywords
+from .backend.options import SetupOptions, ignored_keywords_message, setup_keywords
 
 #: extra keyword options of ``setup()``: name -> (default, description), generated from the
 #: option tree (:mod:`pyNN_bss_emu.backend.options`, where each default is stated once)
@@ -24,6 +25,8 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
     ``SETUP_OPTIONS`` (unknown keywords are an error).  Returns the MPI rank (always 0).
     """
     options = SetupOptions.from_keywords(timestep, min_delay, **extra_params)
+    if options.ignored:
+        warnings.warn(ignored_keywords_message(options.ignored), UserWarning, stacklevel=2)
     # everything is validated before anything of the previous simulation is discarded
     backend = make_backend(options, float(timestep))
     common.setup(timestep, min_delay, **extra_params)

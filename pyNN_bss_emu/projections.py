@@ -138,7 +138,7 @@ class Projection(common.Projection):
         cols = [np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
                 for name in _STP_NAMES]
         TsodyksMarkramSynapse.check(*cols)
-        simulator.state.backend.check_stp(*cols)
+        simulator.state.backend.check_stp(*cols, label=self.label)
         return np.column_stack(cols)
 
     def _consolidated_chunks(self) -> tuple:
@@ -276,7 +276,7 @@ class Projection(common.Projection):
             new = self._record.stp.copy()
             new[index, _STP_NAMES.index(name)] = values
             TsodyksMarkramSynapse.check(new[:, 0], new[:, 1], new[:, 2])
-            backend.check_stp(new[:, 0], new[:, 1], new[:, 2])
+            backend.check_stp(new[:, 0], new[:, 1], new[:, 2], label=self.label)
             backend.set_stp(self._record, new)
         elif name == "delay":
             backend.set_delays(self._record, index, self._check_delays(values))

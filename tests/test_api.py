@@ -37,10 +37,25 @@ def test_setup_defaults(sim):
 
 
 @pytest.mark.both_modes
-def test_setup_unknown_keyword_is_type_error_naming_it(sim):
+def test_setup_ignores_other_backends_keywords_with_one_warning(sim):
+    """PyNN's convention: backend-specific extra_params are ignored elsewhere.  One warning
+    names every ignored keyword, where it comes from and our equivalent."""
+    with pytest.warns(UserWarning) as record:
+        assert sim.setup(timestep=0.1, threads=4, hardwareNeuronSize=8, spkie_seed=3) == 0
+    messages = [str(w.message) for w in record if "ignores keyword" in str(w.message)]
+    assert len(messages) == 1
+    msg = messages[0]
+    assert "threads (pyNN.nest)" in msg
+    assert "hardwareNeuronSize" in msg and "neuron_size" in msg
+    assert "spkie_seed (unknown)" in msg and "strict=True" in msg
+    assert sim.get_time_step() == pytest.approx(0.1)
+
+
+@pytest.mark.both_modes
+def test_setup_strict_refuses_keywords_it_does_not_use(sim):
     with pytest.raises(TypeError) as exc:
-        sim.setup(timestep=0.1, threads=4)
-    assert "threads" in str(exc.value)
+        sim.setup(timestep=0.1, threads=4, strict=True)
+    assert "threads" in str(exc.value) and "strict=True" in str(exc.value)
     assert sim.setup() == 0   # still usable
 
 

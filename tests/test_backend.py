@@ -126,7 +126,7 @@ def test_stp_time_constant_is_shared_again_but_a_new_u_level_remaps(sim):
 
 
 def test_failed_programming_is_retried_at_the_next_run(sim):
-    sim.setup(ideal=False, defects="none")          # no clipping: out of range is an error
+    sim.setup(ideal=False, defects="none", strict=True)   # out of range is an error
     _, pop, _ = _net(sim)
     pop.set(tau_refrac=0.1)                         # below the wafer's range
     with pytest.raises(ValueError, match=r"population 'pop' \(IF_cond_exp\).*tau_refrac"

@@ -304,7 +304,9 @@ def test_setup_bad_timestep(sim, timestep):
                                          ({"stimulus_seed": 1.5}, "stimulus_seed"),
                                          ({"max_delay": 0.01}, "max_delay"),
                                          ({"ideal": "yes"}, "ideal"),
-                                         ({"spike_precision": "off_grid"}, "spike_precision")])
+                                         ({"spike_precision": "off_grid", "strict": True},
+                                          "spike_precision"),
+                                         ({"strict": "yes"}, "strict")])
 def test_setup_bad_options(sim, kwargs, name):
     with pytest.raises((ValueError, TypeError)) as exc:
         sim.setup(**kwargs)

@@ -27,7 +27,7 @@ from pyNN_bss_emu.mapping.options import (AddressAssignmentOptions, InputPlaceme
 from pyNN_bss_emu.mapping.pipeline import MappingOptions as PipelineMappingOptions
 
 #: setup()'s keywords besides timestep and min_delay, in the documented order
-KEYWORD_ORDER = ("max_delay", "ideal", "stimulus_seed", "wafer_seed", "trial_seed",
+KEYWORD_ORDER = ("max_delay", "ideal", "strict", "stimulus_seed", "wafer_seed", "trial_seed",
                  "calibration", "voltage_alpha", "voltage_shift", "big_capacitors", "leak_mode",
                  "clip_parameters", "analog_recording_limit", "defects", "neuron_size",
                  "continue_despite_synapse_loss", "driver_chain_length", "merger_routing",
@@ -79,11 +79,12 @@ def test_the_documented_defaults():
     """setup()'s defaults as documented (docs/setup_options.md) and used before the tree."""
     defaults = {name: d for name, (d, _) in bo.setup_keywords().items()}
     assert defaults == {
-        "max_delay": "auto", "ideal": False, "stimulus_seed": 0, "wafer_seed": 0,
+        "max_delay": "auto", "ideal": False, "strict": False, "stimulus_seed": 0,
+        "wafer_seed": 0,
         "trial_seed": 0, "calibration": "calibrated", "voltage_alpha": 10.0,
         "voltage_shift": 1.2, "big_capacitors": True, "leak_mode": "normal",
-        "clip_parameters": False, "analog_recording_limit": False, "defects": "default",
-        "neuron_size": 4, "continue_despite_synapse_loss": False, "driver_chain_length": 3,
+        "clip_parameters": None, "analog_recording_limit": False, "defects": "default",
+        "neuron_size": 4, "continue_despite_synapse_loss": None, "driver_chain_length": 3,
         "merger_routing": "auto", "l1_routing": "backbone+dijkstra", "speedup": 1e4,
         "weight_rounding": "nearest", "mapping_file": None, "progress": None}
 
@@ -130,13 +131,42 @@ def test_transform_defaults_are_transform_settings_defaults():
 
 
 # ====================================================================== building the tree
+#: the default tree as setup() builds it: the options left at None follow strict=False
+ADAPTING = dataclasses.replace(
+    SetupOptions(), parameter_transform=ParameterTransformOptions(clip=True),
+    mapping=MappingOptions(continue_despite_synapse_loss=True))
+
+
 def test_no_keywords_give_the_default_tree():
-    assert SetupOptions.from_keywords(0.1, "auto") == SetupOptions()
-    assert SetupOptions.from_keywords(0.1, 0.1) == SetupOptions()
+    assert SetupOptions.from_keywords(0.1, "auto") == ADAPTING
+    assert SetupOptions.from_keywords(0.1, 0.1) == ADAPTING
+
+
+def test_strict_turns_the_adapting_defaults_into_errors_unless_given():
+    strict = SetupOptions.from_keywords(0.1, "auto", strict=True)
+    assert strict.strict is True
+    assert strict.parameter_transform.clip is False
+    assert strict.mapping.continue_despite_synapse_loss is False
+    mixed = SetupOptions.from_keywords(0.1, "auto", strict=True, clip_parameters=True)
+    assert mixed.parameter_transform.clip is True
+    assert mixed.mapping.continue_despite_synapse_loss is False
+
+
+def test_other_backends_keywords_are_listed_as_ignored():
+    tree = SetupOptions.from_keywords(0.1, "auto", threads=2, use_cvode=True, bogus=1)
+    assert dict(tree.ignored) == {"threads": "pyNN.nest", "use_cvode": "pyNN.neuron",
+                                  "bogus": None}
+    assert tree == ADAPTING                       # nothing else changes
+    msg = bo.ignored_keywords_message(tree.ignored)
+    assert "threads (pyNN.nest)" in msg and "bogus (unknown)" in msg
+    with pytest.raises(TypeError, match="'bogus', 'threads', 'use_cvode'.*strict=True"):
+        SetupOptions.from_keywords(0.1, "auto", threads=2, use_cvode=True, bogus=1,
+                                   strict=True)
 
 
 def test_from_keywords_puts_every_value_in_its_place():
-    given = dict(max_delay=20.0, ideal=True, stimulus_seed=11, wafer_seed=12, trial_seed=13,
+    given = dict(max_delay=20.0, ideal=True, strict=True, stimulus_seed=11, wafer_seed=12,
+                 trial_seed=13,
                  calibration="off", voltage_alpha=4.5, voltage_shift=1.075,
                  big_capacitors=False, leak_mode="fast", clip_parameters=True,
                  analog_recording_limit=True, defects={"hicann": 0.01}, neuron_size=8,
@@ -145,7 +175,7 @@ def test_from_keywords_puts_every_value_in_its_place():
                  weight_rounding="stochastic", mapping_file="m.npz", progress=False)
     tree = SetupOptions.from_keywords(0.1, "auto", **given)
     assert tree == SetupOptions(
-        ideal=True,
+        ideal=True, strict=True,
         mapping=MappingOptions(
             neuron_placement=NeuronPlacementOptions(default_neuron_size=8),
             merger_routing=MergerRoutingOptions("one_to_one"),
@@ -191,9 +221,9 @@ ACCEPTED_NAMES = ", ".join(sorted(KEYWORD_ORDER))
 
 
 @pytest.mark.parametrize("timestep,min_delay,kwargs,error,message", [
-    (0.1, "auto", {"threads": 4, "spike_precision": "off_grid"}, TypeError,
-     "setup() got unknown keyword argument(s) 'spike_precision', 'threads'; pyNN.bss_emu "
-     f"accepts timestep, min_delay and: {ACCEPTED_NAMES}"),
+    (0.1, "auto", {"threads": 4, "spike_precision": "off_grid", "strict": True}, TypeError,
+     "setup() got keyword argument(s) 'spike_precision', 'threads' that pyNN.bss_emu does "
+     f"not use (strict=True); it accepts timestep, min_delay and: {ACCEPTED_NAMES}"),
     (0, "auto", {}, ValueError, "setup(timestep=0): the time step must be a number > 0 ms"),
     ("0.1", "auto", {}, ValueError,
      "setup(timestep='0.1'): the time step must be a number > 0 ms"),
@@ -206,7 +236,8 @@ ACCEPTED_NAMES = ", ".join(sorted(KEYWORD_ORDER))
      "setup(max_delay='none'): expected 'auto' or a number of ms >= timestep (0.1 ms)"),
     (0.1, "auto", {"ideal": "yes"}, TypeError, "setup(ideal='yes'): expected True or False"),
     (0.1, "auto", {"clip_parameters": 0}, TypeError,
-     "setup(clip_parameters=0): expected True or False"),
+     "setup(clip_parameters=0): expected True, False or None"),
+    (0.1, "auto", {"strict": 1}, TypeError, "setup(strict=1): expected True or False"),
     (0.1, "auto", {"stimulus_seed": -1}, ValueError,
      "setup(stimulus_seed=-1): expected an integer >= 0"),
     (0.1, "auto", {"wafer_seed": 1.5}, ValueError,
@@ -337,7 +368,7 @@ def test_mapping_options_defaults_are_the_former_flat_defaults():
     assert m.synapse_routing.driver_chain_length == 3 == wafer.DEFAULT_CHAIN_LENGTH
     assert m.speedup == 1e4
     assert m.input_placement.bandwidth_utilization == 0.8
-    assert m.continue_despite_synapse_loss is False
+    assert m.continue_despite_synapse_loss is None      # map_network: as False
     assert m.mapping_file is None
     assert m.neuron_placement.default_neuron_size == 4
     assert PipelineMappingOptions is MappingOptions      # pipeline re-exports it

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from pyNN import errors
 
+from pyNN_bss_emu.hardware.parameter_transform import HardwareParameterWarning
+
 DT = 0.1
 TRAIN = np.arange(10.0, 200.0, 20.0).tolist() + [205.0, 210.0, 215.0, 400.0]
 
@@ -68,8 +70,9 @@ def test_get_stp_parameters(sim):
     (dict(U=0.6, tau_rec=100.0, tau_facil=0.0), "0.25..0.4"),
     (dict(U=0.3, tau_rec=1.0, tau_facil=0.0), "6.0..5900.0"),
 ])
-def test_wafer_rejects_what_the_drivers_cannot_do(wafer_sim, kw, text):
+def test_wafer_strict_rejects_what_the_drivers_cannot_do(wafer_sim, kw, text):
     sim = wafer_sim
+    sim.setup(strict=True, defects="none", clip_parameters=True)
     src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
     cell = sim.Population(1, sim.IF_cond_exp())
     with pytest.raises(errors.InvalidParameterValueError, match=text):
@@ -91,3 +94,30 @@ def test_wafer_depression_with_3bit_U(wafer_sim):
     assert j.size == len(TRAIN)
     # the driver realises U on 8 levels (0.3 -> 0.293 or 0.314); the burst still depresses
     assert j[11] < 0.85 * j[0]
+
+
+@pytest.mark.parametrize("kw, text, realised", [
+    (dict(U=0.3, tau_rec=50.0, tau_facil=100.0), "at the same time",
+     dict(U=0.25 + 0.15 * 2 / 7, tau_rec=50.0, tau_facil=0.0)),
+    (dict(U=0.6, tau_rec=100.0, tau_facil=0.0), "0.25..0.4",
+     dict(U=0.40, tau_rec=100.0, tau_facil=0.0)),
+    (dict(U=0.3, tau_rec=1.0, tau_facil=0.0), "6..5900",
+     dict(U=0.25 + 0.15 * 2 / 7, tau_rec=6.0, tau_facil=0.0)),
+])
+def test_wafer_adapts_to_the_nearest_driver_settings_with_a_warning(wafer_sim, kw, text,
+                                                                     realised):
+    """By default the drivers realise the nearest parameters (one warning naming the
+    projection; Projection.get shows the realised values, get_requested the asked ones)."""
+    sim = wafer_sim
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    cell = sim.Population(1, sim.IF_cond_exp(tau_refrac=2.0))
+    with pytest.warns(HardwareParameterWarning, match=text) as record:
+        prj = sim.Projection(src, cell, sim.AllToAllConnector(),
+                             sim.TsodyksMarkramSynapse(weight=0.01, **kw), label="tm")
+    assert any("projection 'tm'" in str(w.message) for w in record)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim.run(5.0)
+    for name, value in realised.items():
+        assert prj.get(name, format="list", with_address=False) == [pytest.approx(value)]
+        assert prj.get_requested(name, format="list", with_address=False) == [kw[name]]

@@ -39,11 +39,11 @@ def test_small_network_maps_without_loss(wafer_sim):
     assert not np.any(np.isnan(w))
 
 
-def test_loss_is_an_error_by_default_and_simulator_stays_usable(wafer_sim):
+def test_loss_is_an_error_when_asked_and_simulator_stays_usable(wafer_sim):
     sim = wafer_sim
     # 50 size-2 neurons connected all-to-all: one neuron block sends them all on one route,
     # far more inputs per neuron than the driver chain of one route can serve
-    sim.setup(neuron_size=2, defects="none")
+    sim.setup(neuron_size=2, defects="none", continue_despite_synapse_loss=False)
     pop = sim.Population(50, sim.IF_cond_exp())
     sim.Projection(pop, pop, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01))
     with pytest.raises(SynapseLossError) as exc:

@@ -133,9 +133,11 @@ class Backend:
         self.invalidation.changed(Change.PLACEMENT)
 
     # ================================================================ synapses
-    def check_stp(self, U: np.ndarray, tau_rec: np.ndarray, tau_facil: np.ndarray) -> None:
-        """Hook: refuse Tsodyks-Markram parameters this backend cannot realise (after the
-        generic checks of the synapse type)."""
+    def check_stp(self, U: np.ndarray, tau_rec: np.ndarray, tau_facil: np.ndarray,
+                  label: str = "") -> None:
+        """Hook: Tsodyks-Markram parameters of projection ``label`` this backend cannot
+        realise (after the generic checks of the synapse type): an error in strict mode, else
+        a warning (the backend realises the nearest parameters)."""
 
     def connect(self, label: str, pre_nodes: np.ndarray, post_neurons: np.ndarray,
                 receptor: int, weight: np.ndarray, delay: np.ndarray, stp: np.ndarray,

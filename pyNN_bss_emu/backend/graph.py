@@ -9,10 +9,12 @@ from .records import PopulationRecord, ProjectionRecord
 
 
 def bio_graph(populations: list[PopulationRecord], projections: list[ProjectionRecord],
-              n_nodes: int, neuron_node: np.ndarray) -> BioGraph:
+              n_nodes: int, neuron_node: np.ndarray, stp: list[np.ndarray] | None = None
+              ) -> BioGraph:
     """The mapper's graph: populations split into runs of cells with equal (neuron size,
     manual HICANNs); synapses between cell numbers (the backend's numbering), with their
-    receptor, projection and *requested* STP key (the driver mode a synapse needs)."""
+    receptor, projection and STP key (the driver mode a synapse needs) from ``stp`` (per
+    projection, default: the requested parameters)."""
     sizes, is_source, neuron_size, manual, labels, rates = [], [], [], [], [], []
     node_to_cell = np.full(n_nodes, -1, dtype=np.int64)
     for pop in populations:
@@ -35,7 +37,7 @@ def bio_graph(populations: list[PopulationRecord], projections: list[ProjectionR
         receptor.append(np.full(prj.size, prj.receptor, dtype=np.int64))
         proj_of.append(np.full(prj.size, j, dtype=np.int64))
         proj_labels.append(prj.label)
-        stp_key.append(stp_keys(prj.stp))
+        stp_key.append(stp_keys(prj.stp if stp is None else stp[j]))
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
     return BioGraph(size=np.array(sizes, dtype=np.int64),
                     is_source=np.array(is_source, dtype=bool),

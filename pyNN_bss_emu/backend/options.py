@@ -72,8 +72,9 @@ class ParameterTransformOptions:
     * ``shift``: voltage shift in V (``shift_v``).
     * ``big_capacitors``: big (2.16 pF) or small (0.164 pF) membrane capacitor per denmem.
     * ``leak_mode``: I_gl current-mirror setting, 'slow', 'normal' or 'fast'.
-    * ``clip``: clip parameters outside the hardware ranges (one warning per parameter)
-      instead of raising ``ParameterRangeError``.
+    * ``clip``: set parameters outside the hardware ranges to the nearest realisable value
+      (one warning per population and parameter) instead of raising
+      ``ParameterRangeError``; None (the default): as ``SetupOptions.strict`` decides.
 
     The speed-up is not here: it is a property of the experiment
     (``SetupOptions.mapping.speedup``) and enters through :meth:`settings`.
@@ -82,7 +83,7 @@ class ParameterTransformOptions:
     shift: float = _TRANSFORM_DEFAULTS["shift"]
     big_capacitors: bool = _TRANSFORM_DEFAULTS["bigcap"]
     leak_mode: str = _TRANSFORM_DEFAULTS["leak_mode"]
-    clip: bool = False
+    clip: bool | None = None
 
     def settings(self, speedup: float) -> _pt.TransformSettings:
         """The :class:`~pyNN_bss_emu.hardware.parameter_transform.TransformSettings` at the
@@ -143,14 +144,22 @@ class SetupOptions:
     docstring for the paths and defaults).
 
     * ``ideal``: no hardware effect at all: no wafer mapping, the ideal engine.
+    * ``strict``: where the wafer cannot do what was asked, raise instead of adapting to the
+      nearest realisable thing with a warning (parameters, STP, synapse loss, keywords of
+      other backends).  Options left at None (``parameter_transform.clip``,
+      ``mapping.continue_despite_synapse_loss``) follow it.
+    * ``ignored``: keywords of other backends (or unknown ones) that ``setup()`` accepted
+      and ignored, as (keyword, where it comes from or None) pairs.
     """
     ideal: bool = False
+    strict: bool = False
     mapping: MappingOptions = field(default_factory=MappingOptions)
     parameter_transform: ParameterTransformOptions = field(
         default_factory=ParameterTransformOptions)
     defects: DefectOptions = field(default_factory=DefectOptions)
     substrate: SubstrateOptions = field(default_factory=SubstrateOptions)
     engine: EngineOptions = field(default_factory=EngineOptions)
+    ignored: tuple = field(default=(), compare=False)
 
     @classmethod
     def from_keywords(cls, timestep, min_delay, **keywords) -> "SetupOptions":
@@ -163,12 +172,20 @@ class SetupOptions:
         max_delay must not be below the time step either); with several bad values the first
         one in :data:`KEYWORDS` order is reported.  The defect spec is only stored: building
         the ``DefectMap`` validates it.
+
+        Keywords of other PyNN backends (:data:`FOREIGN_KEYWORDS`) and unknown ones are
+        accepted and listed in ``ignored`` (``setup()`` warns once), as PyNN's convention for
+        ``extra_params`` is; with ``strict=True`` they are a ``TypeError``.
         """
-        unknown = sorted(set(keywords) - set(KEYWORDS))
-        if unknown:
+        strict = Bool().check("strict", keywords.get("strict", False), timestep)
+        foreign = sorted(set(keywords) - set(KEYWORDS))
+        if foreign and strict:
             raise TypeError(
-                f"setup() got unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
-                f"pyNN.bss_emu accepts timestep, min_delay and: {', '.join(sorted(KEYWORDS))}")
+                f"setup() got keyword argument(s) {', '.join(map(repr, foreign))} that "
+                f"pyNN.bss_emu does not use (strict=True); it accepts timestep, min_delay "
+                f"and: {', '.join(sorted(KEYWORDS))}")
+        ignored = tuple((name, foreign_backend(name)) for name in foreign)
+        keywords = {k: v for k, v in keywords.items() if k in KEYWORDS}
         if not isinstance(timestep, numbers.Real) or not timestep > 0:
             raise ValueError(f"setup(timestep={timestep!r}): the time step must be a number "
                              "> 0 ms")
@@ -182,7 +199,12 @@ class SetupOptions:
         tree = defaults
         for name in keywords:       # the others keep their (typed) defaults
             tree = _replaced(tree, KEYWORDS[name].path, checked[name])
-        return tree
+        # options left at None follow strict: adapt with a warning, or raise
+        for path in (("parameter_transform", "clip"),
+                     ("mapping", "continue_despite_synapse_loss")):
+            if _get(tree, path) is None:
+                tree = _replaced(tree, path, not strict)
+        return replace(tree, ignored=ignored)
 
     def keyword_values(self) -> dict[str, Any]:
         """The ``setup()`` keywords that would build this tree: keyword -> value, in
@@ -324,6 +346,12 @@ def _check_progress(name: str, value, timestep: float) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _check_bool_or_none(name: str, value, timestep: float) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"setup({name}={value!r}): expected True, False or None")
+    return value
+
+
 def _check_neuron_size(name: str, value, timestep: float) -> int:
     return check_neuron_size(value, name)
 
@@ -349,6 +377,11 @@ KEYWORDS: dict[str, Keyword] = {
     "ideal": Keyword(
         ("ideal",), "switch off every hardware effect: no wafer mapping (no placement limits, "
                     "no synapse loss); the network runs on the ideal engine", Bool()),
+    "strict": Keyword(
+        ("strict",), "where the wafer cannot do what was asked, raise an error instead of "
+                     "adapting to the nearest realisable thing with a warning (out-of-range "
+                     "neuron and STP parameters, synapse loss, keywords of other backends)",
+        Bool()),
     "stimulus_seed": Keyword(
         ("engine", "stimulus_seed"),
         "seed (int >= 0) of the spike-source randomness (SpikeSourcePoisson)", _SEED),
@@ -381,9 +414,12 @@ KEYWORDS: dict[str, Keyword] = {
         "leak current mirror: 'slow', 'normal' or 'fast' (tau_m ranges)",
         Choice(_pt.LEAK_MODES)),
     "clip_parameters": Keyword(
-        ("parameter_transform", "clip"), "clip neuron parameters outside the hardware ranges "
-                                         "(one warning per parameter) instead of raising an "
-                                         "error", Bool()),
+        ("parameter_transform", "clip"), "set neuron parameters outside the hardware ranges "
+                                         "to the nearest realisable value (one warning per "
+                                         "population and parameter) instead of raising an "
+                                         "error; None: unless strict=True",
+        Custom((("True", True), (", ", False), ("False", True), (" or ", False),
+                ("None", True)), _check_bool_or_none)),
     "analog_recording_limit": Keyword(
         ("substrate", "analog_recording_limit"), "enforce the hardware's 2 recorded membranes "
                                                  "per reticle (error naming the reticle)",
@@ -400,8 +436,10 @@ KEYWORDS: dict[str, Keyword] = {
         Custom(((f"even integer, 2 … {wafer.MAX_NEURON_SIZE}", False),), _check_neuron_size)),
     "continue_despite_synapse_loss": Keyword(
         ("mapping", "continue_despite_synapse_loss"),
-        "run although the mapping lost synapses (lost synapses transmit nothing); default: "
-        "error", Bool()),
+        "run although the mapping lost synapses (lost synapses transmit nothing; a report "
+        "says how many, where and what helps); None: unless strict=True",
+        Custom((("True", True), (", ", False), ("False", True), (" or ", False),
+                ("None", True)), _check_bool_or_none)),
     "driver_chain_length": Keyword(
         ("mapping", "synapse_routing", "driver_chain_length"),
         "maximum synapse-driver chain length (1..56)",
@@ -437,6 +475,55 @@ KEYWORDS: dict[str, Keyword] = {
         Custom((("True", True), (", ", False), ("False", True), (" or ", False),
                 ("None", True)), _check_progress)),
 }
+
+
+#: ``setup()`` keywords of other PyNN backends, accepted and ignored (with one warning) so that
+#: their scripts run unchanged; where we have an equivalent, the warning names it
+FOREIGN_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "pyNN.nest": ("threads", "spike_precision", "verbosity", "recording_precision",
+                  "rng_seed", "rng_type", "t_flush", "grng_seed", "rng_seeds",
+                  "rng_seeds_seed"),
+    "pyNN.neuron": ("use_cvode", "rtol", "atol", "native_rng_baseseed", "default_maxstep",
+                    "quit_on_end"),
+    "pyNN.mock": ("rank", "num_processes"),
+    "PyNN 0.7 BrainScaleS (pyNN.hardware.brainscales, pyhmf)": (
+        "hardwareNeuronSize", "maxSynapseLoss", "marocco", "useSystemSim", "speedupFactor",
+        "algoinitFilename", "ignoreDatabase", "ignoreHWParameterRanges", "hardware",
+        "loglevel", "logfile", "ess_params", "mappingStrategy", "programFloatingGates",
+        "tempFolder", "ignoreSynapseLoss"),
+    "sPyNNaker": ("time_scale_factor", "n_chips_required", "n_boards_required",
+                  "database_socket_addresses", "graph_label"),
+    "PyNN scripts and other backends": ("debug", "label", "filename", "use_mpi",
+                                        "hardware_label"),
+}
+#: our equivalent of some foreign keywords (named in the warning)
+FOREIGN_EQUIVALENTS = {
+    "hardwareNeuronSize": "neuron_size", "maxSynapseLoss": "continue_despite_synapse_loss",
+    "ignoreSynapseLoss": "continue_despite_synapse_loss", "speedupFactor": "speedup",
+    "ignoreHWParameterRanges": "clip_parameters", "rng_seed": "stimulus_seed, wafer_seed, "
+    "trial_seed", "grng_seed": "stimulus_seed", "native_rng_baseseed": "stimulus_seed",
+}
+
+
+def foreign_backend(name: str) -> str | None:
+    """Which backend a ``setup()`` keyword belongs to (None: unknown)."""
+    for backend, names in FOREIGN_KEYWORDS.items():
+        if name in names:
+            return backend
+    return None
+
+
+def ignored_keywords_message(ignored: tuple) -> str:
+    """The warning for keywords ``setup()`` accepted and ignored."""
+    parts = []
+    for name, backend in ignored:
+        hint = FOREIGN_EQUIVALENTS.get(name)
+        where = f" ({backend})" if backend else " (unknown)"
+        parts.append(f"{name}{where}" + (f" -> here: {hint}" if hint else ""))
+    return (f"setup() ignores keyword(s) that pyNN.bss_emu does not use: {'; '.join(parts)}. "
+            "Other backends' keywords are accepted so that their scripts run unchanged; "
+            "check the spelling of an unknown one. setup(strict=True) makes this an error; "
+            "pyNN.bss_emu's own options: see SETUP_OPTIONS")
 
 
 def setup_keywords() -> dict[str, tuple[Any, str]]:

@@ -28,12 +28,16 @@ CLIP_REMEDY = "setup(clip_parameters=True)"
 
 def program_neurons(pop: PopulationRecord, result: MappingResult,
                     settings: TransformSettings, *, wafer_seed: int, trial_seed: int,
-                    calibration: str, clip: bool) -> dict[str, np.ndarray]:
+                    calibration: str, clip: bool) -> tuple[dict[str, np.ndarray], list]:
     """Per-neuron engine parameters of a placed population, as its denmems realise the bio
     request: parameter transformation and calibration, FG quantisation, hardware ranges
     (error, or clipping with ``clip``), the shared V_reset of each FG block, the residual
     mismatch of this wafer and the FG programming noise of this trial; compound neurons
-    combine their denmems, the firing denmem supplies threshold, reset and refractory time."""
+    combine their denmems, the firing denmem supplies threshold, reset and refractory time.
+
+    Returns the engine parameters and the clipped parameters
+    (:class:`~pyNN_bss_emu.hardware.parameter_transform.ClippedParameter`, for the caller's
+    warning)."""
     cells = pop.cells
     layout = DenmemLayout.from_placement(result.placement.hicann[cells],
                                          result.placement.x0[cells],
@@ -42,8 +46,8 @@ def program_neurons(pop: PopulationRecord, result: MappingResult,
     realisation = realise_neuron_parameters(
         params, layout, settings=settings, cell_type=pop.cell_type, wafer_seed=wafer_seed,
         mode=calibration, trial_seed=trial_seed, clip=clip, clip_remedy=CLIP_REMEDY,
-        neuron_labels=[pop.label] * pop.size)
-    return realisation.neuron_parameters()
+        warn_clipped=False, neuron_labels=[pop.label] * pop.size)
+    return realisation.neuron_parameters(), realisation.clipped_details
 
 
 @dataclass

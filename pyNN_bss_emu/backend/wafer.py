@@ -16,7 +16,7 @@ import numpy as np
 
 from ..hardware.parameter_transform import HardwareParameterWarning, ParameterRangeError
 from ..mapping.pipeline import MappingResult, fingerprint, map_network
-from ..mapping.stp import circuit_violation, stp_keys
+from ..mapping.stp import circuit_violation, realisable, stp_keys
 from ..mapping.types import MappingError
 from . import experiment, programming, progress
 from .base import Backend, NotMappedError
@@ -39,10 +39,23 @@ class WaferBackend(Backend):
         self._recorded_membranes: dict[int, tuple[PopulationRecord, np.ndarray]] = {}
 
     # ================================================================ synapse requests
-    def check_stp(self, U, tau_rec, tau_facil) -> None:
+    def check_stp(self, U, tau_rec, tau_facil, label: str = "") -> None:
         problem = circuit_violation(U, tau_rec, tau_facil)
-        if problem is not None:
+        if problem is None:
+            return
+        if self.options.strict:
             raise self.invalid_stp(problem)
+        self.warn_once(
+            f"stp {label} {problem}",
+            f"TsodyksMarkramSynapse in projection '{label}' on BrainScaleS-1: {problem}; the "
+            "synapse drivers realise the nearest parameters (U clamped to 0.25..0.40 on 8 "
+            "levels, time constants to 6..5900 ms, depression where both were asked for); "
+            "Projection.get shows them, setup(strict=True) makes this an error",
+            HardwareParameterWarning, stacklevel=6)
+
+    def _stp_requests(self) -> list[np.ndarray]:
+        """Per projection, the nearest STP parameters the drivers can realise."""
+        return [realisable(p.stp) for p in self.projections]
 
     def set_delays(self, prj: ProjectionRecord, index, values) -> None:
         super().set_delays(prj, index, values)
@@ -55,7 +68,7 @@ class WaferBackend(Backend):
         old, prj.stp = prj.stp, stp
         # the STP mode and the 3-bit U are a driver's configuration: a mapping decision;
         # a time constant is a shared FG voltage: realised again without remapping
-        if np.any(stp_keys(stp) != stp_keys(old)):
+        if np.any(stp_keys(realisable(stp)) != stp_keys(realisable(old))):
             self.invalidation.changed(Change.STP_MODE)
         else:
             self.invalidation.changed(Change.STP_TIME_CONSTANTS)
@@ -102,7 +115,7 @@ class WaferBackend(Backend):
                           "change", RuntimeWarning, stacklevel=7)
         self.result = None
         graph = bio_graph(self.populations, self.projections, self.network.n_nodes,
-                          self.network.neuron_node)
+                          self.network.neuron_node, self._stp_requests())
         opts = self.options.mapping
         path = opts.mapping_file
         if path and os.path.exists(path):
@@ -147,7 +160,7 @@ class WaferBackend(Backend):
             if pop.is_source:
                 continue
             try:
-                params = programming.program_neurons(
+                params, clipped = programming.program_neurons(
                     pop, self.result, settings, wafer_seed=sub.wafer_seed,
                     trial_seed=sub.trial_seed, calibration=sub.calibration,
                     clip=self.options.parameter_transform.clip)
@@ -155,6 +168,12 @@ class WaferBackend(Backend):
                 raise ParameterRangeError(f"population '{pop.label}' ({pop.model}): {err}") \
                     from None
             self.network.set_neuron_parameters(pop.neuron_index, params)
+            for c in clipped:
+                self.warn_once(
+                    f"clipped {pop.label} {pop.model} {c.name} {c.requested}",
+                    f"population '{pop.label}' ({pop.model}): parameter {c.describe()}; "
+                    "setup(strict=True) makes this an error", HardwareParameterWarning,
+                    stacklevel=7)
 
     def _configure_event_paths(self) -> None:
         experiment.configure_event_paths(self.network, self.populations, self.result,
@@ -193,7 +212,7 @@ class WaferBackend(Backend):
                 p.stp_realised = None
             return
         lengths = np.array([p.size for p in prjs], dtype=np.int64)
-        stp = np.concatenate([p.stp for p in prjs]).reshape(-1, 3)
+        stp = np.concatenate(self._stp_requests()).reshape(-1, 3)
         realised = programming.program_stp(stp, self.result, [p.label for p in prjs],
                                            np.repeat(np.arange(len(prjs)), lengths))
         if realised.conflict is not None:

@@ -524,6 +524,7 @@ class Realisation:
     settings: TransformSettings
     clipped: list[str] = field(default_factory=list)
     dac_clipped: dict[str, int] = field(default_factory=dict)
+    clipped_details: list = field(default_factory=list)
 
     @property
     def neuron_of_denmem(self) -> np.ndarray:
@@ -671,7 +672,7 @@ def realise_neuron_parameters(
         denmems: DenmemLayout | Sequence[tuple[int, Sequence[int]]],
         *, settings: TransformSettings | None = None, cell_type: str | None = None,
         wafer_seed: int = 0, mode: str = "calibrated", trial_seed: int | None = None,
-        clip: bool = False, clip_remedy: str = "pass clip=True",
+        clip: bool = False, clip_remedy: str = "pass clip=True", warn_clipped: bool = True,
         model: MismatchModel | None = None,
         calibration: WaferCalibration | None = None,
         cache_dir: str | os.PathLike | None = None,
@@ -690,6 +691,8 @@ def realise_neuron_parameters(
       (None: no FG noise).  Ignored in 'ideal' mode.
     * ``clip``: clip out-of-range parameters (one warning per parameter) instead of raising.
     * ``clip_remedy``: the end of the out-of-range error message (how to switch clipping on).
+    * ``warn_clipped``: warn about clipped parameters here (False: the caller reports
+      ``realisation.clipped_details``).
     * ``model``: mismatch knobs.
     * ``calibration``: an explicit calibration object (its own wafer seed and model then
       apply).
@@ -703,7 +706,8 @@ def realise_neuron_parameters(
     mode = _normalise_mode(mode)
     s = settings or TransformSettings()
     layout = denmems if isinstance(denmems, DenmemLayout) else DenmemLayout.from_pairs(denmems)
-    hp = transform_parameters(params_bio, s, cell_type, clip=clip, clip_remedy=clip_remedy)
+    hp = transform_parameters(params_bio, s, cell_type, clip=clip, clip_remedy=clip_remedy,
+                              warn_clipped=warn_clipped)
     if hp.size not in (1, layout.n_neurons):
         raise ValueError(f"parameters are given for {hp.size} neurons, the layout has "
                          f"{layout.n_neurons}")
@@ -774,4 +778,5 @@ def realise_neuron_parameters(
         out.update(a=np.zeros(n), b=np.zeros(n), tau_w=np.ones(n), delta_T=np.zeros(n))
         for cname in ("V_exp", "I_rexp", "I_gladapt", "I_fire", "I_radapt"):
             dac[cname] = np.full(n, DISABLED_DAC[cname], dtype=np.int64)
-    return Realisation(out, layout, dac, vinfo, mode, hp.cell_type, s, hp.clipped, dac_clipped)
+    return Realisation(out, layout, dac, vinfo, mode, hp.cell_type, s, hp.clipped, dac_clipped,
+                       hp.clipped_details)

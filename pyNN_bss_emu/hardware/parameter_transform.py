@@ -61,7 +61,7 @@ settings) unless ``clip=True``, which clips and warns once per parameter
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping
 
 import numpy as np
@@ -439,6 +439,63 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+# ---------------------------------------------------------------- clipping
+@dataclass(frozen=True)
+class ClippedParameter:
+    """A bio parameter set to the nearest value the hardware realises (``clip=True``).
+
+    ``n_clipped`` of ``n`` neurons were outside; ``requested`` is the first of them and
+    ``realised`` what it became (bio units ``unit``); ``low``..``high`` the realisable range
+    at these settings (``where``: FG cell and settings); ``remedy``: a transformation
+    setting whose range contains ``requested`` (keyword=value of ``setup()``), or None."""
+    name: str
+    n_clipped: int
+    n: int
+    requested: float
+    realised: float
+    low: float
+    high: float
+    unit: str
+    where: str
+    remedy: str | None
+
+    def describe(self) -> str:
+        how = f"; setup({self.remedy}) would realise it" if self.remedy else \
+            "; no setting of the transformation reaches it"
+        return (f"'{self.name}' = {_fmt(self.requested)} {self.unit} realised as "
+                f"{_fmt(self.realised)} {self.unit} ({self.n_clipped} of {self.n} values "
+                f"outside the hardware range {_fmt(self.low)}..{_fmt(self.high)} {self.unit}, "
+                f"{self.where}{how})")
+
+
+#: setup() keyword of each TransformSettings field (for the remedy of a clipped parameter)
+_SETTING_KEYWORD = {"speedup": "speedup", "alpha": "voltage_alpha", "shift": "voltage_shift",
+                    "bigcap": "big_capacitors", "leak_mode": "leak_mode"}
+
+
+def widening_setting(name: str, value: float, settings: TransformSettings,
+                     cell_type: str = "IF_cond_exp", cm: float = 1.0) -> str | None:
+    """A change of one transformation setting whose realisable range of parameter ``name``
+    contains ``value`` (as ``setup()`` keyword=value), or None.  Tried in order: leak mode,
+    capacitor, speed-up, voltage shift and scale."""
+    candidates: list[dict] = [{"leak_mode": m} for m in LEAK_MODES if m != settings.leak_mode]
+    candidates.append({"bigcap": not settings.bigcap})
+    candidates += [{"speedup": v} for v in (1e3, 3e3, 3e4, 1e5) if v != settings.speedup]
+    candidates += [{"shift": v} for v in (0.8, 1.0, 1.4, 1.6) if v != settings.shift]
+    candidates += [{"alpha": v} for v in (5.0, 7.5, 15.0) if v != settings.alpha]
+    for change in candidates:
+        try:
+            alt = replace(settings, **change)
+            lo, hi = cell_for(name, alt, cell_type).usable
+        except (ValueError, KeyError):
+            continue
+        blo, bhi = sorted(from_hw(name, np.array([lo, hi]), alt, cm).tolist())
+        if blo <= value <= bhi:
+            (field_name, v), = change.items()
+            return f"{_SETTING_KEYWORD[field_name]}={v!r}"
+    return None
+
+
 # ---------------------------------------------------------------- bio -> DAC
 @dataclass
 class HardwareParameters:
@@ -451,7 +508,8 @@ class HardwareParameters:
     * ``cm``: bio capacitance per neuron (nF).
     * ``i_offset``: offset current (nA) left for the neuron; always 0, the transform folds a
       requested i_offset into E_l (no such source).
-    * ``clipped``: bio parameter names that were clipped (``clip=True``).
+    * ``clipped``: bio parameter names that were clipped (``clip=True``), with the details
+      in ``clipped_details`` (:class:`ClippedParameter`).
     """
     cell_type: str
     settings: TransformSettings
@@ -461,6 +519,7 @@ class HardwareParameters:
     cm: np.ndarray
     i_offset: np.ndarray
     clipped: list[str] = field(default_factory=list)
+    clipped_details: list[ClippedParameter] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -480,13 +539,15 @@ def transform_parameters(params: Mapping[str, np.ndarray],
                          settings: TransformSettings | None = None,
                          cell_type: str | None = None, clip: bool = False,
                          warn_e_synx: bool = True,
-                         clip_remedy: str = "pass clip=True") -> HardwareParameters:
+                         clip_remedy: str = "pass clip=True",
+                         warn_clipped: bool = True) -> HardwareParameters:
     """Bio parameters (PyNN names/units, arrays per neuron) -> hw values and default DACs.
 
     Out-of-range values raise :class:`ParameterRangeError` naming the parameter, the first
     offending value and the allowed bio range at these settings, unless ``clip=True``: then
     they are clipped to the range and one :class:`HardwareParameterWarning` per parameter is
-    issued; ``result.clipped`` lists the clipped parameters.  ``clip_remedy`` ends the error
+    issued (unless ``warn_clipped`` is False: the caller reports ``result.clipped_details``
+    itself); ``result.clipped`` lists the clipped parameters.  ``clip_remedy`` ends the error
     message: how the caller's user switches clipping on.
     """
     s = settings or TransformSettings()
@@ -525,6 +586,7 @@ def transform_parameters(params: Mapping[str, np.ndarray],
     hw: dict[str, np.ndarray] = {}
     enabled: dict[str, np.ndarray] = {}
     clipped: list[str] = []
+    details: list[ClippedParameter] = []
     for name in needed:
         if name == "cm":
             continue
@@ -557,9 +619,15 @@ def transform_parameters(params: Mapping[str, np.ndarray],
                     f"{what} is outside the hardware range {rng}; change the value or the "
                     f"settings, or {clip_remedy}")
             clipped.append(name)
-            warnings.warn(
-                f"parameter '{name}': {int(bad.sum())} of {n} values outside the hardware "
-                f"range {rng} were clipped to it", HardwareParameterWarning, stacklevel=2)
+            requested = float(arrays[name][i])
+            details.append(ClippedParameter(
+                name, int(bad.sum()), n, requested, float(np.clip(requested, blo, bhi)), blo,
+                bhi, unit, f"{cell.name}, {s.describe()}{where}",
+                widening_setting(name, requested, s, cell_type, float(cm[i]))))
+            if warn_clipped:
+                warnings.warn(
+                    f"parameter '{name}': {int(bad.sum())} of {n} values outside the hardware "
+                    f"range {rng} were clipped to it", HardwareParameterWarning, stacklevel=2)
         hw[name] = np.where(on, x, np.nan)
         if name in _ZERO_DISABLES:
             enabled[name] = on
@@ -607,7 +675,7 @@ def transform_parameters(params: Mapping[str, np.ndarray],
             dac[cname] = np.full(n, DISABLED_DAC[cname], dtype=np.int64)
     for cname, v in TECHNICAL_DAC.items():
         dac.setdefault(cname, np.full(n, v, dtype=np.int64))
-    return HardwareParameters(cell_type, s, out_hw, dac, en, cm, i_offset, clipped)
+    return HardwareParameters(cell_type, s, out_hw, dac, en, cm, i_offset, clipped, details)
 
 
 def dac_to_bio(dac: Mapping[str, np.ndarray], settings: TransformSettings | None = None,

@@ -113,7 +113,8 @@ class MappingOptions:
     * ``speedup``: hardware / bio time ratio (1e3..1e5); sets the sources' hardware event
       rates (input placement) and the bio <-> hw time scale of the parameter transformation.
     * ``continue_despite_synapse_loss``: return a mapping that lost synapses instead of
-      raising :class:`~pyNN_bss_emu.mapping.pipeline.SynapseLossError`.
+      raising :class:`~pyNN_bss_emu.mapping.pipeline.SynapseLossError` (None, the default
+      of the tree: as ``setup(strict=...)`` decides; ``map_network`` treats None as False).
     * ``mapping_file``: path of a saved mapping (``.npz``) to reuse for the same network, or
       where to save a new one; None: map afresh and save nothing.
     """
@@ -125,5 +126,5 @@ class MappingOptions:
     l1_routing: L1RoutingOptions = field(default_factory=L1RoutingOptions)
     synapse_routing: SynapseRoutingOptions = field(default_factory=SynapseRoutingOptions)
     speedup: float = wafer.DEFAULT_SPEEDUP
-    continue_despite_synapse_loss: bool = False
+    continue_despite_synapse_loss: bool | None = None
     mapping_file: str | None = None

@@ -59,18 +59,38 @@ def circuit_violation(U: np.ndarray, tau_rec: np.ndarray, tau_facil: np.ndarray
     both = (tau_rec > 0) & (tau_facil > 0)
     if np.any(both):
         return ("depression (tau_rec) and facilitation (tau_facil) cannot be active at the "
-                f"same time; set one of them to 0 (got tau_rec={tau_rec[both][0]!r}, "
-                f"tau_facil={tau_facil[both][0]!r})")
+                f"same time; set one of them to 0 (got tau_rec={float(tau_rec[both][0]):g}, "
+                f"tau_facil={float(tau_facil[both][0]):g})")
     lo, hi = U_RANGE
     bad = (U < lo - 1e-9) | (U > hi + 1e-9)
     if np.any(bad):
-        return f"'U' = {U[bad][0]!r} is outside the driver's range {lo}..{hi} (3-bit U_SE)"
+        return (f"'U' = {float(U[bad][0]):g} is outside the driver's range {lo}..{hi} "
+                "(3-bit U_SE)")
     tau = np.maximum(tau_rec, tau_facil)
     lo, hi = TAU_RANGE_MS
     bad = (tau < lo) | (tau > hi)
     if np.any(bad):
-        return f"time constant {tau[bad][0]!r} ms is outside the driver's range {lo}..{hi} ms"
+        return (f"time constant {float(tau[bad][0]):g} ms is outside the driver's range "
+                f"{lo}..{hi} ms")
     return None
+
+
+def realisable(stp: np.ndarray) -> np.ndarray:
+    """The nearest (n, 3) Tsodyks-Markram parameters (U, tau_rec, tau_facil; NaN rows:
+    static) a driver's STP circuit realises: U clamped into ``U_RANGE`` (its 3-bit level is
+    chosen by :func:`u_cap`), the time constant into ``TAU_RANGE_MS``, and depression kept
+    where both depression and facilitation were asked for (the circuit does one of them)."""
+    out = np.array(stp, dtype=float, copy=True).reshape(-1, 3)
+    plastic = ~np.isnan(out[:, 0])
+    p = out[plastic]
+    p[:, 0] = np.clip(p[:, 0], *U_RANGE)
+    both = (p[:, 1] > 0) & (p[:, 2] > 0)
+    p[both, 2] = 0.0
+    for col in (1, 2):
+        on = p[:, col] > 0
+        p[on, col] = np.clip(p[on, col], *TAU_RANGE_MS)
+    out[plastic] = p
+    return out
 
 
 def realised_u(U) -> np.ndarray:
