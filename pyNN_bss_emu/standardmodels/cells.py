@@ -27,7 +27,7 @@ def _check(name: str, value: np.ndarray, bounds: tuple, model: str) -> None:
         if lo == -np.inf:
             rng = "a finite number"
         raise errors.InvalidParameterValueError(
-            f"{model}: parameter '{name}' = {first!r} is out of range; allowed: {rng}")
+            f"{model}: parameter '{name}' = {float(first):g} is out of range; allowed: {rng}")
 
 
 def _identity_translations(default_parameters: dict):
@@ -57,6 +57,19 @@ class _NeuronMixin:
             "tau_refrac": native["tau_refrac"],
         }
         out.update(self._adaptation(native))
+        # as NEST (iaf_*: "Reset potential must be smaller than threshold"; aeif: V_reset <
+        # V_peak): a reset at or above the spike condition fires again at once, every step
+        bad = np.asarray(out["v_reset"], float) >= np.asarray(out["v_peak"], float)
+        if np.any(bad):
+            i = int(np.flatnonzero(np.ravel(bad))[0])
+            peak = "v_spike" if "v_spike" in native and np.ravel(
+                np.asarray(native.get("delta_T", 0.0), float) > 0)[
+                    min(i, np.size(native.get("delta_T", 0.0)) - 1)] else "v_thresh"
+            raise errors.InvalidParameterValueError(
+                f"{type(self).__name__}: parameter 'v_reset' = "
+                f"{float(np.ravel(out['v_reset'])[i]):g} mV must be below '{peak}' = "
+                f"{float(np.ravel(out['v_peak'])[i]):g} mV (the reset must lie below the spike "
+                "condition, as in NEST)")
         return out
 
 
@@ -142,10 +155,11 @@ class EIF_cond_exp_isfa_ista(_NeuronMixin, cells.EIF_cond_exp_isfa_ista):
         dT = np.asarray(native["delta_T"], dtype=float)
         bad = (dT > 0) & (np.asarray(native["v_spike"]) <= np.asarray(native["v_thresh"]))
         if np.any(bad):
+            i = int(np.flatnonzero(np.ravel(bad))[0])
             raise errors.InvalidParameterValueError(
                 "EIF_cond_exp_isfa_ista: parameter 'v_spike' must be above 'v_thresh' "
-                f"(got v_spike={np.asarray(native['v_spike']).flat[0]!r}, "
-                f"v_thresh={np.asarray(native['v_thresh']).flat[0]!r})")
+                f"(got v_spike={float(np.ravel(native['v_spike'])[i]):g} mV, "
+                f"v_thresh={float(np.ravel(native['v_thresh'])[i]):g} mV)")
         return out
 
 
@@ -166,13 +180,19 @@ class SpikeSourceArray(cells.SpikeSourceArray):
 
     @staticmethod
     def trains(native: dict) -> list[np.ndarray]:
-        """The spike trains (ms) as float arrays, validated (finite, >= 0)."""
+        """The spike trains (ms) as float arrays, validated (finite, >= 0, in increasing
+        order as PyNN requires; equal times are allowed)."""
         out = []
         for seq in np.asarray(native["spike_times"], dtype=object).ravel():
             t = np.asarray(getattr(seq, "value", seq), dtype=float).ravel()
             if t.size and (not np.all(np.isfinite(t)) or t.min() < 0):
                 raise errors.InvalidParameterValueError(
                     f"SpikeSourceArray: parameter 'spike_times' must hold finite times >= 0 ms, "
-                    f"got {t[~np.isfinite(t) | (t < 0)][0]!r}")
+                    f"got {float(t[~np.isfinite(t) | (t < 0)][0]):g}")
+            if np.any(np.diff(t) < 0):
+                k = int(np.flatnonzero(np.diff(t) < 0)[0])
+                raise errors.InvalidParameterValueError(
+                    "Spike times given to SpikeSourceArray must be in increasing order (got "
+                    f"{t[k]:g} ms before {t[k + 1]:g} ms)")
             out.append(t)
         return out
