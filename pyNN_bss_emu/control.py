@@ -99,5 +99,26 @@ run_for = run
 reset = common.build_reset(simulator)
 initialize = common.initialize
 
-get_current_time, get_time_step, get_min_delay, get_max_delay, \
+get_current_time, get_time_step, _configured_min_delay, _configured_max_delay, \
     num_processes, rank = common.build_state_queries(simulator)
+
+
+def get_min_delay():
+    """The smallest synaptic delay (ms): as given to ``setup()``, or with ``'auto'`` the
+    smallest delay the network realises (as NEST reports it; on the wafer the routed delays
+    after the mapping), the time step while there are no connections."""
+    value = _configured_min_delay()
+    if value != "auto":
+        return value
+    span = simulator.state.backend.delay_range()
+    return simulator.state.dt if span is None else span[0]
+
+
+def get_max_delay():
+    """The largest synaptic delay (ms): as given to ``setup()``, or with ``'auto'`` the
+    largest delay the network realises ('auto' while there are no connections)."""
+    value = _configured_max_delay()
+    if value != "auto":
+        return value
+    span = simulator.state.backend.delay_range()
+    return value if span is None else span[1]

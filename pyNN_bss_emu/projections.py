@@ -235,18 +235,40 @@ class Projection(common.Projection):
             del self._answer
 
     def set(self, **attributes):
-        for name, value in attributes.items():
-            if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1:
-                raise errors.InvalidDimensionsError(
-                    f"Projection.set({name}=<1-D array of shape {np.shape(value)}>) in "
-                    f"projection '{self.label}': PyNN 0.13 accepts a scalar, a "
-                    "RandomDistribution, a function of the distance, or a 2-D array of shape "
-                    f"(pre.size, post.size) = {(self.pre.size, self.post.size)} as returned "
-                    "by get(format='array'); a 1-D array has no defined order")
         self._check_current()
         return super().set(**attributes)
 
-    set.__doc__ = common.Projection.set.__doc__
+    set.__doc__ = common.Projection.set.__doc__ + """
+        A list or 1-D array gives one value per connected (pre, post) pair in row-major
+        order (pre index, then post index), as PyNN's reference implementation does; its
+        length must be the number of connected pairs.
+        """
+
+    def _value_list_to_array(self, attributes):
+        """Lists and 1-D arrays of ``set()``: one value per connected (pre, post) pair in
+        row-major order, as in PyNN's common implementation -- but the pairs come from the
+        connections themselves, not from the non-NaN realised weights (on the wafer a lost
+        synapse reports NaN and would shift every later value)."""
+        mask = np.zeros((self.pre.size, self.post.size), dtype=bool)
+        mask[self._pre_idx, self._post_idx] = True
+        n_pairs = int(mask.sum())
+        for name, value in attributes.items():
+            if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray)
+                                                    and value.ndim == 1):
+                value = np.asarray(value, dtype=float)
+                if value.shape != (n_pairs,):
+                    raise errors.InvalidDimensionsError(
+                        f"Projection.set({name}=<1-D array of shape {value.shape}>) in "
+                        f"projection '{self.label}': a list or 1-D array needs one value per "
+                        f"connected (pre, post) pair in row-major order, {n_pairs} here; "
+                        "PyNN also accepts a scalar, a RandomDistribution, a function of the "
+                        "distance, or a 2-D array of shape (pre.size, post.size) = "
+                        f"{(self.pre.size, self.post.size)} as returned by "
+                        "get(format='array')")
+                array_value = np.full(mask.shape, np.nan)
+                array_value[mask] = value
+                attributes[name] = array_value
+        return attributes
 
     def __len__(self) -> int:
         return int(self._pre_idx.size)

@@ -2,6 +2,7 @@
 before the mapping (:func:`set_neuron_size`, :func:`place_on_hicann`) and queries after it
 (:func:`get_mapping_statistics`, :func:`get_placement`, :func:`get_pulse_statistics`,
 :func:`get_mapping`, :func:`get_synapse_loss_per_hicann`, :func:`get_defects`,
+:func:`get_wafer_report`,
 :func:`save_mapping`).  They ask the backend; with ``setup(ideal=True)`` the queries raise
 (nothing is mapped) and the requests are kept but have no effect.
 """
@@ -108,6 +109,15 @@ def get_defects():
     chosen by ``setup(defects=..., wafer_seed=...)``."""
     get_mapping()     # the same error as the other queries in ideal mode
     return simulator.state.backend.defects
+
+
+def get_wafer_report() -> dict[str, list[str]]:
+    """The last report of how the wafer changed the experiment materially (also issued as a
+    ``WaferReportWarning``): ``"mapping"`` lines (synapses lost, 4-bit weights clipped or
+    rounded to the lowest level) and ``"run"`` lines (recorded spikes missing, spikes lost at
+    encoders and mergers, stimulus dropped) of the last run; empty lists: nothing material."""
+    get_mapping()
+    return {k: list(v) for k, v in simulator.state.backend.reporter.latest.items()}
 
 
 def get_placement(cells) -> list:

@@ -49,11 +49,14 @@ def test_work_is_done_in_dependency_order():
     assert order[Work.MAP] < order[Work.PROGRAM_NEURONS] < order[Work.PROGRAM_WEIGHTS]
     assert order[Work.PROGRAM_WEIGHTS] < order[Work.BUILD_SYNAPSES]
     assert order[Work.SHARE_STP] < order[Work.BUILD_SYNAPSES]
+    # a current stimulus' bio value depends on the realised capacitance (issue 12)
+    assert order[Work.PROGRAM_NEURONS] < order[Work.PROGRAM_CURRENTS]
     inv = Invalidation(WAFER_RULES)
     inv.pending.clear()
     inv.changed(Change.WEIGHTS)
     inv.changed(Change.NEURON_PARAMETERS)
-    assert inv.todo() == [Work.PROGRAM_NEURONS, Work.PROGRAM_WEIGHTS, Work.PUSH_WEIGHTS]
+    assert inv.todo() == [Work.PROGRAM_NEURONS, Work.PROGRAM_CURRENTS, Work.PROGRAM_WEIGHTS,
+                          Work.PUSH_WEIGHTS]
 
 
 def test_a_rule_table_must_cover_every_change():

@@ -135,12 +135,11 @@ def _small_projection(sim):
 
 
 @pytest.mark.both_modes
-@pytest.mark.parametrize("n", [4, 6, 3], ids=["n_connections", "pre_x_post", "post"])
-def test_set_weight_1d_array_is_refused(sim, mode, n):
-    """PyNN 0.13 does not accept 1-D arrays for Projection.set().  Today a 1-D array of one
-    value per connection is applied in pre x post order (connection (1, 0) gets the 3rd
-    value), other lengths raise a bare numpy ValueError.  Intended: InvalidDimensionsError
-    naming the shape given and the accepted forms; weights unchanged."""
+@pytest.mark.parametrize("n", [6, 3], ids=["pre_x_post", "post"])
+def test_set_weight_1d_array_of_wrong_length_is_refused(sim, mode, n):
+    """A 1-D array must hold one value per connected pair (4 here): other lengths are an
+    InvalidDimensionsError naming the shape given and the accepted forms (before: a bare
+    numpy ValueError); the weights stay unchanged."""
     prj = _small_projection(sim)
     sim.run(1.0)                         # mapped on the wafer in wafer mode
     before = prj.get("weight", format="list")
@@ -148,10 +147,27 @@ def test_set_weight_1d_array_is_refused(sim, mode, n):
     with pytest.raises(errors.InvalidDimensionsError) as exc:
         prj.set(weight=w)
     msg = str(exc.value)
-    assert f"({n},)" in msg, msg
+    assert f"({n},)" in msg and "4 here" in msg, msg
     for accepted in ("scalar", "RandomDistribution", "distance", "(2, 3)"):
         assert accepted in msg, (accepted, msg)
     assert prj.get("weight", format="list") == before
+
+
+@pytest.mark.both_modes
+@pytest.mark.parametrize("as_list", [False, True])
+def test_set_weight_1d_array_follows_pynns_row_major_pair_order(sim, mode, as_list):
+    """PyNN 0.13's own Projection.set maps a list or 1-D array onto the connected (pre,
+    post) pairs in row-major order (its conformance scenarios rely on it); the same in both
+    modes, and on the wafer also when a synapse is lost (its NaN must not shift the order:
+    checked through get_requested, which holds what was asked)."""
+    prj = _small_projection(sim)
+    sim.run(1.0)
+    w = np.arange(1, 5) * 1e-3
+    prj.set(weight=list(w) if as_list else w)
+    got = {(int(i), int(j)): v for i, j, v in
+           prj.get_requested("weight", format="list", with_address=True)}
+    pairs = sorted(CONNECTIONS)          # row-major: (0, 1), (0, 2), (1, 0), (1, 2)
+    assert got == {pair: pytest.approx(value) for pair, value in zip(pairs, w)}
 
 
 @pytest.mark.both_modes

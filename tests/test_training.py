@@ -316,7 +316,7 @@ def test_wafer_direct_transfer_differs_and_training_runs_without_remapping(digit
             nz = q != 0
             assert np.all(np.sign(realised[nz]) == np.sign(q[nz]))
             with warnings.catch_warnings():
-                warnings.simplefilter("error")   # a remapping would warn
+                warnings.simplefilter("error", RuntimeWarning)   # a remapping would warn
                 tr.train(2, eval_every=0, progress=False)
     diff = np.abs(results[True][0] - results[False][0]).mean()
     assert diff > 0.02

@@ -18,6 +18,7 @@ from pyNN import errors
 from ..engine import Network
 from ..engine.sources import stream_keys
 from . import progress
+from .current_sources import CurrentSourceRecord, CurrentSources
 from .invalidation import Change, Invalidation, Rules, Work
 from .options import SetupOptions
 from .records import STP_NAMES, PopulationRecord, ProjectionRecord
@@ -50,6 +51,8 @@ class Backend:
         self._weights_changed: set[int] = set()
         self._warnings_given: set[str] = set()
         self._n_cells = 0
+        #: current sources and what the engine injects (issue 12)
+        self.currents = CurrentSources(self.dt, options.engine.stimulus_seed)
 
     # ================================================================ notices
     def warn_once(self, key: str, message: str, category=UserWarning, stacklevel: int = 3
@@ -185,6 +188,15 @@ class Backend:
         mapping lost."""
         return self.requested(prj, name)
 
+    def delay_range(self) -> tuple[float, float] | None:
+        """Smallest and largest delay (ms) of the realised synapses, None without any."""
+        delays = [self.realised(p, "delay") for p in self.projections if p.size]
+        delays = [d[~np.isnan(d)] for d in delays]
+        delays = [d for d in delays if d.size]
+        if not delays:
+            return None
+        return float(min(d.min() for d in delays)), float(max(d.max() for d in delays))
+
     def realised_values_known(self) -> bool:
         """Hook: whether :meth:`realised` reports realised values (on the wafer: only after
         the current network has been mapped)."""
@@ -235,6 +247,35 @@ class Backend:
                 self.network.set_weights(prj.engine_slice,
                                          self._engine_weight(prj)[prj.realized])
         self._weights_changed.clear()
+
+    # ================================================================ current sources (issue 12)
+    def create_current_source(self, model: str) -> CurrentSourceRecord:
+        """A new current source of the PyNN model ``model`` (no parameters, no targets)."""
+        return self.currents.create(model)
+
+    def set_current_source_parameters(self, src: CurrentSourceRecord, parameters: dict
+                                      ) -> None:
+        """All native parameters of ``src`` (nA, ms, Hz, deg), in effect from now on."""
+        self.currents.set_parameters(src, parameters)
+        self.invalidation.changed(Change.CURRENT_SOURCE_PARAMETERS)
+
+    def inject_current(self, src: CurrentSourceRecord, pop: PopulationRecord,
+                       idx: np.ndarray) -> None:
+        """Inject ``src`` into the neurons ``idx`` of ``pop`` (checked: not spike sources)."""
+        self.currents.inject(src, pop.neuron_index[idx], pop.cells[idx])
+        self.invalidation.changed(Change.CURRENT_SOURCE_TARGETS)
+
+    def current_trace(self, src: CurrentSourceRecord) -> tuple[np.ndarray, np.ndarray]:
+        """(times in ms, nA) of the current ``src``'s first target received since the last
+        reset, sampled every step up to now."""
+        return self.currents.trace(src, self.network.step)
+
+    def _program_currents(self) -> None:
+        """Hook: give the engine the injected currents (here: exact, as PyNN defines the
+        sources)."""
+        injections, first = self.currents.ideal()
+        self.network.set_injections(injections)
+        self.currents.log(self.network.step, first)
 
     # ================================================================ recording
     def record_spikes(self, pop: PopulationRecord, idx: np.ndarray, on: bool) -> None:
@@ -313,6 +354,8 @@ class Backend:
     def reset(self) -> None:
         """Back to t = 0 with the initial state."""
         self.network.reset()
+        if self.currents.reset():     # noise sources draw anew in every trial
+            self.invalidation.changed(Change.CURRENT_SOURCE_PARAMETERS)
 
     # ================================================================ queries
     def realised_neuron_parameters(self, pop: PopulationRecord) -> dict[str, np.ndarray]:

@@ -9,17 +9,23 @@ from .records import PopulationRecord, ProjectionRecord
 
 
 def bio_graph(populations: list[PopulationRecord], projections: list[ProjectionRecord],
-              n_nodes: int, neuron_node: np.ndarray, stp: list[np.ndarray] | None = None
+              n_nodes: int, neuron_node: np.ndarray, stp: list[np.ndarray] | None = None,
+              stimulus: np.ndarray | None = None, stimulus_label: list | None = None
               ) -> BioGraph:
     """The mapper's graph: populations split into runs of cells with equal (neuron size,
     manual HICANNs); synapses between cell numbers (the backend's numbering), with their
     receptor, projection and STP key (the driver mode a synapse needs) from ``stp`` (per
-    projection, default: the requested parameters)."""
+    projection, default: the requested parameters).  Current sources (issue 12):
+    ``stimulus`` (per cell, -1 none) and ``stimulus_label`` name the current stimulus each
+    cell needs (:meth:`.current_sources.CurrentSources.cell_stimuli`); a run holds cells of
+    one stimulus only."""
     sizes, is_source, neuron_size, manual, labels, rates = [], [], [], [], [], []
     node_to_cell = np.full(n_nodes, -1, dtype=np.int64)
     for pop in populations:
         node_to_cell[pop.nodes] = pop.cells
-        keys = [(int(pop.neuron_size[i]), pop.manual_hicanns.get(i)) for i in range(pop.size)]
+        stim = stimulus[pop.cells] if stimulus is not None else np.full(pop.size, -1)
+        keys = [(int(pop.neuron_size[i]), pop.manual_hicanns.get(i), int(stim[i]))
+                for i in range(pop.size)]
         start = 0
         for i in range(1, pop.size + 1):
             if i == pop.size or keys[i] != keys[start]:
@@ -46,4 +52,5 @@ def bio_graph(populations: list[PopulationRecord], projections: list[ProjectionR
                     rate=np.concatenate(rates) if rates else np.zeros(0),
                     pre=cat(pre), post=cat(post), receptor=cat(receptor),
                     projection=cat(proj_of), projection_label=proj_labels,
-                    stp_key=cat(stp_key))
+                    stp_key=cat(stp_key), stimulus=stimulus,
+                    stimulus_label=list(stimulus_label or []))

@@ -20,12 +20,18 @@ class Change(Enum):
     DELAYS = "synaptic delays set"
     STP_MODE = "STP mode or U set (a driver configuration)"
     STP_TIME_CONSTANTS = "STP time constants set"
+    # current sources (issue 12): new targets need FG blocks on the wafer (a mapping),
+    # new parameters only new stimulus values
+    CURRENT_SOURCE_TARGETS = "current source injected into cells"
+    CURRENT_SOURCE_PARAMETERS = "current source parameters set"
 
 
 class Work(Enum):
     """Something a backend does before a run."""
     MAP = "map the network onto the wafer"
     PROGRAM_NEURONS = "program the neuron parameters"
+    #: after the neurons: a stimulus' bio current depends on the neuron's capacitance
+    PROGRAM_CURRENTS = "give the engine the injected currents (wafer: the FG current stimuli)"
     CONFIGURE_EVENT_PATHS = "configure event paths and analog outputs"
     PROGRAM_WEIGHTS = "realise the synapse weights"
     SHARE_STP = "realise the STP parameters"
@@ -49,18 +55,23 @@ IDEAL_RULES: Rules = {
     Change.DELAYS: frozenset({Work.BUILD_SYNAPSES}),
     Change.STP_MODE: frozenset({Work.BUILD_SYNAPSES}),
     Change.STP_TIME_CONSTANTS: frozenset({Work.BUILD_SYNAPSES}),
+    Change.CURRENT_SOURCE_TARGETS: frozenset({Work.PROGRAM_CURRENTS}),
+    Change.CURRENT_SOURCE_PARAMETERS: frozenset({Work.PROGRAM_CURRENTS}),
 }
 
 #: the wafer: structure, placement and driver modes are a mapping; parameters are programmed
 WAFER_RULES: Rules = {
     Change.STRUCTURE: _ALL - {Work.PUSH_WEIGHTS},
     Change.PLACEMENT: _ALL - {Work.PUSH_WEIGHTS},
-    Change.NEURON_PARAMETERS: frozenset({Work.PROGRAM_NEURONS, Work.PROGRAM_WEIGHTS,
-                                         Work.PUSH_WEIGHTS}),
+    Change.NEURON_PARAMETERS: frozenset({Work.PROGRAM_NEURONS, Work.PROGRAM_CURRENTS,
+                                         Work.PROGRAM_WEIGHTS, Work.PUSH_WEIGHTS}),
     Change.WEIGHTS: frozenset({Work.PROGRAM_WEIGHTS, Work.PUSH_WEIGHTS}),
     Change.DELAYS: frozenset(),              # routed delays stay (the backend says so)
     Change.STP_MODE: _ALL - {Work.PUSH_WEIGHTS},
     Change.STP_TIME_CONSTANTS: frozenset({Work.SHARE_STP, Work.BUILD_SYNAPSES}),
+    # a stimulated neuron needs an FG block of its own: placement, i.e. a new mapping
+    Change.CURRENT_SOURCE_TARGETS: _ALL - {Work.PUSH_WEIGHTS},
+    Change.CURRENT_SOURCE_PARAMETERS: frozenset({Work.PROGRAM_CURRENTS}),
 }
 
 

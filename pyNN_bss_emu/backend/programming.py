@@ -53,9 +53,13 @@ def program_neurons(pop: PopulationRecord, result: MappingResult,
 @dataclass
 class RealisedWeights:
     """:func:`program_weights`' result: per synapse the realised bio weight (µS, NaN where
-    the mapping lost the synapse) and the counts of the quantisation's compromises."""
+    the mapping lost the synapse), whether it was clipped at the top of its row's range or
+    rounded to the lowest level (digital 0 of a non-zero weight), and the counts of the
+    quantisation's compromises."""
     weight_uS: np.ndarray
     statistics: dict
+    clipped: np.ndarray
+    rounded_to_zero: np.ndarray
 
 
 def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np.ndarray,
@@ -69,6 +73,8 @@ def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np
     between projections, so all weights are realised together."""
     real = np.asarray(result.realized, dtype=bool)
     out = np.full(requested_uS.size, np.nan)
+    clipped = np.zeros(requested_uS.size, dtype=bool)
+    rounded = np.zeros(requested_uS.size, dtype=bool)
     stats: dict = {}
     if np.any(real):
         h, row, col = result.syn_hicann[real], result.syn_row[real], result.syn_column[real]
@@ -78,9 +84,11 @@ def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np
                              rng=np.random.default_rng([wafer_seed, 0x3E1647]),
                              fixed_pattern=FixedPattern(wafer_seed), coordinates=(h, row, col))
         out[real] = rw.weight_bio_uS
+        clipped[real] = rw.clipped
+        rounded[real] = rw.enabled & (rw.digital == 0)
         stats = {"disabled": int(rw.n_disabled), "clipped": int(rw.n_clipped),
                  "rounded_to_zero": int(rw.n_rounded_to_zero), "below_min": int(rw.n_below_min)}
-    return RealisedWeights(out, stats)
+    return RealisedWeights(out, stats, clipped, rounded)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from ..hardware.parameter_transform import HardwareParameterWarning, ParameterRa
 from ..mapping.pipeline import MappingResult, fingerprint, map_network
 from ..mapping.stp import circuit_violation, realisable, stp_keys
 from ..mapping.types import MappingError
-from . import experiment, programming, progress
+from . import current_sources, experiment, programming, progress, report
 from .base import Backend, NotMappedError
 from .graph import bio_graph
 from .invalidation import WAFER_RULES, Change, Work
@@ -37,6 +37,10 @@ class WaferBackend(Backend):
         self.result: MappingResult | None = None
         self.graph = None
         self._recorded_membranes: dict[int, tuple[PopulationRecord, np.ndarray]] = {}
+        self._pending_report: list[report.ReportLine] | None = None
+        #: the wafer's report: ``reporter.latest`` has the last "mapping" lines (synapse
+        #: loss, 4-bit weights) and "run" lines (losses of the last run)
+        self.reporter = report.Reporter()
 
     # ================================================================ synapse requests
     def check_stp(self, U, tau_rec, tau_facil, label: str = "") -> None:
@@ -115,7 +119,8 @@ class WaferBackend(Backend):
                           "change", RuntimeWarning, stacklevel=7)
         self.result = None
         graph = bio_graph(self.populations, self.projections, self.network.n_nodes,
-                          self.network.neuron_node, self._stp_requests())
+                          self.network.neuron_node, self._stp_requests(),
+                          *self.currents.cell_stimuli(self._n_cells))   # issue 12
         opts = self.options.mapping
         path = opts.mapping_file
         if path and os.path.exists(path):
@@ -175,6 +180,22 @@ class WaferBackend(Backend):
                     "setup(strict=True) makes this an error", HardwareParameterWarning,
                     stacklevel=7)
 
+    def _program_currents(self) -> None:
+        """Issue 12: the FG current stimuli of the stimulated neurons
+        (:func:`.current_sources.program_stimuli`)."""
+        from ..engine.kernels import P_CM
+        pt, sub = self.options.parameter_transform, self.options.substrate
+        prog = current_sources.program_stimuli(
+            self.currents, self.populations, self.result, self.network.P[:, P_CM],
+            speedup=self.options.mapping.speedup, alpha=pt.alpha,
+            big_capacitors=pt.big_capacitors, wafer_seed=sub.wafer_seed,
+            calibration=sub.calibration)
+        for key, message in prog.warnings:
+            self.warn_once(key, message, HardwareParameterWarning, stacklevel=7)
+        self.currents.stimuli = prog.stimuli
+        self.network.set_injections(prog.injections)
+        self.currents.log(self.network.step, prog.first)
+
     def _configure_event_paths(self) -> None:
         experiment.configure_event_paths(self.network, self.populations, self.result,
                                          self.options.mapping.speedup)
@@ -199,10 +220,15 @@ class WaferBackend(Backend):
         if realised.statistics:
             self.result.statistics.weights = realised.statistics
         start = 0
+        flags = []
         for prj in prjs:
-            prj.weight_uS = realised.weight_uS[start:start + prj.size]
+            sl = slice(start, start + prj.size)
+            prj.weight_uS = realised.weight_uS[sl]
+            flags.append((realised.clipped[sl], realised.rounded_to_zero[sl]))
             start += prj.size
             self._weights_changed.add(prj.key)   # rows are shared: any weight may change
+        self._pending_report = report.mapping_lines(self.result.statistics,
+                                                    self._weight_summaries(flags))
 
     def _share_stp(self) -> None:
         prjs = self.projections
@@ -224,7 +250,45 @@ class WaferBackend(Backend):
                 else None
             start += n
 
+    def _weight_summaries(self, flags) -> list[report.WeightSummary]:
+        """Per projection: realised, clipped and rounded weights (user units)."""
+        prjs = self.projections
+        real = [p.weight_uS if p.to_user is None else p.to_user(p.weight_uS) for p in prjs]
+        units = ["µS" if p.to_user is None else "nA" for p in prjs]
+        return report.weight_summaries([p.label for p in prjs], units,
+                                       [p.realized for p in prjs], [p.weight for p in prjs],
+                                       real, [f[0] for f in flags], [f[1] for f in flags])
+
+    def run(self, n_steps: int):
+        before = self._pulse_counts()
+        times, nodes = super().run(n_steps)
+        if n_steps:
+            self._report_run(before)
+        return times, nodes
+
+    def _pulse_counts(self) -> dict:
+        return self.pulse_statistics() if self.realised_values_known() else {}
+
+    def _report_run(self, before: dict) -> None:
+        """The run part of the report: this run's losses on the wafer."""
+        after = self._pulse_counts()
+        pulses = {k: v - before.get(k, 0) for k, v in after.items()}
+        lost_nodes = self.network.recording_lost_nodes
+        self.network.recording_lost_nodes = []
+        missing: dict[str, int] = {}
+        if lost_nodes:
+            nodes = np.concatenate(lost_nodes)
+            for pop in self.populations:
+                n = int(np.isin(nodes, pop.nodes).sum())
+                if n:
+                    missing[pop.label] = n
+        lines = report.run_lines(pulses, missing, pulses.get("l2_up_sent", 0))
+        self.reporter.report("run", lines, f"run up to t = {self.t:g} ms", stacklevel=6)
+
     def _before_run(self) -> None:
+        lines, self._pending_report = self._pending_report, None
+        if lines is not None:
+            self.reporter.report("mapping", lines, "mapping and 4-bit weights", stacklevel=7)
         if self.options.substrate.analog_recording_limit and self._recorded_membranes:
             experiment.check_recorded_membranes(list(self._recorded_membranes.values()),
                                                 self.result)

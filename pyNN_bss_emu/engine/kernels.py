@@ -8,6 +8,8 @@ The neuron model is the conductance-based AdEx (``EIF_cond_exp_isfa_ista``) of w
 step follows NEST's ``aeif_cond_exp``/``iaf_cond_exp`` so that the ideal engine can be
 cross-checked against NEST spike by spike:
 
+0. set the injected currents of the step (current sources, :mod:`.currents`; a constant
+   over the step, like NEST's current generators),
 1. integrate [t_s, t_s+dt] with the membrane clamped to v_reset while refractory:
 
    - LIF neurons (no exponential or adaptation term) with an exponential integrator: within a
@@ -36,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .currents import inject
 
 # column indices of the per-neuron parameter matrix ``P`` (shape (n_neurons, N_PARAMS))
 P_CM, P_GL, P_EL, P_VRESET, P_VTHRESH, P_VPEAK, P_TAUE, P_TAUI, P_EE, P_EI, P_A, P_B, \
@@ -353,6 +357,7 @@ def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i
 
 @njit(cache=True)
 def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac, i_ext,
+              inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step, inj_tab_val,
               neuron_node, ptr, post, weight, delay, receptor, ring_e, ring_i,
               far_i, far_w, far_meta, far_out, neuron_far_out, stp_index, stp_par, stp_state,
               ev_step, ev_node, spike_flag,
@@ -363,7 +368,10 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     """Advance the network from step ``step0`` by ``n_steps`` steps of ``dt``.
 
     ``PT`` is the (N_PARAMS, n) parameter matrix, ``D`` the conductance factors of
-    :func:`decay_factors`; ``lif``/``adex`` list the neurons of each integrator.  Neuron ``i`` is node ``neuron_node[i]`` of the synapse CSR
+    :func:`decay_factors`; ``lif``/``adex`` list the neurons of each integrator.  The
+    injected currents ``inj_*`` (:class:`~.currents.Injections`) set ``i_ext`` of their neurons
+    at every step (none: ``i_ext`` stays as it is, zero).  Neuron ``i`` is node
+    ``neuron_node[i]`` of the synapse CSR
     (``ptr/post/weight/delay/receptor``, indexed by presynaptic node; ``post`` holds neuron
     indices; ``delay`` in steps).  Input travels in the ring buffers ``ring_e/ring_i`` (rows:
     arrival step modulo their length ``L``) or, for delays of ``L`` steps or more, in the far
@@ -412,6 +420,10 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
         if far_meta[FAR_COUNT] + neuron_far_out + ev_far_left > far_cap:
             return s_rel
         step_end = s + 1
+        if inj_neuron.shape[0] > 0:
+            # the current of step s holds during [s dt, (s + 1) dt), like NEST's generators
+            inject(s, dt, inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step,
+                   inj_tab_val, i_ext)
         _update_neurons(step_end % L, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac,
                         i_ext, ring_e, ring_i, spiked)
         # the row just taken now stands for arrival step_end + L: far input arriving up to

@@ -10,7 +10,9 @@ for delivery; ``set_weights`` rewrites weights in COO order without rebuilding t
 * ``set_weights`` / ``set_delays``: realised per-synapse weights (µS) and routed delays (ms);
 * ``node_loss``: probability that an event of a presynaptic node is lost (per-event loss);
 * ``set_neuron_parameters``: per-neuron effective parameters (on the wafer: compound neurons
-  combined over their denmems by the hardware layer).
+  combined over their denmems by the hardware layer);
+* ``set_injections``: injected currents (:mod:`.currents`; current sources, on the wafer the
+  FG current stimuli).
 
 Synaptic input in flight waits in two dense ring buffers (excitatory, inhibitory; one row per
 arrival step, one column per neuron) spanning the delays up to a horizon, and beyond it in a
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernels
+from .currents import Injections
 from .kernels import PARAM_COLUMNS, N_PARAMS
 from .sources import ArraySources, PoissonSources
 
@@ -72,6 +75,8 @@ class Network:
         self.gi = np.zeros(0)
         self.refrac = np.zeros(0, dtype=np.int64)
         self.i_ext = np.zeros(0)
+        #: injected currents (current sources), evaluated per step in the time loop
+        self.injections = Injections()
         self.spike_flag = np.zeros(0, dtype=np.bool_)
         self.poisson = PoissonSources()
         self.arrays = ArraySources()
@@ -104,6 +109,8 @@ class Network:
         # event-path limits (wafer mode): stimulus playback and priority encoders
         self.input_bandwidth = None          # an event_loss.InputBandwidth (stimulus down)
         self.recording_bandwidth = None      # the same FIFO model for recorded spikes (up)
+        #: nodes of the recorded spikes the upward bandwidth dropped (chunks, since reset)
+        self.recording_lost_nodes: list[np.ndarray] = []
         self.encoder_service = 0.0           # ms per event and neuron block (0 = unlimited)
         self.neuron_block = np.zeros(0, dtype=np.int64)   # per neuron: global block, -1 none
         self.block_busy = np.zeros(0)
@@ -169,6 +176,15 @@ class Network:
                 self.tau_refrac[idx] = value
             else:
                 self.P[idx, PARAM_COLUMNS.index(name)] = value
+
+    def set_injections(self, injections: Injections) -> None:
+        """Replace all injected currents (:class:`~.currents.Injections`, engine neuron
+        indices); they act from the next step on."""
+        if injections.size and (injections.neuron.min() < 0
+                                or injections.neuron.max() >= self.n_neurons):
+            raise ValueError("injected currents name neurons that do not exist")
+        self.injections = injections
+        self.i_ext[:] = 0.0      # neurons that lost their injections get none
 
     def set_initial(self, idx: np.ndarray, variable: str, value: np.ndarray,
                     apply_now: bool) -> None:
@@ -323,6 +339,7 @@ class Network:
         self._far_meta[:] = 0          # the queue's arrays are kept for the next run
         self.poisson.rewind()
         self.arrays.rewind()
+        self.recording_lost_nodes = []
         for limit in (self.input_bandwidth, self.recording_bandwidth):
             if limit is not None:
                 limit.rewind()
@@ -431,6 +448,7 @@ class Network:
             k = kernels.run_steps(
                 self.step, n_steps - done, dt, PT, D, lif, adex, ref_steps,
                 self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
+                self.injections.neuron, *self.injections.arrays(),
                 self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
                 self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
                 self._far_out, self._neuron_far_out, self._stp_index, self._stp_par, self._stp_state,
@@ -461,6 +479,8 @@ class Network:
             # recorded spikes travel up the HICANN link and the FPGA: what does not fit is
             # missing from the recording (it still reached its targets on the wafer)
             keep, _ = self.recording_bandwidth.apply(n_times, n_nodes_all)
+            # which neurons' recorded spikes are missing (the wafer's report names them)
+            self.recording_lost_nodes.append(n_nodes_all[~keep])
             n_times, n_nodes_all = n_times[keep], n_nodes_all[keep]
         src_sel = self.source_flag[ev_node]
         times = np.concatenate([n_times, ev_time[src_sel]])

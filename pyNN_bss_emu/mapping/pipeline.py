@@ -135,7 +135,8 @@ class MappingResult:
         for prefix, rec in (("placement", self.placement), ("mergers", self.mergers),
                             ("sources", self.sources), ("routes", self.routes)):
             for name, value in asdict(rec).items():
-                arrays[f"{prefix}.{name}"] = np.asarray(value)
+                if value is not None:      # optional fields of older mappings
+                    arrays[f"{prefix}.{name}"] = np.asarray(value)
         arrays["neuron_address"] = self.neuron_address
         arrays["realized"] = self.realized
         arrays["delay_ms"] = self.delay_ms
@@ -174,9 +175,9 @@ class MappingResult:
 
 def fingerprint(graph: BioGraph) -> str:
     """A hash of the network structure (sizes, kinds, neuron sizes, connections and their
-    STP keys); a saved mapping may only be reused for a network with the same fingerprint.
-    (The STP keys enter only when some are non-zero, so all-static networks keep the
-    fingerprint of older versions.)"""
+    STP keys, stimulated neurons); a saved mapping may only be reused for a network with the
+    same fingerprint.  (The STP keys and the current stimuli enter only when there are any,
+    so other networks keep the fingerprint of older versions.)"""
     import hashlib
     h = hashlib.sha256()
     for arr in (graph.size, graph.is_source, graph.neuron_size, graph.pre, graph.post,
@@ -187,6 +188,10 @@ def fingerprint(graph: BioGraph) -> str:
     if np.any(graph.stp_key):
         h.update(b"stp")
         h.update(np.ascontiguousarray(np.asarray(graph.stp_key, dtype=np.int64)).tobytes())
+        h.update(b"|")
+    if np.any(graph.stimulus >= 0):      # current stimuli (issue 12) take FG blocks
+        h.update(b"stimulus")
+        h.update(np.ascontiguousarray(np.asarray(graph.stimulus, dtype=np.int64)).tobytes())
         h.update(b"|")
     h.update(repr(graph.manual_hicanns).encode())
     return h.hexdigest()[:32]

@@ -8,6 +8,11 @@ Order of work (as marocco's ``NeuronPlacement``):
 
 1. manual placement (``BioGraph.manual_hicanns``): a population goes only onto the listed
    HICANNs, in the order given (blocks 0..7 within each HICANN);
+   Before that, neurons that receive a current stimulus (``BioGraph.stimulus``; issue 12)
+   are placed one by one, each where an FG block of its HICANN is still free and reachable
+   from one of its denmems (:func:`_place_stimulated`): an FG block plays one current
+   stimulus into one denmem, so each stimulated neuron needs a block of its own (4 per
+   HICANN); manual populations on their HICANNs, the others from HICANN 0 on;
 2. auto placement ``enum_asc`` (marocco's default ``byNeuronBlockEnumAndPopulationIDasc``):
    neuron blocks in increasing wafer enum (HICANN 0 NB 0..7, HICANN 1 NB 0..7, ...) and
    populations in increasing index; each population fills free runs of columns left to right,
@@ -23,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..hardware import wafer
+from ..hardware import current_stimulus, wafer
 from .types import BioGraph, MappingError, NeuronPlacement, ResourceExhaustedError
 
 #: placement strategies: wafer enum order of blocks, populations ascending / descending
@@ -158,6 +163,114 @@ def _claim(free: np.ndarray, hicann: np.ndarray, x0: np.ndarray, w: int) -> None
     free[np.repeat(hicann, w), cols] = False
 
 
+# ---------------------------------------------------------------- current stimuli
+def _stimulated_slot(free_row: np.ndarray, used: np.ndarray, w: int) -> tuple[int, int]:
+    """First position (column x0) of a neuron of ``w`` columns in the free columns
+    ``free_row`` (256,) of one HICANN, inside one neuron block, from whose denmems a free FG
+    block (``used`` (4,) False) is reachable; and the lowest such block.  (-1, -1): none."""
+    n = wafer.DENMEM_COLUMNS - w + 1
+    if n <= 0:
+        return -1, -1
+    c = np.concatenate([[0], np.cumsum(free_row.astype(np.int64))])
+    x = np.arange(n)
+    fits = (c[x + w] - c[x] == w) & (x // wafer.BLOCK_COLUMNS == (x + w - 1)
+                                      // wafer.BLOCK_COLUMNS)
+    reach = current_stimulus.reachable_blocks(x, np.full(n, w)) & ~used[None, :]
+    ok = np.flatnonzero(fits & reach.any(axis=1))
+    if ok.size == 0:
+        return -1, -1
+    x0 = int(ok[0])
+    return x0, int(np.flatnonzero(reach[x0])[0])
+
+
+def _place_stimulated(cells: np.ndarray, w: int, hicanns: np.ndarray, free: np.ndarray,
+                      fg_owner: np.ndarray, out: dict) -> int:
+    """Place the stimulated ``cells`` (all of width ``w``) on ``hicanns`` in order, each at
+    the first free position that reaches a free FG block, which it then owns
+    (``fg_owner[h, b]`` = cell, -1 free).  Fills ``out`` (hicann, x0, width, denmem per
+    cell) and ``free``; returns how many cells were placed."""
+    i = 0
+    for h in hicanns:
+        while i < cells.size and np.any(fg_owner[h] < 0):
+            x0, b = _stimulated_slot(free[h], fg_owner[h] >= 0, w)
+            if x0 < 0:
+                break
+            c = cells[i]
+            out["hicann"][c], out["x0"][c], out["width"][c] = h, x0, w
+            out["denmem"][c] = int(current_stimulus.stimulus_denmem(x0, w, b))
+            fg_owner[h, b] = c
+            free[h, x0:x0 + w] = False
+            i += 1
+        if i == cells.size:
+            break
+    return i
+
+
+def _stimulus_names(graph: BioGraph, cells: np.ndarray) -> str:
+    ids = np.unique(graph.stimulus[cells])
+    labels = [str(graph.stimulus_label[k]) if k < len(graph.stimulus_label) else
+              f"stimulus {k}" for k in ids]
+    return ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
+
+
+def _occupants(graph: BioGraph, fg_owner: np.ndarray, hs: np.ndarray) -> str:
+    """Who holds the FG blocks of HICANNs ``hs``: "HICANN 5: block 0 'pop' (DCSource #0),
+    ..."."""
+    pop_of = graph.population_of
+    parts = []
+    for h in hs[:3]:
+        held = [f"block {b} '{_label(graph, pop_of[c])}' ({_stimulus_names(graph, [c])})"
+                for b, c in enumerate(fg_owner[h]) if c >= 0]
+        parts.append(f"HICANN {h}: " + (", ".join(held) if held else "no block taken"))
+    return "; ".join(parts) + ("; ..." if hs.size > 3 else "")
+
+
+_ONE_PER_BLOCK = ("each of the 4 FG blocks of a HICANN plays one current stimulus into one "
+                  "denmem (a second denmem on the stimulus line would short the two "
+                  "membranes), so every neuron that receives a current needs a block of its "
+                  "own, reachable from one of its denmems (a neuron of 2 denmems reaches 2 "
+                  "of the 4)")
+
+
+def _place_all_stimulated(graph: BioGraph, sizes: np.ndarray, manual: list[int],
+                          auto: list[int], free: np.ndarray, hicann_ok: np.ndarray,
+                          out: dict) -> None:
+    """Place every stimulated cell before the others (see the module docstring); raises
+    ResourceExhaustedError naming the stimuli and what holds the blocks."""
+    offset = graph.offset
+    stimulated = graph.stimulus >= 0
+    fg_owner = np.full((wafer.N_HICANN, current_stimulus.STIMULI_PER_HICANN), -1,
+                       dtype=np.int64)
+    for p in manual:
+        cells = offset[p] + np.flatnonzero(stimulated[offset[p]:offset[p] + graph.size[p]])
+        if cells.size == 0:
+            continue
+        hs = _check_manual_hicanns(graph, p, graph.manual_hicanns[p], hicann_ok)
+        k = _place_stimulated(cells, int(sizes[p]) // 2, hs, free, fg_owner, out)
+        if k < cells.size:
+            raise ResourceExhaustedError(
+                f"population '{_label(graph, p)}': {cells.size} neurons receive current "
+                f"({_stimulus_names(graph, cells)}), but the manual placement on HICANN(s) "
+                f"{', '.join(map(str, hs))} has a free FG block for only {k} of them: "
+                f"{_ONE_PER_BLOCK}. Taken: {_occupants(graph, fg_owner, hs)}. Place the "
+                "population on more HICANNs, or inject into fewer neurons")
+    all_h = np.flatnonzero(hicann_ok)
+    for p in auto:
+        cells = offset[p] + np.flatnonzero(stimulated[offset[p]:offset[p] + graph.size[p]])
+        if cells.size == 0:
+            continue
+        k = _place_stimulated(cells, int(sizes[p]) // 2, all_h, free, fg_owner, out)
+        if k < cells.size:
+            n_all = int(stimulated.sum())
+            raise ResourceExhaustedError(
+                f"cannot place {n_all} neurons that receive current: {_ONE_PER_BLOCK}; the "
+                f"wafer has {current_stimulus.STIMULI_PER_HICANN * int(hicann_ok.sum())} FG "
+                f"blocks on {int(hicann_ok.sum())} usable HICANNs (fewer where defects or "
+                f"manual placements take the columns); population '{_label(graph, p)}' "
+                f"({_stimulus_names(graph, cells)}): {cells.size - k} of {cells.size} "
+                "unplaced")
+
+
 # ---------------------------------------------------------------- main entry
 def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
                   strategy: str = "enum_asc") -> NeuronPlacement:
@@ -212,6 +325,7 @@ def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
     hicann = np.full(n_cells, -1, dtype=np.int64)
     x0 = np.full(n_cells, -1, dtype=np.int64)
     width = np.full(n_cells, -1, dtype=np.int64)
+    stim_denmem = np.full(n_cells, -1, dtype=np.int64)
 
     # a column is usable only if both its denmems are (neurons span both rows)
     free = denmem_ok.all(axis=1) & hicann_ok[:, None]
@@ -222,10 +336,28 @@ def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
               if graph.manual_hicanns is not None and p < len(graph.manual_hicanns)
               and graph.manual_hicanns[p] is not None and len(graph.manual_hicanns[p]) > 0]
 
+    manual_set = set(manual)
+    auto = [p for p in neuron_pops if p not in manual_set]
+    if strategy == "enum_desc":
+        auto = auto[::-1]
+    # 0. neurons with a current stimulus: one FG block each (issue 12)
+    stimulated = np.asarray(graph.stimulus) >= 0
+    if np.any(stimulated):
+        _place_all_stimulated(graph, sizes, manual, auto, free, hicann_ok,
+                              {"hicann": hicann, "x0": x0, "width": width,
+                               "denmem": stim_denmem})
+
+    def unstimulated(p: int) -> np.ndarray:
+        cells = offset[p] + np.arange(int(pop_size[p]))
+        return cells[~stimulated[cells]]
+
     # 1. manual placement, populations in index order, HICANNs in the order given
     for p in manual:
         hs = _check_manual_hicanns(graph, p, graph.manual_hicanns[p], hicann_ok)
-        n, w = int(pop_size[p]), int(sizes[p]) // 2
+        cells = unstimulated(p)
+        n, w = int(cells.size), int(sizes[p]) // 2
+        if n == 0:
+            continue
         row, start, length = _runs(free[hs])
         run, xs, _ = _fill(n, w, start, length)
         if run.size < n:
@@ -233,25 +365,23 @@ def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
                 f"population '{_label(graph, p)}': manual placement on HICANN(s) "
                 f"{', '.join(map(str, hs))} has room for only {run.size} of {n} neurons of "
                 f"size {2 * w} (free contiguous columns, defects excluded)")
-        cells = offset[p] + np.arange(n)
         hicann[cells] = hs[row[run]]
         x0[cells] = xs
         width[cells] = w
         _claim(free, hs[row[run]], xs, w)
 
     # 2. auto placement over all neuron blocks in wafer enum order, with a forward-only front
-    manual_set = set(manual)
-    auto = [p for p in neuron_pops if p not in manual_set]
-    if strategy == "enum_desc":
-        auto = auto[::-1]
     row, start, length = _runs(free)
     front = 0
     unplaced: dict[int, int] = {}
     for p in auto:
-        n, w = int(pop_size[p]), int(sizes[p]) // 2
+        todo = unstimulated(p)
+        n, w = int(todo.size), int(sizes[p]) // 2
+        if n == 0:
+            continue
         run, xs, front = _fill(n, w, start, length, front)
         k = run.size
-        cells = offset[p] + np.arange(k)
+        cells = todo[:k]
         hicann[cells] = row[run]
         x0[cells] = xs
         width[cells] = w
@@ -263,7 +393,8 @@ def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
                                                         usable_denmems, hicann_ok))
 
     block = np.where(x0 >= 0, x0 // wafer.BLOCK_COLUMNS, -1)
-    return NeuronPlacement(hicann=hicann, block=block, x0=x0, width=width)
+    return NeuronPlacement(hicann=hicann, block=block, x0=x0, width=width,
+                           stimulus_denmem=stim_denmem)
 
 
 def _shortfall_message(graph: BioGraph, sizes: np.ndarray, neuron_pops: list[int],

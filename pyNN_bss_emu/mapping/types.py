@@ -42,6 +42,9 @@ class BioGraph:
     1 inh), ``projection[k]`` (projection index), ``stp_key[k]`` the synapse-driver STP
     setting it needs (:mod:`.stp`: 0 static, ``1 + cap`` depression, ``9 + cap``
     facilitation, cap = the 3-bit U setting 0..7; default all 0).
+    Current stimuli (issue 12): ``stimulus[c]`` the current stimulus cell ``c`` needs (-1:
+    none; one id per distinct combination of current sources, named by
+    ``stimulus_label[id]``); each stimulated neuron needs an FG block of its own.
     """
     size: np.ndarray
     is_source: np.ndarray
@@ -55,8 +58,17 @@ class BioGraph:
     projection: np.ndarray
     projection_label: list = field(default_factory=list)
     stp_key: np.ndarray = None
+    stimulus: np.ndarray = None
+    stimulus_label: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.stimulus is None:
+            self.stimulus = np.full(self.n_cells, -1, dtype=np.int64)
+        else:
+            self.stimulus = np.asarray(self.stimulus, dtype=np.int64)
+            if self.stimulus.shape != (self.n_cells,):
+                raise ValueError(f"stimulus must have shape ({self.n_cells},), got "
+                                 f"{self.stimulus.shape}")
         n = np.asarray(self.pre).size
         if self.stp_key is None:
             self.stp_key = np.zeros(n, dtype=np.int8)     # int8: keys are 0..16
@@ -89,12 +101,15 @@ class NeuronPlacement:
 
     ``hicann[c]`` enum, ``block[c]`` neuron block 0..7, ``x0[c]`` first denmem column (0..255),
     ``width[c]`` columns (= neuron size / 2; the neuron owns columns x0..x0+width-1 in both
-    denmem rows).
+    denmem rows).  ``stimulus_denmem[c]``: the denmem (``NeuronOnHICANN`` enum) whose
+    current input the neuron's FG current stimulus drives (-1: none; None in mappings saved
+    before current stimuli existed).
     """
     hicann: np.ndarray
     block: np.ndarray
     x0: np.ndarray
     width: np.ndarray
+    stimulus_denmem: np.ndarray = None
 
 
 @dataclass
