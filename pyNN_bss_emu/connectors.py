@@ -41,6 +41,8 @@ postsynaptic ones).
 """
 from __future__ import annotations
 
+import os
+
 from copy import deepcopy
 from numbers import Integral, Real
 
@@ -478,6 +480,9 @@ class FixedNumberPreConnector(_FixedNumberMixin, _pc.FixedNumberPreConnector):
     __doc__ = _pc.FixedNumberPreConnector.__doc__
 
     def connect(self, projection):
+        if isinstance(self.n, Integral):
+            _check_connection_count(type(self).__name__, projection, int(self.n) *
+                                    projection.post.size)
         if not self._fast_ok(projection):
             return super().connect(projection)
         n_post, n_pre = projection.post.size, projection.pre.size
@@ -518,6 +523,9 @@ class FixedNumberPostConnector(_FixedNumberMixin, _pc.FixedNumberPostConnector):
         return super()._fast_ok(projection)
 
     def connect(self, projection):
+        if isinstance(self.n, Integral):
+            _check_connection_count(type(self).__name__, projection, int(self.n) *
+                                    projection.pre.size)
         if not self._fast_ok(projection):
             return super().connect(projection)
         n_pre, n_post = projection.pre.size, projection.post.size
@@ -544,6 +552,8 @@ class FixedTotalNumberConnector(_pc.FixedTotalNumberConnector):
     __doc__ = _pc.FixedTotalNumberConnector.__doc__
 
     def connect(self, projection):
+        if isinstance(self.n, Integral):
+            _check_connection_count(type(self).__name__, projection, int(self.n))
         # PyNN 0.13 ignores allow_self_connections and with_replacement here; so do we
         state = projection._simulator.state
         if not (_can_connect_arrays(self, projection) and _fast_rng(self.rng)
@@ -621,3 +631,80 @@ class FromFileConnector(_CheckedListMixin, _pc.FromFileConnector):
                              if c not in ("i", "j")]
         self.conn_list = self.file.read()
         _CheckedListMixin.connect(self, projection)
+
+
+# ---------------------------------------------------------------- argument checks
+#: bytes a connection costs while it is built and held (indices, weight, delay, STP columns,
+#: the engine's copies): an estimate for refusing projections that cannot fit in memory
+BYTES_PER_CONNECTION = 120
+
+
+def _check_connection_count(name: str, projection, count: int) -> None:
+    """Refuse a projection whose connections cannot fit in this machine's memory, before a
+    single one is drawn (numpy would fail with an allocation error, or PyNN take hours)."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):      # pragma: no cover - not POSIX
+        memory = 16 * 2**30
+    need = count * BYTES_PER_CONNECTION
+    if need > memory:
+        raise errors.ConnectionError(
+            f"{name} asks for {count:,} connections from '{projection.pre.label}' "
+            f"(size {projection.pre.size}) to '{projection.post.label}' (size "
+            f"{projection.post.size}): about {need / 2**30:.0f} GiB, more than this machine's "
+            f"{memory / 2**30:.0f} GiB of memory")
+
+def _check_arguments(name: str, args: dict) -> None:
+    """Clear errors for the connector arguments PyNN only asserts (a bare AssertionError)."""
+    from pyNN.random import RandomDistribution as _RD
+    if "allow_self_connections" in args:
+        v = args["allow_self_connections"]
+        if not (isinstance(v, bool) or v == "NoMutual"):
+            raise ValueError(f"{name}(allow_self_connections={v!r}): expected True, False "
+                             "or 'NoMutual'")
+    if "p_connect" in args:
+        p = args["p_connect"]
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
+                or not (0.0 <= float(p) <= 1.0):
+            raise ValueError(f"{name}(p_connect={p!r}): expected a probability, a number in "
+                             "0..1")
+    if "n" in args:
+        n = args["n"]
+        if not isinstance(n, _RD) and (isinstance(n, (bool, np.bool_))
+                                       or not isinstance(n, (int, np.integer))
+                                       or not 0 <= n < 2**31):
+            raise ValueError(f"{name}(n={n!r}): expected an integer in 0..{2**31 - 1} or a "
+                             "RandomDistribution")
+    if "with_replacement" in args and not isinstance(args["with_replacement"], bool):
+        raise ValueError(f"{name}(with_replacement={args['with_replacement']!r}): expected "
+                         "True or False")
+
+
+def _checked(cls):
+    """Give a connector class clear errors for its arguments (see _check_arguments)."""
+    import functools
+    import inspect
+    init = cls.__init__
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:
+            return init(self, *args, **kwargs)     # Python's own message
+        _check_arguments(cls.__name__, bound.arguments)
+        init(self, *args, **kwargs)
+    cls.__init__ = __init__
+    return cls
+
+
+for _name in ("AllToAllConnector", "FixedProbabilityConnector", "FixedNumberPreConnector",
+              "FixedNumberPostConnector", "FixedTotalNumberConnector",
+              "DistanceDependentProbabilityConnector", "IndexBasedProbabilityConnector",
+              "DisplacementDependentProbabilityConnector"):
+    _cls = globals()[_name]
+    if _cls.__module__ != __name__:        # PyNN's own class: a checked subclass of ours
+        _cls = type(_name, (_cls,), {"__doc__": _cls.__doc__, "__module__": __name__})
+        globals()[_name] = _cls
+    _checked(_cls)

@@ -62,6 +62,26 @@ def _native_array(name: str, value, size: int, celltype) -> np.ndarray:
     return arr.astype(float)
 
 
+def _checked_size(size):
+    """A population size as PyNN takes it: an integer >= 1, or a tuple of them (a grid, as
+    PyNN's Population builds a Line/Grid2D/Grid3D from it); no bool, float or string (2.7
+    cells would silently be 2, "3" or True a typo)."""
+    def integral(x) -> bool:
+        return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+    if isinstance(size, tuple):
+        if not 1 <= len(size) <= 3 or not all(integral(n) and n >= 1 for n in size):
+            raise errors.InvalidDimensionsError(
+                f"population size {size!r}: a tuple must hold 1 to 3 integers >= 1 (a grid)")
+        return tuple(int(n) for n in size)
+    if not integral(size):
+        raise errors.InvalidDimensionsError(
+            f"population size {size!r} ({type(size).__name__}) is not an integer; give the "
+            "number of cells as an int >= 1 (or a tuple of ints for a grid)")
+    if size < 1:
+        raise errors.InvalidDimensionsError(f"population size must be >= 1, got {size}")
+    return int(size)
+
+
 def _grandparent_indices(view) -> np.ndarray:
     return np.asarray(view.index_in_grandparent(np.arange(view.size)), dtype=np.int64)
 
@@ -199,13 +219,7 @@ class Population(_ParameterAccess, common.Population):
             raise errors.InvalidModelError(
                 f"{type(celltype).__name__} (from {type(celltype).__module__}) is not a cell type "
                 f"of pyNN.bss_emu; the BrainScaleS-1 wafer offers: {', '.join(CELL_TYPES)}")
-        try:
-            size = int(size)
-        except (TypeError, ValueError):
-            raise errors.InvalidDimensionsError(f"population size {size!r} is not an integer") \
-                from None
-        if size < 1:
-            raise errors.InvalidDimensionsError(f"population size must be >= 1, got {size}")
+        size = _checked_size(size)
         try:
             super().__init__(size, celltype, None, structure, initial_values, label)
         except Exception:

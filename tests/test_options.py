@@ -196,11 +196,11 @@ def test_from_keywords_puts_every_value_in_its_place():
 
 
 def test_values_are_stored_as_builtin_types():
-    """numpy integers become int, integral speed-ups float; progress 1/0 (accepted, as ever)
-    a real bool."""
+    """numpy integers become int, integral speed-ups float (1 for progress is refused: it is
+    not a bool)."""
     tree = SetupOptions.from_keywords(0.1, "auto", neuron_size=np.int64(8),
                                       wafer_seed=np.int32(3), speedup=2000,
-                                      voltage_alpha=np.float32(4.0), progress=1)
+                                      voltage_alpha=np.float32(4.0), progress=True)
     assert type(tree.mapping.neuron_placement.default_neuron_size) is int
     assert type(tree.substrate.wafer_seed) is int and tree.substrate.wafer_seed == 3
     assert type(tree.mapping.speedup) is float and tree.mapping.speedup == 2000.0
@@ -224,11 +224,11 @@ ACCEPTED_NAMES = ", ".join(sorted(KEYWORD_ORDER))
     (0.1, "auto", {"threads": 4, "spike_precision": "off_grid", "strict": True}, TypeError,
      "setup() got keyword argument(s) 'spike_precision', 'threads' that pyNN.bss_emu does "
      f"not use (strict=True); it accepts timestep, min_delay and: {ACCEPTED_NAMES}"),
-    (0, "auto", {}, ValueError, "setup(timestep=0): the time step must be a number > 0 ms"),
+    (0, "auto", {}, ValueError, "setup(timestep=0): the time step must be a finite number > 0 ms"),
     ("0.1", "auto", {}, ValueError,
-     "setup(timestep='0.1'): the time step must be a number > 0 ms"),
+     "setup(timestep='0.1'): the time step must be a finite number > 0 ms"),
     (None, "auto", {}, ValueError,
-     "setup(timestep=None): the time step must be a number > 0 ms"),
+     "setup(timestep=None): the time step must be a finite number > 0 ms"),
     (0.1, "x", {}, ValueError, "setup(min_delay='x'): expected 'auto' or a number of ms"),
     (0.1, "auto", {"max_delay": 0.01}, ValueError,
      "setup(max_delay=0.01): expected 'auto' or a number of ms >= timestep (0.1 ms)"),
@@ -239,11 +239,29 @@ ACCEPTED_NAMES = ", ".join(sorted(KEYWORD_ORDER))
      "setup(clip_parameters=0): expected True, False or None"),
     (0.1, "auto", {"strict": 1}, TypeError, "setup(strict=1): expected True or False"),
     (0.1, "auto", {"stimulus_seed": -1}, ValueError,
-     "setup(stimulus_seed=-1): expected an integer >= 0"),
+     "setup(stimulus_seed=-1): expected an integer in 0..9223372036854775807"),
     (0.1, "auto", {"wafer_seed": 1.5}, ValueError,
-     "setup(wafer_seed=1.5): expected an integer >= 0"),
+     "setup(wafer_seed=1.5): expected an integer in 0..9223372036854775807"),
     (0.1, "auto", {"trial_seed": True}, ValueError,
-     "setup(trial_seed=True): expected an integer >= 0"),
+     "setup(trial_seed=True): expected an integer in 0..9223372036854775807"),
+    (float("inf"), "auto", {}, ValueError,
+     "setup(timestep=inf): the time step must be a finite number > 0 ms"),
+    (0.1, float("nan"), {}, ValueError,
+     "setup(min_delay=nan): expected 'auto' or a number of ms"),
+    (0.1, True, {}, ValueError, "setup(min_delay=True): expected 'auto' or a number of ms"),
+    (0.1, "auto", {"max_delay": float("inf")}, ValueError,
+     "setup(max_delay=inf): expected 'auto' or a number of ms >= timestep (0.1 ms)"),
+    (0.1, "auto", {"max_delay": True}, ValueError,
+     "setup(max_delay=True): expected 'auto' or a number of ms >= timestep (0.1 ms)"),
+    (0.1, 2.0, {"max_delay": 1.0}, ValueError,
+     "setup(min_delay=2.0, max_delay=1.0): min_delay must not exceed max_delay"),
+    (0.1, "auto", {"wafer_seed": 2**70}, ValueError,
+     f"setup(wafer_seed={2**70}): expected an integer in 0..9223372036854775807"),
+    (0.1, "auto", {"stimulus_seed": np.uint64(2**63)}, ValueError,
+     "setup(stimulus_seed=np.uint64(9223372036854775808)): expected an integer in "
+     "0..9223372036854775807"),
+    (0.1, "auto", {"progress": 1}, TypeError,
+     "setup(progress=1): expected True, False or None"),
     (0.1, "auto", {"driver_chain_length": 57}, ValueError,
      "setup(driver_chain_length=57): expected an integer in 1..56"),
     (0.1, "auto", {"speedup": 1e6}, ValueError,
@@ -287,11 +305,13 @@ def test_bad_values_give_setups_messages(timestep, min_delay, kwargs, error, mes
 
 
 def test_unvalidated_keywords_are_stored_as_given():
-    """The defect spec is checked when the DefectMap is built, the mapping file when it is
-    read or written: from_keywords stores them."""
+    """The defect spec is checked when the DefectMap is built: from_keywords stores it; the
+    mapping file must be a path (issue 13: mapping_file=1 failed late)."""
     spec = object()
-    tree = SetupOptions.from_keywords(0.1, "auto", defects=spec, mapping_file=3)
-    assert tree.defects.spec is spec and tree.mapping.mapping_file == 3
+    tree = SetupOptions.from_keywords(0.1, "auto", defects=spec, mapping_file="m.npz")
+    assert tree.defects.spec is spec and tree.mapping.mapping_file == "m.npz"
+    with pytest.raises(TypeError, match="mapping_file=3"):
+        SetupOptions.from_keywords(0.1, "auto", mapping_file=3)
 
 
 def test_check_neuron_size():
@@ -304,7 +324,7 @@ def test_check_neuron_size():
 # ====================================================================== accepted values
 @pytest.mark.parametrize("name,pieces", [
     ("ideal", [("True", True), (" or ", False), ("False", True)]),
-    ("stimulus_seed", [("integer ≥ 0", False)]),
+    ("stimulus_seed", [("integer, 0 … 9223372036854775807", False)]),
     ("driver_chain_length", [("integer, 1 … 56", False)]),
     ("speedup", [("number, 1000 … 100000", False)]),
     ("voltage_shift", [("number, 0 … 1.8", False)]),

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Protocol, Union
 
@@ -186,16 +187,26 @@ class SetupOptions:
                 f"and: {', '.join(sorted(KEYWORDS))}")
         ignored = tuple((name, foreign_backend(name)) for name in foreign)
         keywords = {k: v for k, v in keywords.items() if k in KEYWORDS}
-        if not isinstance(timestep, numbers.Real) or not timestep > 0:
-            raise ValueError(f"setup(timestep={timestep!r}): the time step must be a number "
-                             "> 0 ms")
+        if isinstance(timestep, bool) or not isinstance(timestep, numbers.Real) \
+                or not (math.isfinite(timestep) and timestep > 0):
+            raise ValueError(f"setup(timestep={timestep!r}): the time step must be a finite "
+                             "number > 0 ms")
+        if timestep < MIN_TIMESTEP_MS:
+            raise ValueError(f"setup(timestep={timestep!r}): the time step must be at least "
+                             f"{MIN_TIMESTEP_MS} ms (NEST's finest resolution, one tic)")
         defaults = cls()
         checked = {}
         for name, keyword in KEYWORDS.items():
             value = keywords[name] if name in keywords else _get(defaults, keyword.path)
             checked[name] = keyword.accepts.check(name, value, timestep)
-        if min_delay != "auto" and (not isinstance(min_delay, numbers.Real)):
+        if min_delay != "auto" and (isinstance(min_delay, bool)
+                                    or not isinstance(min_delay, numbers.Real)
+                                    or not math.isfinite(min_delay)):
             raise ValueError(f"setup(min_delay={min_delay!r}): expected 'auto' or a number of ms")
+        max_delay = checked["max_delay"]
+        if min_delay != "auto" and max_delay != "auto" and min_delay > max_delay:
+            raise ValueError(f"setup(min_delay={min_delay!r}, max_delay={max_delay!r}): "
+                             "min_delay must not exceed max_delay")
         tree = defaults
         for name in keywords:       # the others keep their (typed) defaults
             tree = _replaced(tree, KEYWORDS[name].path, checked[name])
@@ -263,7 +274,9 @@ class _Number:
     def check(self, name: str, value, timestep: float):
         if isinstance(value, bool) or not isinstance(value, self._kind) \
                 or not self.lo <= value <= self.hi:
-            bounds = f">= {self.lo}" if self.hi == math.inf else f"in {self.lo:g}..{self.hi:g}"
+            bounds = f">= {self.lo}" if self.hi == math.inf else \
+                f"in {self.lo}..{self.hi}" if isinstance(self.hi, int) else \
+                f"in {self.lo:g}..{self.hi:g}"
             article = "an" if self._what[0] in "aeiou" else "a"
             raise ValueError(f"setup({name}={value!r}): expected {article} {self._what} "
                              f"{bounds}")
@@ -275,6 +288,8 @@ class _Number:
     def accepted(self) -> Pieces:
         if self.hi == math.inf:
             return [(f"{self._what} ≥ {self.lo:g}", False)]
+        if isinstance(self.hi, int):
+            return [(f"{self._what}, {self.lo} … {self.hi}", False)]
         return [(f"{self._what}, {self.lo:g} … {self.hi:g}", False)]
 
 
@@ -333,15 +348,16 @@ class Custom:
 
 
 def _check_max_delay(name: str, value, timestep: float):
-    if value != "auto" and (not isinstance(value, numbers.Real) or value < timestep):
+    if value != "auto" and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                            or not math.isfinite(value) or value < timestep):
         raise ValueError(f"setup({name}={value!r}): expected 'auto' or a number of ms "
                          f">= timestep ({timestep} ms)")
     return value
 
 
 def _check_progress(name: str, value, timestep: float) -> bool | None:
-    # `in` compares with ==, so 0 and 1 pass as they always have; stored as a real bool
-    if value not in (None, True, False):
+    # `is`, not `in`: 0 and 1 are not booleans (1 == True would let them through)
+    if not (value is None or isinstance(value, bool)):
         raise TypeError(f"setup({name}={value!r}): expected True, False or None")
     return None if value is None else bool(value)
 
@@ -356,6 +372,21 @@ def _check_neuron_size(name: str, value, timestep: float) -> int:
     return check_neuron_size(value, name)
 
 
+def _check_mapping_file(name: str, value, timestep: float) -> str | None:
+    """None or a non-empty path (str or os.PathLike, stored as str); the file itself is
+    checked when it is read or written (``mapping.pipeline``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)) \
+            or not isinstance(os.fspath(value), str):
+        raise TypeError(f"setup({name}={value!r}): expected None or a path (str or "
+                        "os.PathLike, e.g. 'net.npz')")
+    path = os.fspath(value)
+    if not path:
+        raise ValueError(f"setup({name}={value!r}): expected None or a non-empty path")
+    return path
+
+
 # ------------------------------------------------------------------ the keyword table
 @dataclass(frozen=True)
 class Keyword:
@@ -366,7 +397,8 @@ class Keyword:
     accepts: ValueSpec
 
 
-_SEED = Integer(0)
+#: seeds are 64-bit: numpy's SeedSequence and our stream keys take any int >= 0 below 2**63
+_SEED = Integer(0, 2**63 - 1)
 
 #: every ``setup()`` keyword besides timestep and min_delay, in the documentation's order
 KEYWORDS: dict[str, Keyword] = {
@@ -466,8 +498,10 @@ KEYWORDS: dict[str, Keyword] = {
     "mapping_file": Keyword(
         ("mapping", "mapping_file"), "path of a saved mapping (sim.save_mapping) to reuse for "
                                      "this network, or where to save a new one",
-        # used as given: a missing file is where the new mapping is saved
-        Custom((("None", True), (" or a path (", False), (".npz", True), (")", False)))),
+        # the path exactly as given (no suffix appended): a missing file is where the new
+        # mapping is saved, an existing one must be a mapping made for this setup
+        Custom((("None", True), (" or a path (", False), (".npz", True), (")", False)),
+               _check_mapping_file)),
     "progress": Keyword(
         ("engine", "progress"), "progress bars (stderr) for long runs and large mappings: "
                                 "True, False or None (only on a terminal; environment "
@@ -476,6 +510,9 @@ KEYWORDS: dict[str, Keyword] = {
                 ("None", True)), _check_progress)),
 }
 
+
+#: the finest time step (ms): NEST's default tic; finer steps only make runs impossibly long
+MIN_TIMESTEP_MS = 0.001
 
 #: ``setup()`` keywords of other PyNN backends, accepted and ignored (with one warning) so that
 #: their scripts run unchanged; where we have an equivalent, the warning names it

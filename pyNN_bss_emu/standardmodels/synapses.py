@@ -10,7 +10,36 @@ from pyNN.standardmodels import build_translations, synapses
 from .. import simulator
 
 
-class StaticSynapse(synapses.StaticSynapse):
+def _check_values(model: str, parameters: dict) -> None:
+    """What PyNN takes for a synapse parameter: a number, a RandomDistribution, a function or
+    expression of the distance, or a 2-D array (pre x post); anything else (a string that is
+    no expression aside, PyNN would fail deep inside lazyarray) is a clear error."""
+    from pyNN.random import RandomDistribution
+    for name, value in parameters.items():
+        if value is None or isinstance(value, (RandomDistribution, str)) or callable(value):
+            continue
+        if isinstance(value, (bool, np.bool_)):
+            ok = False
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            ok = True
+        else:
+            try:
+                ok = np.asarray(value, dtype=float).ndim == 2
+            except (TypeError, ValueError):
+                ok = False
+        if not ok:
+            raise errors.InvalidParameterValueError(
+                f"{model}({name}={value!r:.60}): expected a number, a RandomDistribution, a "
+                "function or expression of the distance, or a 2-D array (pre x post)")
+
+
+class _CheckedSynapse:
+    def __init__(self, **parameters):
+        _check_values(type(self).__name__, parameters)
+        super().__init__(**parameters)
+
+
+class StaticSynapse(_CheckedSynapse, synapses.StaticSynapse):
     __doc__ = synapses.StaticSynapse.__doc__
     translations = build_translations(("weight", "weight"), ("delay", "delay"))
 
@@ -19,7 +48,7 @@ class StaticSynapse(synapses.StaticSynapse):
         return simulator.state.dt if d == "auto" else d
 
 
-class TsodyksMarkramSynapse(synapses.TsodyksMarkramSynapse):
+class TsodyksMarkramSynapse(_CheckedSynapse, synapses.TsodyksMarkramSynapse):
     __doc__ = synapses.TsodyksMarkramSynapse.__doc__
     translations = build_translations(("weight", "weight"), ("delay", "delay"), ("U", "U"),
                                       ("tau_rec", "tau_rec"), ("tau_facil", "tau_facil"))
