@@ -2,7 +2,8 @@
 
 Layers, top to bottom: the PyNN surface (control, simulator, populations, projections,
 recording, ...) > ``backend`` > ``mapping`` | ``engine`` (independent) > ``hardware``; the
-engine imports no wafer model and the trainer none of the package (it runs on pyNN.nest).
+engine imports no wafer model and the trainer none of the package (it runs on pyNN.nest)
+except the standalone safe archive reader.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _copy_package(tmp_path: Path) -> Path:
 def test_import_contracts_are_kept():
     res = _lint(ROOT)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "4 kept, 0 broken" in res.stdout
+    assert "5 kept, 0 broken" in res.stdout
 
 
 @pytest.mark.parametrize("module, line, contract", [

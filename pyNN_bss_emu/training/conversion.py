@@ -12,9 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ann import ReLUNetwork
+from ._checks import check_bool, check_int, check_real, shown
+from .ann import ReLUNetwork, _check_features
 
 __all__ = ["normalise_weights", "Quantiser"]
+
+#: largest number of levels per sign a grid may have (more is no longer "a few bits" and
+#: ``levels * lsb`` would lose its meaning as a hardware limit)
+MAX_LEVELS = 2 ** 20
 
 
 def normalise_weights(net: ReLUNetwork, x_calib: np.ndarray, percentile: float = 99.9,
@@ -32,11 +37,15 @@ def normalise_weights(net: ReLUNetwork, x_calib: np.ndarray, percentile: float =
 
     Returns the normalised weights and the ``lambda`` of every layer (input first).
     """
-    if not 50.0 <= percentile <= 100.0:
-        raise ValueError(f"percentile = {percentile} must be in 50..100")
-    if output_percentile is not None and not 0.0 < output_percentile <= 100.0:
-        raise ValueError(f"output_percentile = {output_percentile} must be in (0, 100]")
+    if not isinstance(net, ReLUNetwork):
+        raise TypeError(f"net must be a ReLUNetwork, got {type(net).__name__}")
+    percentile = check_real(percentile, "percentile", 50.0, 100.0, low_open=False)
+    if output_percentile is not None:
+        output_percentile = check_real(output_percentile, "output_percentile", 0.0, 100.0)
+    x_calib = _check_features(x_calib, net.sizes[0], "x_calib")
     acts = net.forward(x_calib)
+    if acts[0].shape[0] < 1:
+        raise ValueError("x_calib has no samples: the percentiles need at least one")
     lambdas = [1.0]
     for i, a in enumerate(acts[1:]):
         if i == len(acts) - 2 and output_percentile is not None:
@@ -76,10 +85,24 @@ class Quantiser:
     @classmethod
     def for_weights(cls, weights: list[np.ndarray], levels: int = 15, headroom: float = 1.25,
                     per_input: bool = True) -> "Quantiser":
-        if levels < 1:
-            raise ValueError(f"levels = {levels} must be >= 1")
+        levels = check_int(levels, "levels", 1, MAX_LEVELS)
+        headroom = check_real(headroom, "headroom", None, None)
         if headroom < 1.0:
             raise ValueError(f"headroom = {headroom} must be >= 1 (weights would clip at once)")
+        per_input = check_bool(per_input, "per_input")
+        if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+            raise TypeError(f"weights must be a list of weight matrices, got "
+                            f"{type(weights).__name__}")
+        checked = []
+        for i, w in enumerate(weights):
+            arr = np.asarray(w)
+            if arr.dtype.kind not in "iuf" or arr.ndim != 2 or arr.size == 0:
+                raise ValueError(f"weights[{i}] must be a non-empty 2-D numeric matrix, got "
+                                 f"dtype {arr.dtype}, shape {arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"weights[{i}] has non-finite values")
+            checked.append(arr.astype(float, copy=False))
+        weights = checked
         if per_input:
             lsb = [headroom * np.maximum(np.abs(w).max(axis=1, keepdims=True), 1e-12) / levels
                    for w in weights]
@@ -89,7 +112,42 @@ class Quantiser:
         return cls(lsb, levels)
 
     def __post_init__(self) -> None:
-        self.lsb = [np.asarray(x, dtype=float) for x in self.lsb]
+        self.levels = check_int(self.levels, "Quantiser.levels", 1, MAX_LEVELS)
+        if isinstance(self.lsb, (np.ndarray, str, bytes)) or not isinstance(self.lsb,
+                                                                             (list, tuple)):
+            raise TypeError(f"Quantiser.lsb = {shown(self.lsb)} must be a list with one grid "
+                            f"(array) per layer")
+        lsb = []
+        for i, x in enumerate(self.lsb):
+            arr = np.asarray(x)
+            if arr.dtype.kind not in "iuf":
+                raise TypeError(f"Quantiser.lsb[{i}] must be numeric, got dtype {arr.dtype}")
+            arr = arr.astype(float)
+            if arr.ndim > 2 or arr.size == 0:
+                raise ValueError(f"Quantiser.lsb[{i}] has shape {arr.shape}; allowed: a scalar "
+                                 f"or an array broadcastable to the layer's (n_in, n_out)")
+            bad = arr[~(np.isfinite(arr) & (arr > 0))]
+            if bad.size:
+                raise ValueError(f"Quantiser.lsb[{i}] must be finite and > 0 everywhere, it "
+                                 f"holds {float(bad.flat[0])!r}")
+            lsb.append(arr)
+        self.lsb = lsb
+
+    def check_layers(self, shapes: list[tuple[int, int]]) -> None:
+        """A ``ValueError`` unless there is one grid per layer and each broadcasts to its
+        layer's weight ``shapes[l]`` without changing it."""
+        if len(self.lsb) != len(shapes):
+            raise ValueError(f"quantiser has {len(self.lsb)} layers, the network "
+                             f"{len(shapes)}")
+        for i, (x, shape) in enumerate(zip(self.lsb, shapes)):
+            try:
+                ok = np.broadcast_shapes(x.shape, tuple(shape)) == tuple(shape)
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"quantiser grid {i} has shape {x.shape}, which does not fit "
+                                 f"layer {i}'s weights {tuple(shape)} (allowed: (), "
+                                 f"({shape[0]}, 1), (1, {shape[1]}) or {tuple(shape)})")
 
     def limit(self, layer: int) -> np.ndarray:
         """Largest representable magnitude of ``layer`` (per input, or a scalar array)."""

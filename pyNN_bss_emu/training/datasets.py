@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_bool, check_int, check_labels, check_real, check_seed, shown
+
 __all__ = ["Dataset", "load_digits_dataset", "yin_yang_dataset", "yin_yang_samples",
            "check_inputs"]
 
@@ -33,40 +35,58 @@ class Dataset:
         return int(self.x_train.shape[1])
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(f"Dataset.name = {shown(self.name)} must be a str")
+        self.n_classes = check_int(self.n_classes, "Dataset.n_classes", 1)
         for part in ("train", "test"):
-            x = getattr(self, f"x_{part}")
-            y = getattr(self, f"y_{part}")
-            check_inputs(x, None, f"x_{part}")
-            y = np.asarray(y)
-            if y.shape != (x.shape[0],):
-                raise ValueError(f"y_{part} has shape {y.shape}, expected ({x.shape[0]},) "
-                                 f"(one label per sample of x_{part})")
-            if y.size and (y.min() < 0 or y.max() >= self.n_classes):
-                raise ValueError(f"y_{part} labels must be in 0..{self.n_classes - 1}, got "
-                                 f"{int(y.min())}..{int(y.max())}")
+            x = check_inputs(getattr(self, f"x_{part}"), None, f"x_{part}")
+            if x.shape[1] < 1:
+                raise ValueError(f"x_{part} has shape {x.shape}: each sample needs >= 1 "
+                                 f"feature")
+            y = check_labels(getattr(self, f"y_{part}"), x.shape[0], self.n_classes,
+                             f"y_{part}")
+            setattr(self, f"x_{part}", x)
+            setattr(self, f"y_{part}", y)
         if self.x_train.shape[1] != self.x_test.shape[1]:
             raise ValueError(f"x_train has {self.x_train.shape[1]} features but x_test "
                              f"{self.x_test.shape[1]}")
 
     def subset(self, n_train: int | None = None, n_test: int | None = None) -> "Dataset":
         """The first ``n_train`` / ``n_test`` samples (for quick runs; splits are already
-        shuffled and stratified)."""
+        shuffled and stratified); ``None``: all of them."""
+        if n_train is not None:
+            n_train = check_int(n_train, "n_train", 0)
+        if n_test is not None:
+            n_test = check_int(n_test, "n_test", 0)
         return Dataset(self.name, self.x_train[:n_train], self.y_train[:n_train],
                        self.x_test[:n_test], self.y_test[:n_test], self.n_classes)
 
 
 def check_inputs(x: np.ndarray, n_features: int | None, what: str = "x") -> np.ndarray:
     """``x`` as a float (samples, features) array with values in [0, 1], or a ValueError
-    naming the problem."""
-    x = np.asarray(x, dtype=float)
+    (TypeError for a non-numeric ``x``) naming the problem."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as err:        # ragged nested lists and the like
+        raise TypeError(f"{what} must be a numeric array (samples, features), got "
+                        f"{type(x).__name__} ({err})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be a numeric array (samples, features), got dtype "
+                        f"{arr.dtype}")
+    x = arr.astype(float, copy=False)
     if x.ndim != 2:
         raise ValueError(f"{what} must be a 2-D array (samples, features), got shape {x.shape}")
     if n_features is not None and x.shape[1] != n_features:
         raise ValueError(f"{what} has {x.shape[1]} features per sample, the network has "
                          f"{n_features} inputs")
-    if x.size and (not np.all(np.isfinite(x)) or x.min() < 0.0 or x.max() > 1.0):
+    finite = np.isfinite(x)
+    if x.size and (not np.all(finite) or x.min() < 0.0 or x.max() > 1.0):
+        seen = x[finite]
+        span = f"{seen.min()}..{seen.max()}" if seen.size else "no finite value"
+        n_bad = int(x.size - seen.size)
         raise ValueError(f"{what} values must be finite and in [0, 1] (they become input "
-                         f"rates), got {np.nanmin(x)}..{np.nanmax(x)}")
+                         f"rates), got {span}"
+                         + (f" and {n_bad} non-finite value(s)" if n_bad else ""))
     return x
 
 
@@ -74,6 +94,8 @@ def load_digits_dataset(test_size: float = 0.2, random_state: int = 0) -> Datase
     """scikit-learn's bundled handwritten digits (1797 images, 8x8, 10 classes), pixel
     values /16 -> [0, 1], stratified split (default 1437 training / 360 test samples, the
     protocol of in_the_loop_training.md 7.1)."""
+    test_size = check_real(test_size, "test_size", 0.0, 1.0, high_open=True)
+    random_state = check_seed(random_state, "random_state")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     digits = load_digits()
@@ -109,8 +131,9 @@ def yin_yang_samples(n: int, seed: int, bias: bool = True) -> tuple[np.ndarray, 
     Features (x, y, 1 - x, 1 - y) and, with ``bias``, a constant 1 (the always-on input that
     replaces biases in a bias-free network).
     """
-    if n < 0:
-        raise ValueError(f"n = {n} must be >= 0")
+    n = check_int(n, "n", 0)
+    seed = check_seed(seed, "seed")
+    bias = check_bool(bias, "bias")
     rng = np.random.default_rng(seed)
     per_class = [n // 3 + (1 if c < n % 3 else 0) for c in range(3)]
     got = [np.zeros((0, 2)) for _ in range(3)]
@@ -134,6 +157,10 @@ def yin_yang_dataset(n_train: int = 5000, n_test: int = 1000, train_seed: int = 
                      test_seed: int = 40, bias: bool = True) -> Dataset:
     """The Yin-Yang task with separate seeds for the training and test sets (the data set's
     README insists on that; defaults from in_the_loop_training.md 7.1)."""
+    n_train = check_int(n_train, "n_train", 0)
+    n_test = check_int(n_test, "n_test", 0)
+    train_seed = check_seed(train_seed, "train_seed")
+    test_seed = check_seed(test_seed, "test_seed")
     if train_seed == test_seed:
         raise ValueError(f"train_seed and test_seed must differ (both {train_seed}): the "
                          f"test set would repeat the training samples")

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ._checks import check_real, check_sizes, shown
 from .datasets import check_inputs
 
 __all__ = ["SpikingConfig", "SpikingNetwork", "BackendError", "DEFAULT_CELL_PARAMS"]
@@ -66,14 +67,19 @@ class SpikingConfig:
 
     def __post_init__(self) -> None:
         for name in ("t_present", "r_in_max", "r_max", "unit_uS", "delay"):
-            v = getattr(self, name)
-            if not np.isfinite(v) or v <= 0:
-                raise ValueError(f"SpikingConfig.{name} = {v!r} must be > 0")
-        if not np.isfinite(self.t_pause) or self.t_pause < 0:
-            raise ValueError(f"SpikingConfig.t_pause = {self.t_pause!r} must be >= 0")
-        if self.input_coding not in ("poisson", "regular"):
-            raise ValueError(f"SpikingConfig.input_coding = {self.input_coding!r}; choose "
+            setattr(self, name, check_real(getattr(self, name), f"SpikingConfig.{name}", 0.0))
+        self.t_pause = check_real(self.t_pause, "SpikingConfig.t_pause", 0.0, low_open=False)
+        if not isinstance(self.input_coding, str) or \
+                self.input_coding not in ("poisson", "regular"):
+            raise ValueError(f"SpikingConfig.input_coding = {shown(self.input_coding)}; choose "
                              f"'poisson' or 'regular'")
+        if not isinstance(self.cell_params, dict):
+            raise TypeError(f"SpikingConfig.cell_params must be a dict of IF_cond_exp "
+                            f"parameters, got {type(self.cell_params).__name__}")
+        for key, value in self.cell_params.items():
+            if not isinstance(key, str):
+                raise TypeError(f"SpikingConfig.cell_params key {shown(key)} must be a str")
+            check_real(value, f"SpikingConfig.cell_params[{key!r}]")
 
     @property
     def period(self) -> float:
@@ -108,12 +114,19 @@ class SpikingNetwork:
     def __init__(self, sim, sizes, config: SpikingConfig | None = None, place=None) -> None:
         _check_backend(sim)
         self.sim = sim
-        self.sizes = tuple(int(s) for s in sizes)
-        if len(self.sizes) < 2 or min(self.sizes) < 1:
-            raise ValueError(f"sizes = {self.sizes}: need inputs and >= 1 layer of >= 1 unit")
+        self.sizes = check_sizes(sizes)
+        if config is not None and not isinstance(config, SpikingConfig):
+            raise TypeError(f"config must be a SpikingConfig or None, got "
+                            f"{type(config).__name__}")
+        if place is not None and not callable(place):
+            raise TypeError(f"place = {shown(place)} must be callable place(sim, populations) "
+                            f"or None")
         self.config = config or SpikingConfig()
         cfg = self.config
         self.dt = float(sim.get_time_step())
+        if cfg.t_present <= self.dt:
+            raise ValueError(f"SpikingConfig.t_present = {cfg.t_present} ms must be longer "
+                             f"than the time step {self.dt} ms")
         self.inputs = sim.Population(self.sizes[0], sim.SpikeSourceArray(spike_times=[]),
                                      label="input")
         cell = sim.IF_cond_exp(**cfg.cell_params)
@@ -220,6 +233,8 @@ class SpikingNetwork:
         activation of every layer (spike count / full count), each (samples, neurons)."""
         from pyNN.parameters import Sequence
         x = check_inputs(x, self.sizes[0])
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         cfg = self.config
         b = x.shape[0]
         now = float(self.sim.get_current_time())

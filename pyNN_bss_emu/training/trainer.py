@@ -16,35 +16,44 @@ One iteration:
 """
 from __future__ import annotations
 
-import json
-import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from ._checks import (check_bool, check_int, check_labels, check_path, check_real, check_seed,
+                      shown)
 from .ann import Adam, accuracy, cross_entropy, softmax
+from .checkpoint import CHECKPOINT_VERSION  # noqa: F401  (re-exported)
+from .checkpoint import CheckpointError, CheckpointState, read_checkpoint, write_checkpoint
 from .conversion import Quantiser
-from .datasets import Dataset
+from .datasets import Dataset, check_inputs
 from .spiking import SpikingNetwork
 
 __all__ = ["TrainerConfig", "InTheLoopTrainer", "CheckpointError"]
 
-CHECKPOINT_VERSION = 2     # 2: one LSB array per layer (per-input grids)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint does not belong to this network / data set."""
+#: the rule of every TrainerConfig field: (kind, low, high, low_open, high_open)
+_CONFIG_RULES = {
+    "lr": ("real", 0.0, None, True, False),
+    "lr_decay": ("real", 0.0, 1.0, True, False),
+    "beta": ("real", 0.0, None, True, False),
+    "a_sat": ("real", 0.0, None, True, False),
+    "batch_size": ("int", 1, None, False, False),
+    "eval_batch": ("int", 1, None, False, False),
+}
 
 
 @dataclass
 class TrainerConfig:
     """Hyper-parameters of the in-the-loop loop.
 
-    ``lr``: Adam step in units of each layer's LSB; ``lr_decay``: factor per iteration;
-    ``beta``: readout scale (logits = beta x output activation); ``a_sat``: activation
-    above which a neuron counts as saturated (no gradient); ``batch_size``: samples per
-    hardware run; ``eval_batch``: samples per evaluation run (memory of spike data)."""
+    ``lr``: Adam step in units of each layer's LSB (> 0); ``lr_decay``: factor per
+    iteration, in (0, 1]; ``beta``: readout scale (logits = beta x output activation; > 0);
+    ``a_sat``: activation above which a neuron counts as saturated (no gradient; > 0);
+    ``batch_size``: samples per hardware run (integer >= 1); ``eval_batch``: samples per
+    evaluation run (memory of spike data; integer >= 1).  Every field is checked when set,
+    also after construction (``TypeError`` for a wrong type, ``ValueError`` out of range,
+    both naming the field)."""
     lr: float = 0.1
     lr_decay: float = 0.98
     beta: float = 10.0
@@ -52,24 +61,19 @@ class TrainerConfig:
     batch_size: int = 256
     eval_batch: int = 400
 
-    def __post_init__(self) -> None:
-        for name in ("lr", "beta", "a_sat"):
-            v = getattr(self, name)
-            if not np.isfinite(v) or v <= 0:
-                raise ValueError(f"TrainerConfig.{name} = {v!r} must be > 0")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"TrainerConfig.lr_decay = {self.lr_decay!r} must be in (0, 1]")
-        for name in ("batch_size", "eval_batch"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"TrainerConfig.{name} = {getattr(self, name)!r} must be >= 1")
-
-
-def _rng_state(rng: np.random.Generator) -> str:
-    return json.dumps(rng.bit_generator.state)
-
-
-def _set_rng_state(rng: np.random.Generator, state: str) -> None:
-    rng.bit_generator.state = json.loads(state)
+    def __setattr__(self, name: str, value: object) -> None:
+        rule = _CONFIG_RULES.get(name)
+        if rule is not None:
+            kind, low, high, low_open, high_open = rule
+            if kind == "int":
+                value = check_int(value, f"TrainerConfig.{name}", low)
+            else:
+                value = check_real(value, f"TrainerConfig.{name}", low, high, low_open,
+                                   high_open)
+        elif not name.startswith("_"):
+            raise AttributeError(f"TrainerConfig has no field {name!r} (fields: "
+                                 f"{', '.join(_CONFIG_RULES)})")
+        object.__setattr__(self, name, value)
 
 
 class InTheLoopTrainer:
@@ -82,20 +86,32 @@ class InTheLoopTrainer:
     def __init__(self, network: SpikingNetwork, weights: list[np.ndarray], data: Dataset,
                  config: TrainerConfig | None = None, quantiser: Quantiser | None = None,
                  stimulus_seed: int = 1, data_seed: int = 2) -> None:
+        if config is not None and not isinstance(config, TrainerConfig):
+            raise TypeError(f"config must be a TrainerConfig or None, got "
+                            f"{type(config).__name__}")
+        if quantiser is not None and not isinstance(quantiser, Quantiser):
+            raise TypeError(f"quantiser must be a Quantiser or None, got "
+                            f"{type(quantiser).__name__}")
+        if not isinstance(data, Dataset):
+            raise TypeError(f"data must be a Dataset, got {type(data).__name__}")
+        stimulus_seed = check_seed(stimulus_seed, "stimulus_seed")
+        data_seed = check_seed(data_seed, "data_seed")
         self.network = network
         self.config = config or TrainerConfig()
-        self.shadow = [w.copy() for w in network.check_weights(weights)]
+        self.shadow = self._check_weights(network.check_weights(weights))
         if data.n_features != network.sizes[0]:
             raise ValueError(f"data set '{data.name}' has {data.n_features} features, the "
                              f"network {network.sizes[0]} inputs")
         if data.n_classes != network.sizes[-1]:
             raise ValueError(f"data set '{data.name}' has {data.n_classes} classes, the "
                              f"network {network.sizes[-1]} outputs")
+        for part in ("train", "test"):
+            if getattr(data, f"x_{part}").shape[0] < 1:
+                raise ValueError(f"data set '{data.name}' has no {part}ing samples; the "
+                                 f"trainer needs at least one")
         self.data = data
         self.quantiser = quantiser or Quantiser.for_weights(self.shadow)
-        if len(self.quantiser.lsb) != len(self.shadow):
-            raise ValueError(f"quantiser has {len(self.quantiser.lsb)} layers, the network "
-                             f"{len(self.shadow)}")
+        self.quantiser.check_layers([w.shape for w in self.shadow])
         self.optimiser = Adam([w.shape for w in self.shadow], lr=self.config.lr)
         self.stimulus_rng = np.random.default_rng(stimulus_seed)
         self.data_rng = np.random.default_rng(data_seed)
@@ -104,6 +120,24 @@ class InTheLoopTrainer:
                                          "seconds": [], "eval_iteration": [],
                                          "eval_accuracy": []}
         self._written = None
+
+    def _check_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
+        """Copies of ``weights`` as float matrices: one per layer of the network, of shape
+        (pre, post), finite (checked here too: the network object may not check)."""
+        sizes = tuple(self.network.sizes)
+        if isinstance(weights, np.ndarray) or len(weights) != len(sizes) - 1:
+            raise ValueError(f"{len(weights)} weight matrices for a network of "
+                             f"{len(sizes) - 1} layers (sizes {sizes})")
+        out = []
+        for i, w in enumerate(weights):
+            w = np.array(w, dtype=float)
+            if w.shape != (sizes[i], sizes[i + 1]):
+                raise ValueError(f"weight matrix {i} has shape {w.shape}; layer {i} needs "
+                                 f"{(sizes[i], sizes[i + 1])} (pre x post)")
+            if not np.all(np.isfinite(w)):
+                raise ValueError(f"weight matrix {i} has non-finite values")
+            out.append(w)
+        return out
 
     # ------------------------------------------------------------ hardware access
     def quantised(self) -> list[np.ndarray]:
@@ -122,9 +156,17 @@ class InTheLoopTrainer:
 
     def forward(self, x: np.ndarray, batch: int | None = None) -> list[np.ndarray]:
         """Measured activations of every layer for the samples ``x`` (in runs of at most
-        ``batch`` samples)."""
+        ``batch`` samples; default ``config.eval_batch``)."""
+        x = self._check_x(x)
+        batch = self.config.eval_batch if batch is None else check_int(batch, "batch", 1)
         self._write()
-        return self._measure(x, batch or self.config.eval_batch)
+        return self._measure(x, batch)
+
+    def _check_x(self, x: np.ndarray, what: str = "x") -> np.ndarray:
+        x = check_inputs(x, self.network.sizes[0], what)
+        if x.shape[0] < 1:
+            raise ValueError(f"{what} has no samples (shape {x.shape})")
+        return x
 
     def _measure(self, x: np.ndarray, batch: int) -> list[np.ndarray]:
         """Run ``x`` with the weights the backend holds, in runs of at most ``batch``."""
@@ -134,9 +176,13 @@ class InTheLoopTrainer:
 
     def evaluate(self, x: np.ndarray | None = None, y: np.ndarray | None = None) -> float:
         """Accuracy of the spiking network (argmax of output counts; ties -> lowest class).
-        Defaults to the test set."""
-        if x is None:
+        Defaults to the test set; ``y``: integer labels, one per sample of ``x``."""
+        if x is None and y is None:
             x, y = self.data.x_test, self.data.y_test
+        elif x is None or y is None:
+            raise ValueError("evaluate needs both x and y (or neither: the test set)")
+        x = self._check_x(x)
+        y = check_labels(y, x.shape[0], self.network.sizes[-1], "y")
         return accuracy(self.forward(x)[-1], y)
 
     def characterise(self, x: np.ndarray | None = None, rounds: int = 3,
@@ -146,8 +192,9 @@ class InTheLoopTrainer:
         in_the_loop_training.md 4.1.4).  Per layer, gain = least-squares factor between the
         measured activation and relu(measured input @ W); the unit is divided by
         gain**damping.  Returns the final gains."""
-        if x is None:
-            x = self.data.x_train[:100]
+        x = self._check_x(self.data.x_train[:100] if x is None else x)
+        rounds = check_int(rounds, "rounds", 1)
+        damping = check_real(damping, "damping", 0.0, 1.0)
         gains = np.ones(len(self.shadow))
         for _ in range(rounds):
             q = self._write()                   # the weights with the current units
@@ -199,9 +246,22 @@ class InTheLoopTrainer:
         """Run until ``iterations`` iterations in total (a resumed trainer continues where
         it stopped), evaluating on the test set every ``eval_every`` iterations and at the
         end.  ``callbacks``: callables ``f(trainer, record)`` after every iteration.
-        ``checkpoint``: file written after every iteration (atomically)."""
-        if iterations < 0:
-            raise ValueError(f"iterations = {iterations} must be >= 0")
+        ``checkpoint``: file written after every iteration (atomically).
+
+        ``iterations`` and ``eval_every`` (0: no evaluation) are integers >= 0, ``progress``
+        a bool; everything is checked before the first iteration."""
+        iterations = check_int(iterations, "iterations", 0)
+        eval_every = check_int(eval_every, "eval_every", 0)
+        progress = check_bool(progress, "progress")
+        if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+            raise TypeError(f"callbacks = {shown(callbacks)} must be a sequence of callables "
+                            f"f(trainer, record)")
+        callbacks = tuple(callbacks)
+        for i, cb in enumerate(callbacks):
+            if not callable(cb):
+                raise TypeError(f"callbacks[{i}] = {shown(cb)} is not callable")
+        if checkpoint is not None:
+            checkpoint = check_path(checkpoint, "checkpoint")
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -236,51 +296,55 @@ class InTheLoopTrainer:
                 "n_train": int(self.data.x_train.shape[0]),
                 "n_features": int(self.data.n_features), "n_classes": int(self.data.n_classes)}
 
+    def _checkpoint_args(self) -> dict:
+        return {"identity": self._identity(), "sizes": tuple(self.network.sizes),
+                "make_config": TrainerConfig,
+                "config_fields": tuple(f.name for f in fields(TrainerConfig)),
+                "rngs": (self.stimulus_rng, self.data_rng)}
+
     def save_checkpoint(self, path: str) -> None:
         """Everything needed to resume: shadow weights, optimiser state, quantiser, the
-        layers' conductance units, RNG states, iteration, history.  Written atomically."""
-        arrays = {f"shadow_{i}": w for i, w in enumerate(self.shadow)}
+        layers' conductance units, RNG states, iteration, history.  Checked by the rules
+        of :meth:`load_checkpoint` (a state it would refuse is not written:
+        :class:`CheckpointError`) and written atomically (temporary file + ``os.replace``;
+        see :mod:`pyNN_bss_emu.training.checkpoint`)."""
+        path = check_path(path, "path")
         opt = self.optimiser.state()
-        arrays.update({f"adam_m_{i}": m for i, m in enumerate(opt["m"])})
-        arrays.update({f"adam_v_{i}": v for i, v in enumerate(opt["v"])})
-        arrays.update({f"lsb_{i}": x for i, x in enumerate(self.quantiser.lsb)})
-        arrays["unit_uS"] = self.network.unit_uS
-        meta = {"version": CHECKPOINT_VERSION, "identity": self._identity(),
-                "iteration": self.iteration, "adam_t": opt["t"], "adam_lr": opt["lr"],
-                "levels": self.quantiser.levels, "config": asdict(self.config),
-                "stimulus_rng": _rng_state(self.stimulus_rng),
-                "data_rng": _rng_state(self.data_rng), "history": self.history}
-        arrays["meta"] = np.array(json.dumps(meta))
-        tmp = f"{path}.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        state = CheckpointState(
+            shadow=self.shadow, adam=opt, lsb=self.quantiser.lsb,
+            levels=self.quantiser.levels, unit_uS=self.network.unit_uS,
+            config=asdict(self.config), stimulus_rng=self.stimulus_rng.bit_generator.state,
+            data_rng=self.data_rng.bit_generator.state, iteration=self.iteration,
+            history=self.history)
+        write_checkpoint(path, state, **self._checkpoint_args())
 
     def load_checkpoint(self, path: str) -> None:
         """Restore a checkpoint written by :meth:`save_checkpoint` for the same network and
-        data set (else :class:`CheckpointError`)."""
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-        meta = json.loads(str(data["meta"]))
-        if meta.get("version") != CHECKPOINT_VERSION:
-            raise CheckpointError(f"checkpoint {path!r} has version {meta.get('version')}, "
-                                  f"this trainer reads version {CHECKPOINT_VERSION}")
-        mine = self._identity()
-        if meta["identity"] != mine:
-            diff = {k: (meta["identity"].get(k), v) for k, v in mine.items()
-                    if meta["identity"].get(k) != v}
-            raise CheckpointError(f"checkpoint {path!r} belongs to another network or data "
-                                  f"set: (checkpoint, this trainer) = {diff}")
-        n = len(self.shadow)
-        self.shadow = [data[f"shadow_{i}"].astype(float) for i in range(n)]
-        self.optimiser.load_state({"t": meta["adam_t"], "lr": meta["adam_lr"],
-                                   "m": [data[f"adam_m_{i}"] for i in range(n)],
-                                   "v": [data[f"adam_v_{i}"] for i in range(n)]})
-        self.quantiser = Quantiser([data[f"lsb_{i}"].astype(float) for i in range(n)],
-                                   int(meta["levels"]))
-        self.network.unit_uS = data["unit_uS"].astype(float)
-        self.config = TrainerConfig(**meta["config"])
-        _set_rng_state(self.stimulus_rng, meta["stimulus_rng"])
-        _set_rng_state(self.data_rng, meta["data_rng"])
-        self.iteration = int(meta["iteration"])
-        self.history = {k: list(v) for k, v in meta["history"].items()}
+        data set.
+
+        All or nothing: the whole file is read and checked first (members, sizes before
+        inflating, dtypes, shapes equal to this network's, finite values, ranges of every
+        field, well-formed random-number states; :mod:`pyNN_bss_emu.training.checkpoint`),
+        and only then assigned.  Any problem raises :class:`CheckpointError` naming the file
+        and leaves the trainer exactly as it was; a missing or unreadable file raises the
+        ``OSError`` (naming the file), also with the trainer unchanged."""
+        path = check_path(path, "path")
+        st = read_checkpoint(path, **self._checkpoint_args())
+        config = TrainerConfig(**st.config)
+        quantiser = Quantiser(st.lsb, st.levels)
+        old_opt = self.optimiser.state()
+        # the only call into an object the trainer does not own completely comes first
+        self.optimiser.load_state(st.adam)
+        try:
+            self.network.unit_uS = st.unit_uS
+        except BaseException:
+            self.optimiser.load_state(old_opt)
+            raise
+        self.shadow = st.shadow
+        self.quantiser = quantiser
+        self.config = config
+        self.stimulus_rng.bit_generator.state = st.stimulus_rng
+        self.data_rng.bit_generator.state = st.data_rng
+        self.iteration = st.iteration
+        self.history = st.history
         self._written = None
