@@ -29,8 +29,9 @@ API
       ``default_max_bytes``.
     * ``required``: a missing member is an error (else it is left out of the result).
 
-``read_npz(path, expected, *, what="archive", error=ArchiveError, dims=None,
-allow_unknown=False, default_max_bytes=256 MiB, max_total_bytes=None) -> dict[str, ndarray]``
+``read_npz(path, expected, **options) -> dict[str, ndarray]``
+    Options (keyword only): ``what="archive"``, ``error=ArchiveError``, ``dims=None``,
+    ``allow_unknown=False``, ``default_max_bytes`` (256 MiB), ``max_total_bytes=None``.
     Open ``path`` as a zip file and return ``{name: array}`` for the expected members (member
     ``"x.npy"`` is returned as ``"x"``).  Errors (all raised as ``error(message)``, the message
     starting with ``"{what} '{path}'"``): not a zip/npz file or truncated, unknown members
