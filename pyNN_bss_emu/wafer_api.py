@@ -158,6 +158,9 @@ def get_pulse_statistics() -> dict:
 
 
 def save_mapping(path: str) -> None:
-    """Write the current mapping to ``path`` (``.npz``); ``setup(mapping_file=path)`` reuses
-    it for the same network without mapping again."""
+    """Write the current mapping to ``path``, used exactly as given (no suffix is added), as
+    an ``.npz`` archive written atomically; an existing file is replaced only if it is one of
+    our mappings.  ``setup(mapping_file=path)`` reuses it for the same network, options and
+    defect map without mapping again (anything else is a ``MappingFileError`` naming what
+    differs)."""
     get_mapping().save(path)

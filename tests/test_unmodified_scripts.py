@@ -99,7 +99,7 @@ def test_report_names_weights_clipped_at_the_top_of_the_4bit_range(sim):
         sim.run(1.0)
     text = "\n".join(_messages(record, WaferReportWarning))
     n = len(prj)
-    assert f"weights clipped at the top of the 4-bit range" in text
+    assert "weights clipped at the top of the 4-bit range" in text
     assert f"'i->e': {n} of {n}" in text and "requested up to 0.05 µS" in text
     assert "sim.plot_weights" in text and "neuron_size" in text
     realised = np.nanmax(prj.get("weight", format="list", with_address=False))

@@ -179,9 +179,15 @@ def test_save_and_reuse_mapping(wafer_sim, tmp_path):
 
 
 def test_network_larger_than_wafer(wafer_sim):
+    """Refused at Population() when the denmems cannot hold it (issue 13), else at the
+    mapping (a neuron size changed afterwards)."""
     sim = wafer_sim
     sim.setup(neuron_size=64, defects="none")
-    sim.Population(384 * 8 + 1, sim.IF_cond_exp())
+    with pytest.raises(ResourceExhaustedError, match="room for 3,072 more neurons of size 64"):
+        sim.Population(384 * 8 + 1, sim.IF_cond_exp())
+    sim.setup(neuron_size=2, defects="none")
+    pop = sim.Population(384 * 8 + 1, sim.IF_cond_exp())
+    sim.set_neuron_size(pop, 64)
     with pytest.raises(ResourceExhaustedError, match="short by 1"):
         sim.run(1.0)
 

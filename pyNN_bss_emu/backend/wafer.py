@@ -15,9 +15,8 @@ import warnings
 import numpy as np
 
 from ..hardware.parameter_transform import HardwareParameterWarning, ParameterRangeError
-from ..mapping.pipeline import MappingResult, fingerprint, map_network
+from ..mapping.pipeline import MappingResult, load_for_reuse, map_network
 from ..mapping.stp import circuit_violation, realisable, stp_keys
-from ..mapping.types import MappingError
 from . import current_sources, experiment, programming, progress, report
 from .base import Backend, NotMappedError
 from .graph import bio_graph
@@ -41,6 +40,32 @@ class WaferBackend(Backend):
         #: the wafer's report: ``reporter.latest`` has the last "mapping" lines (synapse
         #: loss, 4-bit weights) and "run" lines (losses of the last run)
         self.reporter = report.Reporter()
+
+    # ================================================================ capacity (issue 13)
+    def check_new_neurons(self, label: str, size: int) -> None:
+        """Refuse a neuron population that cannot fit on the wafer, at creation: the
+        denmems of all neuron populations so far (their neuron sizes) plus ``size`` neurons
+        of the default neuron size against the usable denmems (both denmems of a column
+        usable, on a usable HICANN; what placement can use at most).  Fragmentation can
+        still make the mapping fail at run()."""
+        from ..hardware import wafer as hw
+        from ..mapping.types import ResourceExhaustedError
+        s = int(self.options.mapping.neuron_placement.default_neuron_size)
+        d = self.defects
+        usable = int((d.denmem_ok.all(axis=1) & d.hicann_ok[:, None]).sum()) * hw.DENMEM_ROWS
+        used = sum(int(p.neuron_size.sum()) for p in self.populations if not p.is_source)
+        if used + size * s <= usable:
+            return
+        room = max(usable - used, 0) // s
+        smaller = f"a smaller neuron size (setup(neuron_size=2): 2 denmems per neuron, " \
+            f"{usable // 2:,} neurons on this wafer), " if s > 2 else ""
+        raise ResourceExhaustedError(
+            f"population '{label}': {size:,} neurons of neuron size {s} need {size * s:,} "
+            f"denmems, but the wafer has {usable:,} usable denmems ({int(d.hicann_ok.sum())} "
+            f"HICANNs x {hw.DENMEMS_PER_HICANN} denmems, defects excluded), of which the "
+            f"neuron populations created before take {used:,}: room for {room:,} more neurons "
+            f"of size {s}. Use fewer neurons, {smaller}or setup(ideal=True), which runs any "
+            "number of neurons without the wafer's limits")
 
     # ================================================================ synapse requests
     def check_stp(self, U, tau_rec, tau_facil, label: str = "") -> None:
@@ -123,13 +148,12 @@ class WaferBackend(Backend):
                           *self.currents.cell_stimuli(self._n_cells))   # issue 12
         opts = self.options.mapping
         path = opts.mapping_file
-        if path and os.path.exists(path):
-            result = MappingResult.load(path)
-            if result.fingerprint != fingerprint(graph):
-                raise MappingError(
-                    f"mapping file '{path}' was made for a different network (populations, "
-                    "neuron sizes, placement requests or connections differ); delete it or "
-                    "drop mapping_file to map anew")
+        if path is not None and os.path.lexists(path):
+            # the path exactly as given (no suffix added, as MappingResult.save writes it);
+            # the file must fit this network, defect map and mapping options, and its
+            # synapse loss is checked against this setup's loss policy; a mismatch raises
+            # (MappingFileError) instead of remapping over a file the user kept
+            result = load_for_reuse(path, graph, opts, self.defects)
         else:
             bar = progress.progress_bar(None, "bss_emu mapping", unit="stage") \
                 if graph.pre.size >= progress.PROGRESS_MIN_SYNAPSES else None
@@ -140,8 +164,8 @@ class WaferBackend(Backend):
             finally:
                 if bar is not None:
                     bar.close()
-            if path:
-                result.save(path)
+            if path is not None:
+                result.save(path)     # atomic; refuses to replace a file that is no mapping
         self.graph, self.result = graph, result
         start = 0
         delays = programming.routed_delays(result, self.dt,

@@ -71,7 +71,9 @@ All keys are optional; unknown keys are an error::
     }
 
 Keys of the per-HICANN objects are HICANN enums written as decimal strings (JSON object keys
-are strings).  Duplicates are allowed.  Buses driven by dead neighbours need not be listed
+are strings).  Duplicate list entries are allowed; a key given twice in one object is an
+error (JSON parsers keep only the last).  The file must be UTF-8 and nest at most
+:data:`MAX_JSON_DEPTH` levels.  Buses driven by dead neighbours need not be listed
 (they are derived).  Any invalid content (unknown key, wrong type, out-of-range enum or
 index) raises ``ValueError`` naming the entry, the value and the valid range.
 :meth:`DefectMap.to_json` writes this format (dead HICANNs under "hicanns", component lists
@@ -81,6 +83,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import numbers
 import os
 from pathlib import Path
@@ -252,15 +255,39 @@ class DefectMap:
 
     @classmethod
     def from_json(cls, path) -> "DefectMap":
-        """Read a defect file (format in the module docstring)."""
+        """Read a defect file (format in the module docstring).
+
+        Every problem with the file's text is a ``ValueError`` naming the file: not UTF-8
+        (with the byte position), not JSON, nested deeper than :data:`MAX_JSON_DEPTH`, or an
+        object key given twice (JSON would keep only the last one, silently dropping the
+        defects listed under the first).  A missing or unreadable file is the ``OSError``
+        ``open`` raises (it names the file).
+        """
         path = Path(path)
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        source = f"defect file {str(path)!r}"
+        with open(path, "rb") as f:
+            raw = f.read()
         try:
-            data = json.loads(text)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            # a UnicodeDecodeError cannot be re-raised with a new message (its constructor
+            # takes 5 arguments), so the caller's "setup(defects=...)" prefix would fail
+            raise ValueError(f"{source}: not UTF-8 text (byte 0x{raw[err.start]:02x} at "
+                             f"position {err.start}: {err.reason})") from None
+        where = _too_deep(text, MAX_JSON_DEPTH)
+        if where is not None:
+            # json's recursive parser would end in a bare RecursionError
+            raise ValueError(f"{source}: JSON nested deeper than {MAX_JSON_DEPTH} levels (at "
+                             f"character {where}); the format nests 4")
+        try:
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as err:
-            raise ValueError(f"defect file {str(path)!r}: not valid JSON ({err})") from None
-        return cls.from_dict(data, source=f"defect file {str(path)!r}")
+            raise ValueError(f"{source}: not valid JSON ({err})") from None
+        except _DuplicateKey as err:
+            raise ValueError(f"{source}: key {err.key!r} appears twice in one JSON object "
+                             f"({err.where}); JSON would keep only the last: give each key "
+                             "once") from None
+        return cls.from_dict(data, source=source)
 
     @classmethod
     def from_dict(cls, data, source: str = "defect data") -> "DefectMap":
@@ -401,6 +428,50 @@ class DefectMap:
 
 
 _ITEM_NAMES = {"drivers": "synapse driver", "hlines": "H-bus", "vlines": "V-bus"}
+
+#: deepest JSON nesting a defect file may have (the format needs 4: {"denmems": {"3": [[
+#: ...); well below Python's recursion limit, which json's parser would otherwise hit
+MAX_JSON_DEPTH = 32
+
+
+class _DuplicateKey(Exception):
+    """Raised inside ``json.loads`` by :func:`_unique_keys` (caught by ``from_json``)."""
+
+    def __init__(self, key: str, where: str) -> None:
+        super().__init__(key)
+        self.key, self.where = key, where
+
+
+def _unique_keys(pairs: list) -> dict:
+    """``object_pairs_hook`` refusing a key given twice in one object."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            # json gives no position here; the object's keys say which object it is
+            keys = list(dict.fromkeys(k for k, _ in pairs))
+            shown = ", ".join(map(repr, keys[:5])) + (", ..." if len(keys) > 5 else "")
+            raise _DuplicateKey(key, f"the object with keys {shown}")
+        out[key] = value
+    return out
+
+
+def _too_deep(text: str, limit: int) -> int | None:
+    """Character position where JSON ``text`` first nests deeper than ``limit`` brackets
+    (outside strings), or None (linear scan without recursion, so any depth is safe)."""
+    depth = 0
+    for m in _JSON_TOKENS.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                return m.start()
+        elif c in "]}":
+            depth -= 1
+    return None
+
+
+#: strings (with escapes) and brackets: brackets inside strings do not nest
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 def _check_index(source, entry, value, limit, what) -> int:
