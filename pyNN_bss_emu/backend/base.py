@@ -78,6 +78,11 @@ class Backend:
         self.invalidation.changed(Change.STRUCTURE)
         return rec
 
+    def check_new_neurons(self, label: str, size: int) -> None:
+        """Hook (issue 13): refuse ``size`` more neurons of population ``label`` that this
+        backend cannot hold, before anything is allocated.  The ideal engine holds any
+        number."""
+
     def create_neurons(self, label: str, size: int, model: str, engine_parameters: dict,
                        cell_type: str, request: dict) -> PopulationRecord:
         """``size`` neurons of the PyNN cell type ``model`` with the engine's parameters
@@ -293,13 +298,31 @@ class Backend:
         self.network.remove_record(rid)
 
     def take_samples(self, rid: int, clear: bool = False) -> np.ndarray:
-        """Samples (n_samples, n_neurons) of a record request, as the engine computed them."""
+        """Samples (n_samples, n_neurons) of a record request, as the engine computed them
+        (a new array)."""
         return self.network.take_samples(rid, clear=clear)
+
+    # issue 13: the recorder fills its output in place, block by block
+    def sample_count(self, rid: int) -> int:
+        """Number of samples a record request holds."""
+        return self.network.sample_count(rid)
+
+    def copy_samples(self, rid: int, out: np.ndarray, columns=slice(None)) -> None:
+        """Write the samples of a record request, its neurons ``columns`` (positions in the
+        request), into ``out`` (n_samples, n_columns), without another copy of them all."""
+        self.network.copy_samples(rid, out, columns)
+
+    def clear_samples(self, rid: int) -> None:
+        """Drop the samples of a record request (the one at the current time stays, to start
+        the next block)."""
+        self.network.clear_samples(rid)
 
     def read_signals(self, pop: PopulationRecord, variable: str, idx: np.ndarray,
                      values: np.ndarray, segment: int, readout: int) -> np.ndarray:
         """Hook: recorded samples (n_samples, len(idx)) as the user receives them (on the
-        wafer, membranes through the ADC)."""
+        wafer, membranes through the ADC).  May return ``values`` itself, changed or not, or
+        a new array; each column's result depends on that column only (the recorder converts
+        large recordings in blocks of columns)."""
         return values
 
     # ================================================================ running
@@ -326,29 +349,30 @@ class Backend:
 
     def run(self, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
         """Advance by ``n_steps`` steps; returns the recorded spikes (times in ms, nodes).  A
-        long run gets a progress bar and advances in chunks: split runs give the same spikes
-        (test_plots_cli: test_chunked_run_is_bit_identical, test_wafer_run_split_invariance)."""
+        run expected to take ``progress.PROGRESS_MIN_SECONDS`` or more (issue 13: from
+        neurons x steps, then from the speed of its first chunk) gets a progress bar and
+        advances in chunks: split runs give the same spikes (test_plots_cli:
+        test_chunked_run_is_bit_identical, test_wafer_run_split_invariance)."""
         self.prepare()
         if n_steps == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
-        bar = progress.progress_bar(n_steps, "bss_emu run", unit="ms", unit_scale=self.dt) \
-            if n_steps >= progress.PROGRESS_MIN_STEPS else None
-        chunk = n_steps if bar is None else \
-            max(progress.PROGRESS_MIN_CHUNK_STEPS, -(-n_steps // progress.PROGRESS_CHUNKS))
+        # issue 13: the bar is chosen by the expected wall time, not by the number of steps
+        forced = progress.PROGRESS_MIN_STEPS is not None and \
+            n_steps >= progress.PROGRESS_MIN_STEPS
+        bar = progress.TimedProgress(
+            n_steps, "bss_emu run", unit="ms", unit_scale=self.dt, force=forced,
+            seconds_per_unit=self.network.n_neurons * progress.RUN_SECONDS_PER_NEURON_STEP)
+        chunk = progress.run_chunk(n_steps)
         times, nodes = [], []
-        try:
+        with bar:
             done = 0
             while done < n_steps:
-                k = min(chunk, n_steps - done)
+                k = min(chunk, n_steps - done) if bar.chunked() else n_steps - done
                 t, n = self.network.run(k)
                 times.append(t)
                 nodes.append(n)
                 done += k
-                if bar is not None:
-                    bar.update(k)
-        finally:
-            if bar is not None:
-                bar.close()
+                bar.update(k)
         return np.concatenate(times), np.concatenate(nodes)
 
     def reset(self) -> None:

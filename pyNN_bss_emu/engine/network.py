@@ -44,18 +44,38 @@ RING_BYTES_MAX = 32 * 2 ** 20
 #: very large networks (over ~16 000 neurons) keep ordinary delays out of the slower far queue;
 #: the ring is still never longer than the longest delay + 1 rows, its size before the queue.
 MIN_HORIZON_STEPS = 128
+#: Recording (issue 13): every record request keeps its samples in blocks allocated once per
+#: run at that run's exact size, so a recording costs its own size and no more.  With one
+#: request the kernel writes into its block directly; with several, it writes into a scratch
+#: buffer of at most this many bytes (a window of steps), which is moved into the blocks after
+#: each window (one copy; windows give the same results bit for bit, like split runs).
+RECORD_SCRATCH_BYTES = 16 * 2 ** 20
+#: ... and a window is never shorter than this many steps (kernel calls stay few).
+RECORD_MIN_WINDOW_STEPS = 256
+#: copying samples out (:meth:`Network.copy_samples`) through a column selection makes
+#: temporaries of at most about this many bytes
+COPY_BLOCK_BYTES = 8 * 2 ** 20
 _VAR_CODE = {"v": kernels.VAR_V, "gsyn_exc": kernels.VAR_GE, "gsyn_inh": kernels.VAR_GI,
              "w": kernels.VAR_W}
 
 
 @dataclass
 class RecordRequest:
-    """Sample ``variable`` of ``neurons`` (global indices) every ``every`` steps."""
+    """Sample ``variable`` of ``neurons`` (global indices) every ``every`` steps.
+
+    ``samples`` holds the samples taken so far as blocks of shape (n, n_neurons) in time
+    order: one block per run (allocated once, at the run's exact number of samples) and the
+    single sample at the start of a recording; they are joined only into the caller's output
+    (:meth:`Network.copy_samples`), never into a second copy here."""
     variable: str
     neurons: np.ndarray
     every: int
-    samples: list = field(default_factory=list)   # chunks of shape (n_samples, n_neurons)
+    samples: list = field(default_factory=list)   # blocks of shape (n_samples, n_neurons)
     last_step: int = -1                            # step of the last sample taken
+
+    @property
+    def n_samples(self) -> int:
+        return sum(block.shape[0] for block in self.samples)
 
 
 class Network:
@@ -368,15 +388,50 @@ class Network:
         self.records.pop(rid, None)
 
     def take_samples(self, rid: int, clear: bool = False) -> np.ndarray:
-        """All samples of a record request so far, shape (n_samples, n_neurons).  ``clear``
-        drops them, except the sample at the current time, which starts the next block."""
+        """All samples of a record request so far, shape (n_samples, n_neurons), as a new
+        array.  ``clear`` drops them, except the sample at the current time, which starts the
+        next block."""
         rec = self.records[rid]
-        n = rec.neurons.size
-        data = np.concatenate(rec.samples, axis=0) if rec.samples else np.zeros((0, n))
+        data = np.empty((rec.n_samples, rec.neurons.size))
+        self.copy_samples(rid, data)
         if clear:
-            rec.samples = [data[-1:].copy()] if data.shape[0] and rec.last_step == self.step \
-                else []
+            self.clear_samples(rid)
         return data
+
+    def sample_count(self, rid: int) -> int:
+        """Number of samples a record request holds."""
+        return self.records[rid].n_samples
+
+    def copy_samples(self, rid: int, out: np.ndarray, columns: slice | np.ndarray = slice(None)
+                     ) -> None:
+        """Write the samples of a record request into ``out`` (shape (n_samples,
+        n_columns); may be a view of a larger array): sample ``i`` of its neuron
+        ``columns[j]`` (positions in the request's ``neurons``) into ``out[i, j]``.  Blocks are
+        copied straight into ``out``; a column selection that is not a slice goes through
+        temporaries of at most ``COPY_BLOCK_BYTES``."""
+        rec = self.records[rid]
+        if out.shape[0] != rec.n_samples:
+            raise ValueError(f"copy_samples: out has {out.shape[0]} rows, the request holds "
+                             f"{rec.n_samples} samples")
+        row = 0
+        for block in rec.samples:
+            k = block.shape[0]
+            if isinstance(columns, slice):
+                out[row:row + k] = block[:, columns]
+            else:
+                # fancy indexing copies: row slabs bound the temporary
+                step = max(1, COPY_BLOCK_BYTES // (8 * max(len(columns), 1)))
+                for r in range(0, k, step):
+                    out[row + r:row + min(r + step, k)] = block[r:r + step][:, columns]
+            row += k
+
+    def clear_samples(self, rid: int) -> None:
+        """Drop the samples of a record request, except the sample at the current time,
+        which starts the next block (as a recording continues after ``get_data(clear=True)``)."""
+        rec = self.records[rid]
+        last = rec.samples[-1][-1:].copy() if rec.samples and rec.last_step == self.step \
+            else None
+        rec.samples = [] if last is None else [last]
 
     # ----------------------------------------------------------------- running
     def run(self, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -418,60 +473,87 @@ class Network:
         order = np.argsort(ev_step, kind="stable")
         ev_step, ev_node, ev_time = ev_step[order], ev_node[order], ev_time[order]
         ev_step = np.maximum(ev_step, step0)  # a spike at t = 0 is emitted at step 0
-        # recording groups
-        groups = self._record_groups(step0)
-        grp_every, grp_ptr, ch_neuron, ch_var, rids = groups
-        n_samples_max = np.array([(step0 + n_steps) // e - step0 // e for e in grp_every],
-                                 dtype=np.int64)
+        # recording: each request gets this run's block at once, exactly sized
+        grp_every, grp_ptr, ch_neuron, ch_var, rids = self._record_groups(step0)
         n_ch = np.diff(grp_ptr)
-        grp_out_offset = np.concatenate([[0], np.cumsum(n_samples_max * n_ch)]).astype(np.int64)
-        out = np.empty(int(grp_out_offset[-1]))
-        grp_nsamp = np.zeros(len(grp_every), dtype=np.int64)
+        n_samples = [(step0 + n_steps) // e - step0 // e for e in grp_every]
+        blocks = [np.empty((int(k), int(c))) for k, c in zip(n_samples, n_ch)]
+        filled = [0] * len(rids)
+        grp_nsamp = np.zeros(len(rids), dtype=np.int64)
+        window = self._record_window(grp_every, n_ch)
+        if window is None:
+            # one request (or none): the kernel writes into its block
+            out = blocks[0].reshape(-1) if blocks else np.empty(0)
+            grp_out_offset = np.zeros(len(rids), dtype=np.int64)
+        else:
+            # several: a scratch buffer per window of steps, moved into the blocks
+            per_window = (window // grp_every + 1) * n_ch
+            grp_out_offset = np.concatenate([[0], np.cumsum(per_window)]).astype(np.int64)
+            out = np.empty(int(grp_out_offset[-1]))
         PT = np.ascontiguousarray(self.P.T)
         D = kernels.decay_factors(PT, dt)
         is_lif = ((PT[kernels.P_DELTAT] == 0.0) & (PT[kernels.P_A] == 0.0)
                   & (PT[kernels.P_B] == 0.0))
         lif, adex = np.flatnonzero(is_lif), np.flatnonzero(~is_lif)
         ref_steps = self._ref_steps()
-        # spike buffer: grows if needed (the kernel stops early when full)
+        # spike buffer: grows if needed (the kernel stops early when full); reused by every
+        # kernel call, the spikes are copied out of it
         spk_steps, spk_nodes = [], []
         done = 0
-        cap = max(1024, int(self.n_neurons * 4 + 0.02 * self.n_neurons * n_steps))
+        cap = max(1024, int(self.n_neurons * 4 + 0.02 * self.n_neurons
+                            * (n_steps if window is None else min(window, n_steps))))
+        spk_step = np.empty(cap, dtype=np.int64)
+        spk_node = np.empty(cap, dtype=np.int64)
+        spk_count = np.zeros(1, dtype=np.int64)
         while done < n_steps:
-            spk_step = np.empty(cap, dtype=np.int64)
-            spk_node = np.empty(cap, dtype=np.int64)
-            spk_count = np.zeros(1, dtype=np.int64)
+            if spk_step.size < cap:
+                spk_step = np.empty(cap, dtype=np.int64)
+                spk_node = np.empty(cap, dtype=np.int64)
+            spk_count[0] = 0
             first = np.searchsorted(ev_step, self.step, side="right") if done else 0
+            if window is None:
+                steps, last = n_steps - done, ev_step.size
+            else:
+                # the window's events only: each call costs its window, not the whole run
+                steps = min(window, n_steps - done)
+                last = np.searchsorted(ev_step, self.step + steps, side="right")
+                grp_nsamp[:] = 0
             # the kernel stops before a step that could overflow the far queue: room for
             # one spike of every neuron and all remaining external events (usually 0)
-            self._far_reserve(self._neuron_far_out + int(self._far_out[ev_node[first:]].sum()))
+            self._far_reserve(self._neuron_far_out
+                              + int(self._far_out[ev_node[first:last]].sum()))
             k = kernels.run_steps(
-                self.step, n_steps - done, dt, PT, D, lif, adex, ref_steps,
+                self.step, steps, dt, PT, D, lif, adex, ref_steps,
                 self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
                 self.injections.neuron, *self.injections.arrays(),
                 self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
                 self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
                 self._far_out, self._neuron_far_out, self._stp_index, self._stp_par, self._stp_state,
-                ev_step[first:], ev_node[first:], self.spike_flag,
+                ev_step[first:last], ev_node[first:last], self.spike_flag,
                 spk_step, spk_node, spk_count,
                 self.neuron_block, self.block_busy, self.encoder_service,
                 self.encoder_sent, self.encoder_lost,
                 self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
                 grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out)
-            spk_steps.append(spk_step[:spk_count[0]])
-            spk_nodes.append(spk_node[:spk_count[0]])
+            spk_steps.append(spk_step[:spk_count[0]].copy())
+            spk_nodes.append(spk_node[:spk_count[0]].copy())
+            if window is not None:
+                for g in range(len(rids)):
+                    m, c = int(grp_nsamp[g]), int(n_ch[g])
+                    off = int(grp_out_offset[g])
+                    blocks[g][filled[g]:filled[g] + m] = out[off:off + m * c].reshape(m, c)
+                    filled[g] += m
             done += k
             self.step += k
             if k == 0 or spk_count[0] > cap // 2:   # (k == 0: the spike buffer is too small)
                 cap *= 2
-        # distribute samples
+        if window is None:
+            filled = [int(x) for x in grp_nsamp]
         for g, rid in enumerate(rids):
-            rec = self.records[rid]
-            nch = n_ch[g]
-            block = out[grp_out_offset[g]:grp_out_offset[g] + grp_nsamp[g] * nch]
-            block = block.reshape(grp_nsamp[g], nch)
-            if grp_nsamp[g]:
-                rec.samples.append(block.copy())
+            if filled[g]:
+                rec = self.records[rid]
+                rec.samples.append(blocks[g] if filled[g] == blocks[g].shape[0]
+                                   else blocks[g][:filled[g]].copy())
                 rec.last_step = (self.step // rec.every) * rec.every
         n_times = self._timestamps(np.concatenate(spk_steps) * dt)   # the FPGA's timestamps
         n_nodes_all = self.neuron_node[np.concatenate(spk_nodes)]
@@ -517,6 +599,15 @@ class Network:
         if not hasattr(self, "_rng_loss"):
             self._rng_loss = np.random.default_rng(0)
         return self._rng_loss
+
+    def _record_window(self, every: np.ndarray, n_channels: np.ndarray) -> int | None:
+        """Steps per kernel call while several record requests share its scratch buffer
+        (``RECORD_SCRATCH_BYTES``, at least ``RECORD_MIN_WINDOW_STEPS``); None with at most
+        one request, which the kernel writes directly."""
+        if len(every) <= 1:
+            return None
+        bytes_per_step = float(np.sum(8.0 * n_channels / every))
+        return max(RECORD_MIN_WINDOW_STEPS, int(RECORD_SCRATCH_BYTES // max(bytes_per_step, 1.0)))
 
     def _record_groups(self, step0: int):
         """Pack record requests into kernel arrays; takes the sample at the current time for
