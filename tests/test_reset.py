@@ -179,7 +179,7 @@ def test_stp_state_is_restored(sim, emu_mode, kind):
     _run(sim, STP_T)
     blk = cell.get_data()
     assert len(blk.segments) == 2
-    g0, g1 = _trace(blk.segments[0], "gsyn_exc")[:, 0], _trace(blk.segments[1], "gsyn_exc")[:, 0]
+    g1 = _trace(blk.segments[1], "gsyn_exc")[:, 0]    # segment 0: compared whole below
     assert g1.size == round(STP_T / DT) + 1
     first = int(np.flatnonzero(g1)[0])       # the first spike's arrival; g = 0 before it
     if emu_mode == "ideal":

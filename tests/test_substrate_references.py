@@ -28,7 +28,6 @@ import warnings
 import numpy as np
 import pytest
 
-import pyNN.bss_emu as _sim
 from pyNN_bss_emu.engine.kernels import PARAM_COLUMNS
 
 # ================================================================ reference constants

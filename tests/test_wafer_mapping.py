@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-from pyNN import errors
 
 from pyNN_bss_emu.hardware import wafer
 from pyNN_bss_emu.mapping.pipeline import SynapseLossError
