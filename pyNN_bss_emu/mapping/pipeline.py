@@ -308,15 +308,20 @@ def _read_arrays(path: str, dims: dict, strict: bool) -> dict:
                     error=MappingFileError, dims=dict(dims))
 
 
+def _json_field(header: dict, path: str, field: str):
+    """The JSON text of ``field`` parsed, and the error factory naming file and field."""
+    def fail(msg: str) -> MappingFileError:
+        return MappingFileError(f"mapping file '{path}': field '{field}': {msg}")
+    try:
+        return json.loads(str(header[field])), fail
+    except (ValueError, RecursionError) as err:
+        raise fail(f"not valid JSON ({type(err).__name__}: {err})") from None
+
+
 def _parse_statistics(header: dict, path: str) -> dict:
     """The statistics JSON, checked field by field (types and signs; the counts are checked
     against the arrays in :func:`_build`)."""
-    def fail(msg: str) -> MappingFileError:
-        return MappingFileError(f"mapping file '{path}': field 'statistics': {msg}")
-    try:
-        stats = json.loads(str(header["statistics"]))
-    except (ValueError, RecursionError) as err:
-        raise fail(f"not valid JSON ({type(err).__name__}: {err})") from None
+    stats, fail = _json_field(header, path, "statistics")
     if not isinstance(stats, dict):
         raise fail(f"expected a JSON object, got {type(stats).__name__}")
     names = [f.name for f in fields(MappingStatistics)]
@@ -674,12 +679,7 @@ def _ranges(width: np.ndarray) -> np.ndarray:
 
 
 def _parse_conditions(header: dict, path: str, fp: str) -> dict:
-    def fail(msg: str) -> MappingFileError:
-        return MappingFileError(f"mapping file '{path}': field 'conditions': {msg}")
-    try:
-        cond = json.loads(str(header["conditions"]))
-    except (ValueError, RecursionError) as err:
-        raise fail(f"not valid JSON ({type(err).__name__}: {err})") from None
+    cond, fail = _json_field(header, path, "conditions")
     if not isinstance(cond, dict) or sorted(cond) != sorted(_CONDITION_KEYS):
         raise fail(f"expected an object with keys {', '.join(_CONDITION_KEYS)}")
     if cond["network"] != fp:
