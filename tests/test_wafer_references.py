@@ -27,9 +27,10 @@ BIO_MS_PER_HW_S = 1e4 * 1e3               # speed-up 1e4 (brainscales1.md 1.4): 
 #: (brainscales1.md 6.2 "1 event / 2 clk", 6.3 "HICANN PLL: marocco default 125 MHz")
 #: -> 2 / 125e6 s = 16 ns hardware = 0.16 ms bio
 ENCODER_SERVICE_MS = 2 / 125e6 * BIO_MS_PER_HW_S
-#: a DNC merger driving a sending repeater runs in slow mode, 125 MHz (6.2, ESS merger model)
-#: -> 8 ns hardware = 0.08 ms bio
-MERGER_SERVICE_MS = 1 / 125e6 * BIO_MS_PER_HW_S
+#: a DNC merger driving a sending repeater runs in slow mode and blocks every other cycle of
+#: the 125 MHz PLL (ESS merger_timed.cpp; brainscales1.md "Audit 2026-12", corrections):
+#: 62.5 MHz -> 16 ns hardware = 0.16 ms bio, the same as one priority encoder
+MERGER_SERVICE_MS = 2 / 125e6 * BIO_MS_PER_HW_S
 #: stimulus playback (7.2): one event per 8 ns FPGA cycle (125 MHz) and per 56 ns on a HICANN
 #: link (17.8 MHz) -> 0.08 ms and 0.5618 ms bio between events
 FPGA_SPACING_MS = BIO_MS_PER_HW_S / 125e6
@@ -127,7 +128,7 @@ def _event_path_reference(steps, block, merger=None):
     one event per 0.16 ms; it starts when the encoder is free and is lost if it would wait
     more than one service time (the one waiting register is taken).  Spikes of one step are
     served in neuron order.  A served event reaches the DNC merger ``merger[i]`` when its
-    encoder service ends; the merger serves one event per 0.08 ms in arrival order (ties:
+    encoder service ends; the merger serves one event per 0.16 ms in arrival order (ties:
     lower neuron first), again with one waiting register.  Returns the fate of every spike:
     "sent", "encoder" (lost there) or "merger"."""
     merger = list(block) if merger is None else list(merger)
@@ -240,7 +241,7 @@ def test_blocks_on_separate_dnc_mergers_lose_only_at_their_encoders(wafer_sim):
     """32 neurons of size 4 fill blocks 0 and 1 (16 each) and fire in one step; with
     'one_to_one' merger routing each block has its own DNC merger.  Each encoder passes its
     two lowest neurons (see the volley test): sent {0, 1, 16, 17}, 28 lost at the encoders,
-    none at the mergers (one event per 0.08 ms, two arrivals 0.16 ms apart each)."""
+    none at the mergers (one event per 0.16 ms, two arrivals 0.16 ms apart each)."""
     sim = wafer_sim
     st, trains, places = _fire(sim, [V0] * 32, [_enum(12, 7)], merger_routing="one_to_one")
     assert [p.neuron_block for p in places] == [0] * 16 + [1] * 16
@@ -260,15 +261,17 @@ def test_dnc_merger_service_time_with_three_merged_blocks(wafer_sim):
     s+2, s+3, s+4 (t = s * 0.1 ms).  Each encoder sees one event per step and passes all three
     (waits 0, 0.06, 0.12 < 0.16), delivering them to the merger 0.16 ms after they start:
       A and B arrive at t+0.16, t+0.32, t+0.48;  C at t+0.36, t+0.52, t+0.68.
-    The merger serves one event per 0.08 ms with one waiting register (lost if it would wait
-    more than 0.08 ms); in arrival order (ties: lower neuron first):
-      A0 .16 -> .16-.24   B0 .16 wait .08 -> .24-.32   A1 .32 -> .32-.40
-      B1 .32 wait .08 -> .40-.48   C0 .36 would wait .12: lost   A2 .48 -> .48-.56
-      B2 .48 wait .08 -> .56-.64   C1 .52 would wait .12: lost   C2 .68 -> .68-.76
-    => sent 7, merger lost 2 (C0, C1), encoder lost 0.  (The kernel processes the spikes of
-    one step in neuron order, so it sees A2 and B2 before C0; that gives the same result
-    here.  A merger twice as fast, 0.04 ms, would keep C1, and C0 as well when it serves in
-    arrival order.)"""
+    The merger (62.5 MHz in slow mode) serves one event per 0.16 ms with one waiting
+    register (lost if it would wait more than 0.16 ms); in arrival order (ties: lower neuron
+    first):
+      A0 .16 -> .16-.32   B0 .16 wait .16 -> .32-.48   A1 .32 wait .16 -> .48-.64
+      B1 .32 would wait .32: lost   C0 .36 would wait .28: lost
+      A2 .48 wait .16 -> .64-.80   B2 .48 would wait .32: lost
+      C1 .52 would wait .28: lost  C2 .68 wait .12 -> .80-.96
+    => sent 5, merger lost 4 (B1, C0, B2, C1), encoder lost 0.  (The kernel processes the
+    spikes of one step in neuron order, so it sees A2 and B2 before C0; that gives the same
+    result here.  With the 125 MHz merger assumed before, 0.08 ms, 7 would be sent and only
+    C0, C1 lost.)"""
     sim = wafer_sim
     offset = {0: 0, 1: 0, 2: 2}                      # firing step of each block's first neuron
     active = {16 * b + k: offset[b] + k for b in range(3) for k in range(3)}   # neuron -> step
@@ -281,14 +284,14 @@ def test_dnc_merger_service_time_with_three_merged_blocks(wafer_sim):
     s0 = iso[0]
     steps48 = [s0 + active[i] if i in active else -1 for i in range(48)]
     fate = _event_path_reference(steps48, [i // 16 for i in range(48)], [0] * 48)
-    assert _lost(fate, "merger") == [32, 33] and _lost(fate, "encoder") == []
+    assert _lost(fate, "merger") == [17, 18, 32, 33] and _lost(fate, "encoder") == []
     st, trains, places = _fire(sim, v0, [_enum(12, 7)], merger_routing="minimize")
     assert [p.neuron_block for p in places] == [0] * 16 + [1] * 16 + [2] * 16
     assert len({p.dnc_merger for p in places}) == 1
     assert st["l1_encoder_lost"] == 0
-    assert st["l1_merger_lost"] == 2
-    assert st["l1_neuron_sent"] == 7
-    sent = [0, 1, 2, 16, 17, 18, 34]
+    assert st["l1_merger_lost"] == 4
+    assert st["l1_neuron_sent"] == 5
+    sent = [0, 1, 2, 16, 34]
     assert [i for i, s in enumerate(trains) if s.size] == sent
     steps = _steps(trains)
     assert [steps[i] - s0 for i in sent] == [active[i] for i in sent]

@@ -10,8 +10,11 @@ HICANN_LINK_EVENT_RATE_HZ = 17.8e6
 #: the 125 MHz PLL (6.2/6.3)
 PLL_HZ = 125e6
 ENCODER_CYCLES = 2
-#: a DNC merger driving a sending repeater runs in slow mode: 125 MHz (ESS merger model, 6.2)
-MERGER_SLOW_RATE_HZ = 125e6
+#: a DNC merger driving a sending repeater runs in slow mode, in which it blocks every other
+#: PLL cycle (ESS ``systemsim/merger_timed.cpp``; marocco puts the output mergers in slow mode,
+#: ``InputPlacement.cpp``, at its 125 MHz PLL default): 62.5 MHz, the rate of one priority
+#: encoder ("Audit 2026-12", corrections)
+MERGER_SLOW_RATE_HZ = PLL_HZ / 2
 #: resolution of the FPGA/DNC spike timestamps (250 MHz DNC clock, 7.1), seconds
 TIMESTAMP_S = 4e-9
 #: trial-independent spread (sigma, bio ms) of a route's delay around the distance formula,
