@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from pyNN_bss_emu.backend import options as bo
-from pyNN_bss_emu.backend.options import (DefectOptions, EngineOptions, ParameterTransformOptions,
-                                          SetupOptions, SubstrateOptions)
+from pyNN_bss_emu.backend.options import (DefectOptions, EffectOptions, EngineOptions,
+                                          ParameterTransformOptions, SetupOptions,
+                                          SubstrateOptions)
 from pyNN_bss_emu.hardware import parameter_transform as pt
 from pyNN_bss_emu.hardware import wafer
 from pyNN_bss_emu.mapping import addresses, input_placement, l1_routing, merger_routing
@@ -31,7 +32,10 @@ KEYWORD_ORDER = ("max_delay", "ideal", "strict", "stimulus_seed", "wafer_seed", 
                  "calibration", "voltage_alpha", "voltage_shift", "big_capacitors", "leak_mode",
                  "clip_parameters", "analog_recording_limit", "defects", "neuron_size",
                  "continue_despite_synapse_loss", "driver_chain_length", "merger_routing",
-                 "l1_routing", "speedup", "weight_rounding", "mapping_file", "progress")
+                 "l1_routing", "speedup", "weight_rounding", "mapping_file", "progress",
+                 "preset", "effects")
+#: keywords whose value is a whole branch of the tree (a dict of switches -> a dataclass)
+BRANCH_KEYWORDS = ("effects",)
 
 
 def _field_default(cls, path: tuple[str, ...]):
@@ -60,7 +64,8 @@ def test_every_keyword_has_a_path_to_a_leaf(name):
         assert dataclasses.is_dataclass(node), f"{name}: {part!r} below a leaf"
         assert part in {f.name for f in dataclasses.fields(node)}, f"{name}: no {part!r}"
         node = getattr(node, part)
-    assert not dataclasses.is_dataclass(node), f"{name}: the path ends at a branch"
+    assert dataclasses.is_dataclass(node) == (name in BRANCH_KEYWORDS), \
+        f"{name}: the path ends at a branch" if name not in BRANCH_KEYWORDS else name
 
 
 def test_keyword_paths_are_distinct():
@@ -86,7 +91,8 @@ def test_the_documented_defaults():
         "clip_parameters": None, "analog_recording_limit": False, "defects": "default",
         "neuron_size": 4, "continue_despite_synapse_loss": None, "driver_chain_length": 3,
         "merger_routing": "auto", "l1_routing": "backbone+dijkstra", "speedup": 1e4,
-        "weight_rounding": "nearest", "mapping_file": None, "progress": None}
+        "weight_rounding": "nearest", "mapping_file": None, "progress": None,
+        "preset": "default", "effects": EffectOptions()}
 
 
 def test_a_changed_default_shows_up_in_the_keywords(monkeypatch):
@@ -172,7 +178,8 @@ def test_from_keywords_puts_every_value_in_its_place():
                  analog_recording_limit=True, defects={"hicann": 0.01}, neuron_size=8,
                  continue_despite_synapse_loss=True, driver_chain_length=20,
                  merger_routing="one_to_one", l1_routing="dijkstra", speedup=2e3,
-                 weight_rounding="stochastic", mapping_file="m.npz", progress=False)
+                 weight_rounding="stochastic", mapping_file="m.npz", progress=False,
+                 preset="default", effects=EffectOptions(trial_noise=False))
     tree = SetupOptions.from_keywords(0.1, "auto", **given)
     assert tree == SetupOptions(
         ideal=True, strict=True,
@@ -187,7 +194,8 @@ def test_from_keywords_puts_every_value_in_its_place():
                                                       clip=True),
         defects=DefectOptions({"hicann": 0.01}),
         substrate=SubstrateOptions(calibration="off", weight_rounding="stochastic",
-                                   wafer_seed=12, trial_seed=13, analog_recording_limit=True),
+                                   wafer_seed=12, trial_seed=13, analog_recording_limit=True,
+                                   effects=EffectOptions(trial_noise=False)),
         engine=EngineOptions(stimulus_seed=11, max_delay=20.0, progress=False))
     assert tree.keyword_values() == given
     # stages no keyword reaches keep their defaults
@@ -367,7 +375,8 @@ def _nodes(tree):
 def test_the_tree_is_frozen_and_hashable():
     tree = SetupOptions.from_keywords(0.1, "auto", defects={"hicann": 0.01})
     nodes = list(_nodes(tree))
-    assert len(nodes) == 1 + 4 + 1 + 6     # root, 4 branches + mapping, 6 mapping stages
+    # root, 4 branches + mapping, 6 mapping stages, the effect switches
+    assert len(nodes) == 1 + 4 + 1 + 6 + 1
     for node in nodes:
         first = dataclasses.fields(node)[0].name
         with pytest.raises(dataclasses.FrozenInstanceError):

@@ -18,12 +18,23 @@ from .records import PopulationRecord
 
 
 def configure_event_paths(network: Network, populations: list[PopulationRecord],
-                          result: MappingResult, speedup: float) -> None:
+                          result: MappingResult, speedup: float, *,
+                          event_loss: bool = True) -> None:
     """Give the engine the limits of the mapped event paths: stimulus playback per FPGA
     (125 MHz) and HICANN link (17.8 MHz), the priority encoder of each neuron block (2 PLL
-    cycles at 125 MHz per event), the DNC mergers, and the 4 ns timestamp resolution of
-    played-back and recorded spikes."""
+    cycles at 125 MHz per event), the DNC mergers (62.5 MHz in slow mode), and the 4 ns
+    timestamp resolution of played-back and recorded spikes.  ``event_loss=False`` (an
+    ablation, ``setup(effects={'event_loss': False})``) leaves the paths unlimited and keeps
+    only the timestamp resolution."""
     to_bio_ms = speedup * 1e3          # 1 s of hardware time in bio ms
+    network.time_quantum = TIMESTAMP_S * to_bio_ms
+    if not event_loss:
+        # an engine without bandwidth objects and with no encoders passes every event
+        network.input_bandwidth = None
+        network.recording_bandwidth = None
+        network.set_encoders(np.full(network.n_neurons, -1, dtype=np.int64), 0.0,
+                             np.full(network.n_neurons, -1, dtype=np.int64), 0.0)
+        return
     # every node's HICANN link and FPGA: spike sources' for playback (down), neurons' for
     # recording (up); the two directions are separate FIFOs over the same tables
     node_link = np.full(network.n_nodes, -1, dtype=np.int64)
@@ -46,7 +57,6 @@ def configure_event_paths(network: Network, populations: list[PopulationRecord],
             link_spacing=to_bio_ms / HICANN_LINK_EVENT_RATE_HZ))
     network.set_encoders(neuron_block, ENCODER_CYCLES / PLL_HZ * to_bio_ms,
                          neuron_merger, 1.0 / MERGER_SLOW_RATE_HZ * to_bio_ms)
-    network.time_quantum = TIMESTAMP_S * to_bio_ms
 
 
 def check_recorded_membranes(recorded: list[tuple[PopulationRecord, np.ndarray]],

@@ -52,7 +52,8 @@ from ..hardware import wafer
 from ..hardware.synapse_weights import ROUNDING_MODES
 from ..mapping.options import MappingOptions, check_neuron_size
 
-__all__ = ["ParameterTransformOptions", "DefectOptions", "SubstrateOptions", "EngineOptions",
+__all__ = ["ParameterTransformOptions", "DefectOptions", "EffectOptions", "SubstrateOptions",
+           "EngineOptions", "PRESETS",
            "SetupOptions", "Bool", "Integer", "Real", "Choice", "Custom", "Keyword",
            "KEYWORDS", "setup_keywords", "accepted_values"]
 
@@ -108,6 +109,34 @@ class DefectOptions:
 
 
 @dataclass(frozen=True)
+class EffectOptions:
+    """Which analog and bandwidth effects of the wafer are emulated; all on by default.  For
+    ablation studies (how much does each effect cost?); switching one off is not something
+    the real wafer can do.
+
+    * ``mismatch``: fixed-pattern variation of the neuron parameters (residual after
+      calibration, or the uncalibrated spread) and of the synapse weights.
+    * ``trial_noise``: trial-to-trial floating-gate programming noise.
+    * ``weight_quantisation``: 4-bit synapse weights; off: continuous weights within the
+      realisable range.
+    * ``weight_floor``: the weak response of the synaptic input at the bottom of the weight
+      range; off: small weights act in proportion to their conductance.
+    * ``event_loss``: bandwidth limits of the event paths (priority encoders, DNC mergers,
+      stimulus playback and recording links); off: every spike gets through (still on the
+      4 ns timestamp grid).
+    """
+    mismatch: bool = True
+    trial_noise: bool = True
+    weight_quantisation: bool = True
+    weight_floor: bool = True
+    event_loss: bool = True
+
+    def disabled(self) -> tuple[str, ...]:
+        """Names of the effects switched off, in field order."""
+        return tuple(f.name for f in fields(self) if not getattr(self, f.name))
+
+
+@dataclass(frozen=True)
 class SubstrateOptions:
     """The emulated wafer beyond the mapping: analog variation, weights, readout.
 
@@ -117,12 +146,15 @@ class SubstrateOptions:
     * ``wafer_seed``: seed (>= 0) of the wafer's defects and fixed pattern.
     * ``trial_seed``: seed (>= 0) of the trial-to-trial variation (readout noise).
     * ``analog_recording_limit``: enforce 2 recorded membranes per reticle.
+    * ``effects``: which effects are emulated (:class:`EffectOptions`, all on).
     """
     calibration: str = "calibrated"
     weight_rounding: str = "nearest"
     wafer_seed: int = 0
     trial_seed: int = 0
     analog_recording_limit: bool = False
+    # a plain default (frozen, hashable): the keyword sets the whole switch set at once
+    effects: EffectOptions = EffectOptions()
 
 
 @dataclass(frozen=True)
@@ -149,11 +181,15 @@ class SetupOptions:
       nearest realisable thing with a warning (parameters, STP, synapse loss, keywords of
       other backends).  Options left at None (``parameter_transform.clip``,
       ``mapping.continue_despite_synapse_loss``) follow it.
+    * ``preset``: 'default' (this emulator's choices) or 'marocco' (what BSS-1 users got
+      from the real software stack, :data:`PRESETS`); keywords given to ``setup()``
+      override the preset's values.
     * ``ignored``: keywords of other backends (or unknown ones) that ``setup()`` accepted
       and ignored, as (keyword, where it comes from or None) pairs.
     """
     ideal: bool = False
     strict: bool = False
+    preset: str = "default"
     mapping: MappingOptions = field(default_factory=MappingOptions)
     parameter_transform: ParameterTransformOptions = field(
         default_factory=ParameterTransformOptions)
@@ -208,6 +244,11 @@ class SetupOptions:
             raise ValueError(f"setup(min_delay={min_delay!r}, max_delay={max_delay!r}): "
                              "min_delay must not exceed max_delay")
         tree = defaults
+        # a preset changes defaults; keywords given explicitly win over it
+        given_paths = {KEYWORDS[name].path for name in keywords}
+        for path, value in PRESETS[checked["preset"]].items():
+            if path not in given_paths:
+                tree = _replaced(tree, path, value)
         for name in keywords:       # the others keep their (typed) defaults
             tree = _replaced(tree, KEYWORDS[name].path, checked[name])
         # options left at None follow strict: adapt with a warning, or raise
@@ -368,6 +409,24 @@ def _check_bool_or_none(name: str, value, timestep: float) -> bool | None:
     return value
 
 
+def _check_effects(name: str, value, timestep: float) -> "EffectOptions":
+    """A dict {effect: bool} (missing effects stay on) or an :class:`EffectOptions`."""
+    if isinstance(value, EffectOptions):
+        return value
+    names = [f.name for f in fields(EffectOptions)]
+    if not isinstance(value, dict):
+        raise TypeError(f"setup({name}={value!r}): expected a dict mapping effect names "
+                        f"({', '.join(names)}) to True/False")
+    unknown = sorted(set(value) - set(names), key=str)
+    if unknown:
+        raise ValueError(f"setup({name}=...): unknown effect(s) {', '.join(map(repr, unknown))};"
+                         f" the effects are {', '.join(names)}")
+    for key, on in value.items():
+        if not isinstance(on, bool):
+            raise TypeError(f"setup({name}={{{key!r}: {on!r}}}): expected True or False")
+    return EffectOptions(**value)
+
+
 def _check_neuron_size(name: str, value, timestep: float) -> int:
     return check_neuron_size(value, name)
 
@@ -508,6 +567,32 @@ KEYWORDS: dict[str, Keyword] = {
                                 "PYNN_BSS_EMU_PROGRESS=1/0)",
         Custom((("True", True), (", ", False), ("False", True), (" or ", False),
                 ("None", True)), _check_progress)),
+    "preset": Keyword(
+        ("preset",), "'default' (this emulator's choices) or 'marocco' (what BSS-1 users got "
+                     "from marocco/calibtic: see the preset table); keywords given "
+                     "explicitly override the preset",
+        Choice(("default", "marocco"))),
+    "effects": Keyword(
+        ("substrate", "effects"), "ablation: a dict switching emulated effects off, e.g. "
+                                  "{'event_loss': False}; effects: mismatch, trial_noise, "
+                                  "weight_quantisation, weight_floor, event_loss (all on)",
+        Custom((("dict of effect: bool", False),), _check_effects)),
+}
+
+#: What each preset changes, as tree path -> value (defaults not listed stay).  'marocco'
+#: reproduces what the real software stack did by default (brainscales1.md 14.2 and "Audit
+#: 2026-12": what marocco/calibtic did by default): stochastic 4-bit weight rounding, backbone L1 routing, merger strategy
+#: minimize_as_possible, placement in wafer enum order, neuron size 4.  (Out-of-range
+#: parameters are clipped with a warning as marocco did: our default unless strict=True.)
+PRESETS: dict[str, dict[tuple[str, ...], Any]] = {
+    "default": {},
+    "marocco": {
+        ("substrate", "weight_rounding"): "stochastic",
+        ("mapping", "l1_routing", "algorithm"): "backbone",
+        ("mapping", "merger_routing", "strategy"): "minimize_as_possible",
+        ("mapping", "neuron_placement", "strategy"): "enum_asc",
+        ("mapping", "neuron_placement", "default_neuron_size"): 4,
+    },
 }
 
 

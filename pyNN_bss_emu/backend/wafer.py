@@ -221,8 +221,9 @@ class WaferBackend(Backend):
         self.currents.log(self.network.step, prog.first)
 
     def _configure_event_paths(self) -> None:
-        experiment.configure_event_paths(self.network, self.populations, self.result,
-                                         self.options.mapping.speedup)
+        experiment.configure_event_paths(
+            self.network, self.populations, self.result, self.options.mapping.speedup,
+            event_loss=self.options.substrate.effects.event_loss)
 
     def _program_weights(self) -> None:
         from ..engine.kernels import P_CM
