@@ -9,10 +9,18 @@ Per seed s (the software network's initialisation and the wafer's fixed pattern 
   B6  the trained weights moved to another wafer (seed s + 100), same conductance units
 
 Prints a markdown table (mean ± std and per-seed values), the acceptance checks of
-in_the_loop_training.md 7.4 and writes the numbers as JSON.
+in_the_loop_training.md 7.4 and writes the numbers as JSON; with ``--presets default marocco``
+one table per setup preset (this emulator's defaults; what marocco/calibtic did).
+
+``--ablation``: per seed, the direct transfer again with one emulated effect switched off at a
+time (``setup(effects={name: False})``: mismatch, trial_noise, weight_quantisation,
+weight_floor, event_loss) and with all of them off; the table says how many points of
+direct-transfer accuracy each effect costs (accuracy without it minus with everything on).
+The conductance units are fitted anew in each configuration, as a user would.
 
     python benchmarks/itl_table.py                  # seeds 1..5, ~8 minutes on 2 cores
     python benchmarks/itl_table.py --seeds 1 2 --iterations 20
+    python benchmarks/itl_table.py --presets default marocco --ablation
 """
 from __future__ import annotations
 
@@ -32,6 +40,8 @@ from pyNN_bss_emu.training import (Quantiser, ReLUNetwork, accuracy, load_digits
 
 SIZES = (64, 64, 32, 10)
 CHECKPOINTS = (5, 10, 20, 50)
+#: the effects an ablation switches off (setup(effects=...)), in the order of the table
+EFFECTS = ("mismatch", "trial_noise", "weight_quantisation", "weight_floor", "event_loss")
 
 
 def _example():
@@ -46,26 +56,33 @@ def _example():
 EXAMPLE = _example()
 
 
-def one_seed(seed: int, iterations: int, data) -> dict:
+def one_seed(seed: int, iterations: int, data, preset: str = "default",
+             ablation: bool = False) -> dict:
     ann = ReLUNetwork.initialise(SIZES, seed=seed)
     train_ann(ann, data.x_train, data.y_train, epochs=150, seed=seed)
     weights, _ = normalise_weights(ann, data.x_train)
     quantiser = Quantiser.for_weights(weights)
-    out = {"seed": seed,
+    out = {"seed": seed, "preset": preset,
            "software": accuracy(ann.predict(data.x_test), data.y_test),
            "quantised": accuracy(ReLUNetwork(SIZES, quantiser.quantise_all(weights))
                                  .predict(data.x_test), data.y_test)}
 
-    def trainer_on(wafer_seed: int, ideal: bool = False):
+    def trainer_on(wafer_seed: int, ideal: bool = False, effects: dict | None = None):
         args = types.SimpleNamespace(simulator="bss_emu", ideal=ideal, wafer_seed=wafer_seed,
                                      trial_seed=seed, batch_size=256, stimulus_seed=seed,
-                                     seed=seed, lr=EXAMPLE.TrainerConfig.lr)
+                                     seed=seed, lr=EXAMPLE.TrainerConfig.lr, preset=preset,
+                                     setup_extra={} if effects is None else
+                                     {"effects": effects})
         _, trainer, _ = EXAMPLE.build_trainer(args, SIZES, weights, data, quantiser,
                                               log=lambda m: print("  " + m, flush=True))
         return trainer
 
     ideal = trainer_on(seed, ideal=True)
     out["ideal"] = ideal.evaluate()
+    if ablation:
+        for name in EFFECTS + ("all",):
+            off = {e: False for e in EFFECTS} if name == "all" else {name: False}
+            out[f"direct_without_{name}"] = trainer_on(seed, effects=off).evaluate()
 
     tr = trainer_on(seed)
     out["direct"] = tr.evaluate()
@@ -120,6 +137,24 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def ablation_table(results: list[dict]) -> str:
+    """Direct-transfer accuracy with each effect switched off, and the points it costs
+    (accuracy without the effect minus accuracy with every effect on)."""
+    lines = ["| switched off | direct transfer (%) | cost of the effect (pp) |",
+             "|---|---|---|"]
+    base = 100 * np.array([r["direct"] for r in results])
+    lines.append(f"| nothing (all effects on) | {base.mean():.1f} ± {base.std():.1f} | – |")
+    for name in EFFECTS + ("all",):
+        key = f"direct_without_{name}"
+        if any(key not in r for r in results):
+            return ""
+        v = 100 * np.array([r[key] for r in results])
+        label = "all five" if name == "all" else name
+        lines.append(f"| {label} | {v.mean():.1f} ± {v.std():.1f} | "
+                     f"{(v - base).mean():+.1f} ± {(v - base).std():.1f} |")
+    return "\n".join(lines)
+
+
 def checks(results: list[dict], iterations: int) -> list[str]:
     last = f"after_{max(n for n in CHECKPOINTS if n <= iterations)}"
     out = []
@@ -143,28 +178,42 @@ def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     p.add_argument("--iterations", type=int, default=50)
+    p.add_argument("--presets", nargs="+", default=["default"],
+                   choices=("default", "marocco"), help="setup presets to compare")
+    p.add_argument("--ablation", action="store_true",
+                   help="also the direct transfer with each effect switched off")
     p.add_argument("--json", default="itl_table.json")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore")
     data = load_digits_dataset()
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} seeds {args.seeds}, presets {args.presets}, "
+          f"{args.iterations} iterations", flush=True)
     results = []
     t0 = time.perf_counter()
-    for seed in args.seeds:
-        t = time.perf_counter()
-        r = one_seed(seed, args.iterations, data)
-        results.append(r)
-        print(f"seed {seed}: direct {100 * r['direct']:.1f} %, final "
-              f"{100 * r[[k for k in r if k.startswith('after_')][-1]]:.1f} %, synapse loss "
-              f"{100 * r['synapse_loss']:.1f} %, {time.perf_counter() - t:.0f} s", flush=True)
-    print()
-    print(table(results))
-    print()
-    for line in checks(results, args.iterations):
-        print("-", line)
-    print(f"\nloss of neuron spikes on the wafer (encoders/mergers): "
-          f"{100 * np.mean([r['neuron_spikes_lost'] for r in results]):.2f} %, of recorded "
-          f"spikes (L2 up): {100 * np.mean([r['recorded_spikes_lost'] for r in results]):.2f} %;"
-          f" total {time.perf_counter() - t0:.0f} s")
+    for preset in args.presets:
+        mine = []
+        for seed in args.seeds:
+            t = time.perf_counter()
+            r = one_seed(seed, args.iterations, data, preset=preset, ablation=args.ablation)
+            mine.append(r)
+            print(f"[{preset}] seed {seed}: direct {100 * r['direct']:.1f} %, final "
+                  f"{100 * r[[k for k in r if k.startswith('after_')][-1]]:.1f} %, synapse "
+                  f"loss {100 * r['synapse_loss']:.1f} %, {time.perf_counter() - t:.0f} s",
+                  flush=True)
+        results += mine
+        print(f"\n## preset '{preset}'\n")
+        print(table(mine))
+        print()
+        for line in checks(mine, args.iterations):
+            print("-", line)
+        print(f"\nloss of neuron spikes on the wafer (encoders/mergers): "
+              f"{100 * np.mean([r['neuron_spikes_lost'] for r in mine]):.2f} %, of recorded "
+              f"spikes (L2 up): {100 * np.mean([r['recorded_spikes_lost'] for r in mine]):.2f}"
+              " %")
+        if args.ablation:
+            print(f"\n### ablation (preset '{preset}'): direct transfer without one effect\n")
+            print(ablation_table(mine))
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

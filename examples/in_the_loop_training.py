@@ -47,6 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=TrainerConfig.lr,
                    help="Adam step in LSBs of each layer's weight grid")
+    p.add_argument("--preset", choices=("default", "marocco"), default="default",
+                   help="bss_emu setup preset: this emulator's defaults, or what the real "
+                   "software stack (marocco/calibtic) did")
     p.add_argument("--wafer-seed", type=int, default=1, help="fixed-pattern mismatch instance")
     p.add_argument("--trial-seed", type=int, default=1, help="trial-to-trial noise")
     p.add_argument("--seed", type=int, default=0,
@@ -83,9 +86,13 @@ def setup_backend(args):
     # Compound neurons of 8 denmems give every neuron 4 synapse columns per row, and chains of
     # up to 20 synapse drivers give every route room for both signs of 64 inputs, so the
     # all-to-all layers map without synapse loss on a defect-free region.
+    # preset 'marocco': what the real software stack did (see docs/setup_options.md); the
+    # keywords given here win over it.  ``setup_extra`` lets benchmarks add keywords
+    # (e.g. effects=... for ablations).
     sim.setup(timestep=0.1, ideal=args.ideal, neuron_size=8, driver_chain_length=20,
               wafer_seed=args.wafer_seed, trial_seed=args.trial_seed,
-              continue_despite_synapse_loss=True)
+              continue_despite_synapse_loss=True, preset=getattr(args, "preset", "default"),
+              **getattr(args, "setup_extra", {}))
     return sim
 
 
