@@ -15,7 +15,7 @@ from pyNN import common
 
 from . import simulator
 from .hardware import wafer
-from .mapping.options import check_neuron_size
+from .mapping.options import check_neuron_size_or_auto
 from .populations import check_current
 
 
@@ -61,11 +61,14 @@ def _as_hicann_enum(h) -> int:
     return int(value)
 
 
-def set_neuron_size(cells, size: int) -> None:
+def set_neuron_size(cells, size: int | str) -> None:
     """Build the neurons of a Population or PopulationView from ``size`` denmems (even, 2..64;
-    more denmems give more synaptic inputs).  Takes effect at the next mapping."""
+    more denmems give more synaptic inputs, but a larger capacitance that needs larger
+    hardware conductances for the same weight), or ``"auto"``: the mapper chooses from the
+    in-degree, the weights and the wafer's room (the choice:
+    ``get_mapping_statistics().neuron_sizes``).  Takes effect at the next mapping."""
     pop, idx = _population_and_indices(cells)
-    size = check_neuron_size(size)
+    size = check_neuron_size_or_auto(size)
     backend = simulator.state.backend
     backend.check_placement_request(pop._record)
     backend.set_neuron_size(pop._record, idx, size)

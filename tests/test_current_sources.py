@@ -501,10 +501,10 @@ def test_each_stimulated_neuron_owns_an_fg_block(neuron_size):
 
 def test_no_stimuli_place_as_before():
     g = _graph([30, 7], np.full(37, -1))
-    a = place_neurons(g, *_ok())
+    a = place_neurons(g, *_ok(), strategy="enum_asc")
     g.stimulus = None
     g2 = _graph([30, 7], np.full(37, -1))
-    b = place_neurons(g2, *_ok())
+    b = place_neurons(g2, *_ok(), strategy="enum_asc")
     for name in ("hicann", "x0", "width", "block"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     # the forward-filling front: cells 0..29 then 30..36 in order on HICANN 0
@@ -543,7 +543,8 @@ def _wafer_net(sim, n=8, **setup):
 
 def test_wafer_dc_drives_the_ideal_rate(sim):
     """A DC current on the wafer (FG stimulus, quantised, mismatch of neurons and stimulus
-    gain) gives about the rate of the ideal engine."""
+    gain) gives about the rate of the ideal engine (v_inf 5 mV above threshold: the measured
+    per-neuron spreads, docs/substrate.md, move the mean rate by up to ~40 %)."""
     rates = {}
     for ideal in (True, False):
         sim.setup(timestep=DT, **dict(WAFER, ideal=ideal))
@@ -553,7 +554,7 @@ def test_wafer_dc_drives_the_ideal_rate(sim):
         sim.run(500.0)
         rates[ideal] = np.array([s.size for s in _spikes(p)]) / 0.5
     assert rates[True].min() == rates[True].max() > 40
-    assert rates[False].mean() == pytest.approx(rates[True].mean(), rel=0.15)
+    assert rates[False].mean() == pytest.approx(rates[True].mean(), rel=0.4)
     assert rates[False].std() > 0                      # the wafer's neurons differ
 
 

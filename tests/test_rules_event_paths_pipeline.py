@@ -236,8 +236,9 @@ def test_routes_without_vertical_buses_lose_every_synapse():
         (6, 6, 1, 1)
     assert str(exc.value) == (
         "the mapping lost 6 of 6 synapses (100.00 %): 6 on failed L1 routes, 0 for want of "
-        "synapse drivers, 0 for want of synapse slots, 0 multapses (one synapse per neuron "
-        "pair and route). Use setup(continue_despite_synapse_loss=True) to run anyway (lost "
+        "synapse drivers, 0 for want of synapse slots, 0 multapses (repeats of a neuron pair "
+        "within one projection with multapses='per_projection'). Use "
+        "setup(continue_despite_synapse_loss=True) to run anyway (lost "
         "synapses transmit nothing), a larger neuron_size, a longer driver_chain_length, or "
         "fewer connections.\n" + str(st))
 

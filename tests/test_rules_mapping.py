@@ -89,15 +89,20 @@ def test_driver_demand_counts_each_multapse_once():
     # sources.  Connections 1->0, 2->0 twice, 3->0 twice (two multapses that are not the
     # first connection).  Multapses count once (14.8, as the synapse stage keeps one):
     # 3 synapses of decoder 3 (addresses 63, 62, 61) onto one even column -> 3 even half rows
-    # -> 3 rows -> ceil(3 / 2) = 2 drivers.  Counting the multapses would give 5 -> 3.
+    # -> 3 rows -> ceil(3 / 2) = 2 drivers.  Counting the multapses would give 5 -> 3
+    # (multapses="per_projection", marocco's rule; the default "realise" counts them).
     g = graph([1, 3], neuron_size=[2, 0], source=[False, True],
               pre=[1, 2, 2, 3, 3], post=[0, 0, 0, 0, 0])
     pl = NeuronPlacement(hicann=np.array([5, -1, -1, -1]), block=np.array([0, -1, -1, -1]),
                          x0=np.array([0, -1, -1, -1]), width=np.array([1, -1, -1, -1]))
-    dd = DriverDemand(g, pl)
+    dd = DriverDemand(g, pl, multapses="per_projection")
     assert dd.out_degree(np.array([1, 2, 3])).tolist() == [1, 1, 1]
     assert dd.max_drivers(np.array([1, 2, 3]), np.array([63, 62, 61]), np.zeros(3, np.int64),
                           1).tolist() == [2]
+    dd = DriverDemand(g, pl)
+    assert dd.out_degree(np.array([1, 2, 3])).tolist() == [1, 2, 2]
+    assert dd.max_drivers(np.array([1, 2, 3]), np.array([63, 62, 61]), np.zeros(3, np.int64),
+                          1).tolist() == [3]
 
 
 # ====================================================================== requirements (14.8)
@@ -188,7 +193,8 @@ def test_neuron_on_the_last_columns_and_the_record_of_unused_rows():
     # address: 62 -> (6, 254), 63 -> (6, 255).  Row 7 stays unused (-1 everywhere).
     al = allocate_synapses(np.zeros(3, int), np.array([63, 62, 63]), np.full(3, H),
                            np.full(3, 254), np.full(3, 2), np.zeros(3, int), np.array([H]),
-                           np.array([5]), np.array([0]), np.array([True]))
+                           np.array([5]), np.array([0]), np.array([True]),
+                           allow_multapses=False)
     assert al.synapses_requested.tolist() == [2] and al.drivers_requested.tolist() == [1]
     assert al.realized.tolist() == [True, True, False] and al.lost_multapse == 1
     assert al.row.tolist() == [6, 6, -1] and al.column.tolist() == [255, 254, -1]

@@ -163,9 +163,9 @@ def test_one_stp_key_per_driver():
 def test_multapses_of_different_stp_keys_are_separate_synapses():
     # the same source and neuron twice: same key -> one is a lost multapse; a static and a
     # depressing connection -> two synapses on two drivers
-    al = alloc([63, 63], [0, 0], 2, stp=[0, 0])
+    al = alloc([63, 63], [0, 0], 2, stp=[0, 0], allow_multapses=False)
     assert al.lost_multapse == 1 and al.n_realized == 1
-    al = alloc([63, 63], [0, 0], 2, stp=[0, DEP3])
+    al = alloc([63, 63], [0, 0], 2, stp=[0, DEP3], allow_multapses=False)
     assert al.lost_multapse == 0 and al.n_realized == 2
     assert al.driver[0] != al.driver[1]
     assert al.driver_stp[H, al.driver[0]] == 0 and al.driver_stp[H, al.driver[1]] == DEP3

@@ -276,12 +276,12 @@ def test_defective_synapse_is_skipped():
 
 def test_multapses_are_lost_unless_allowed():
     addr = np.array([DEC3[0], DEC3[0], DEC3[1]])
-    al = run(addr, np.zeros(3, int), 2)
+    al = run(addr, np.zeros(3, int), 2, allow_multapses=False)
     assert list(al.realized) == [True, False, True] and al.lost_multapse == 1
-    al = run(addr, np.zeros(3, int), 2, allow_multapses=True)
+    al = run(addr, np.zeros(3, int), 2)              # default (issue 14): realised
     assert al.realized.all() and al.lost_multapse == 0
     # same pair but different receptor: not a multapse
-    al = run(addr[:2], np.zeros(2, int), 2, receptor=[0, 1])
+    al = run(addr[:2], np.zeros(2, int), 2, receptor=[0, 1], allow_multapses=False)
     assert al.realized.all()
 
 

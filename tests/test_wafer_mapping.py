@@ -420,7 +420,7 @@ def test_projection_get_returns_realised_4bit_weights(wafer_sim):
     assert np.corrcoef(got.ravel(), w.ravel())[0, 1] > 0.8
     assert np.all(got > 0)
     stats = sim.get_mapping_statistics().weights
-    assert set(stats) == {"disabled", "clipped", "rounded_to_zero", "below_min"}
+    assert set(stats) == {"disabled", "clipped", "rounded_to_zero", "below_min", "below_floor"}
     # rewriting weights: no remapping, exact zeros disable synapses
     first = sim.get_mapping()
     prj.set(weight=0.0)
@@ -466,9 +466,12 @@ def _membrane(sim, **setup):
 def test_membrane_readout_through_the_adc(wafer_sim):
     sim = wafer_sim
     ideal = _membrane(sim, ideal=True)
-    a = _membrane(sim, wafer_seed=1, trial_seed=1)
-    a_again = _membrane(sim, wafer_seed=1, trial_seed=1)
-    b = _membrane(sim, wafer_seed=1, trial_seed=2)
+    # the bounds below hold for the denmems of the first neuron block of HICANN 0, where
+    # marocco's enum order places the neurons (the default placement is clustered around
+    # the wafer's centre since issue 14)
+    a = _membrane(sim, wafer_seed=1, trial_seed=1, neuron_placement="enum_asc")
+    a_again = _membrane(sim, wafer_seed=1, trial_seed=1, neuron_placement="enum_asc")
+    b = _membrane(sim, wafer_seed=1, trial_seed=2, neuron_placement="enum_asc")
     np.testing.assert_array_equal(a, a_again)              # seeds reproduce bit for bit
     diff = a - ideal
     # noise 5 mV hw = 0.5 mV bio at alpha 10, plus a fixed offset per neuron (2 mV hw)

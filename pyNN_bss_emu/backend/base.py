@@ -17,11 +17,17 @@ from pyNN import errors
 
 from ..engine import Network
 from ..engine.sources import stream_keys
+from ..mapping.options import AUTO_NEURON_SIZE, AUTO_SIZE_SENTINEL
 from . import progress
 from .current_sources import CurrentSourceRecord, CurrentSources
 from .invalidation import Change, Invalidation, Rules, Work
 from .options import SetupOptions
 from .records import STP_NAMES, PopulationRecord, ProjectionRecord
+
+
+def _size_code(size: int | str) -> int:
+    """A neuron size as stored per cell: denmems, or the sentinel of ``"auto"``."""
+    return AUTO_SIZE_SENTINEL if size == AUTO_NEURON_SIZE else int(size)
 
 
 class NotMappedError(RuntimeError):
@@ -70,8 +76,9 @@ class Backend:
         rec = PopulationRecord(
             key=len(self.populations), label=label, size=size, kind=kind, nodes=nodes,
             neuron_index=neuron_index, source_index=source_index, cell_offset=self._n_cells,
-            neuron_size=np.full(size, self.options.mapping.neuron_placement.default_neuron_size
-                                if kind == "neurons" else 0, dtype=np.int64),
+            neuron_size=np.full(size, _size_code(
+                self.options.mapping.neuron_placement.default_neuron_size)
+                if kind == "neurons" else 0, dtype=np.int64),
             expected_rate=np.zeros(size))
         self.populations.append(rec)
         self._n_cells += size
@@ -131,8 +138,9 @@ class Backend:
                     values: np.ndarray) -> None:
         self.network.set_initial(pop.neuron_index[idx], variable, values, apply_now=True)
 
-    def set_neuron_size(self, pop: PopulationRecord, idx: np.ndarray, size: int) -> None:
-        pop.neuron_size[idx] = size
+    def set_neuron_size(self, pop: PopulationRecord, idx: np.ndarray, size: int | str
+                        ) -> None:
+        pop.neuron_size[idx] = _size_code(size)
         self.invalidation.changed(Change.PLACEMENT)
 
     def place_on_hicann(self, pop: PopulationRecord, idx: np.ndarray, hicanns: tuple) -> None:

@@ -340,15 +340,6 @@ def _combined_shape(recs: list[CurrentSourceRecord], dt: float) -> stim.Waveform
         noise_dt_ms=min(noises) if noises else 0.0)
 
 
-def _neuron_size_of_cells(populations: list[PopulationRecord]) -> np.ndarray:
-    """Denmems per logical neuron of every cell (0 for spike sources)."""
-    n_cells = max((pop.cell_offset + pop.size for pop in populations), default=0)
-    size = np.zeros(n_cells, dtype=np.int64)
-    for pop in populations:
-        size[pop.cells] = pop.neuron_size
-    return size
-
-
 def program_stimuli(currents: CurrentSources, populations: list[PopulationRecord], result,
                     cm_nF: np.ndarray, *, speedup: float, alpha: float,
                     big_capacitors: bool, wafer_seed: int, calibration: str
@@ -390,7 +381,7 @@ def program_stimuli(currents: CurrentSources, populations: list[PopulationRecord
         np.add.at(total, pos[pair_sel], values)
         requested[sel] = stim.resample(total[sel], dt, float(slot[sel[0]]))
     # amplitude: bio -> hardware -> 10 bits -> what the block's output realises -> bio
-    size = _neuron_size_of_cells(populations)[cells]
+    size = 2 * result.placement.width[cells]      # as placed (neuron_size="auto")
     scale = stim.hw_per_bio_current(cm_nF[neuron], size, big_capacitors, alpha, speedup)
     dac, negative, above = stim.quantise(requested * scale[:, None])
     hicann = result.placement.hicann[cells]

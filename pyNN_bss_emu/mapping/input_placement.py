@@ -159,7 +159,9 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
                  bandwidth_utilization: float = 0.8,
                  manual: Mapping[int, Sequence[int]] | None = None,
                  address_strategy: str = "high_first",
-                 chain_length: int | None = 3) -> SourcePlacement:
+                 chain_length: int | None = 3,
+                 multapses: str = "realise",
+                 hline_ok: np.ndarray | None = None) -> SourcePlacement:
     """Place the connected spike-source cells on input DNC mergers.
 
     .. rubric:: Parameters
@@ -183,6 +185,12 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
         Maximum synapse-driver chain length; a merger takes sources only while their driver
         requirement on every target HICANN stays within it (see module doc).  None: no such
         limit (only addresses and bandwidth split populations).
+    multapses : str
+        How the synapse stage treats repeated pairs (``"realise"`` or ``"per_projection"``);
+        the driver check counts them the same way.
+    hline_ok : bool array (384, 64) or None
+        Usable H-buses: a DNC merger whose sending H-bus is defective (or driven from a
+        missing neighbour, 6.4) cannot send, so it takes no sources (None: all usable).
 
     .. rubric:: Returns
 
@@ -227,8 +235,12 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
                          f"rate {rate[c]!r} Hz; rates must be finite and >= 0")
     rate_hw = np.where(to_place, rate, 0.0) * speedup
 
-    demand = DriverDemand(graph, placement) if chain_length is not None else None
-    state = _InputState(input_capable_mergers(mergers.block_to_merger), hicann_ok,
+    demand = DriverDemand(graph, placement, multapses) if chain_length is not None else None
+    capable = input_capable_mergers(mergers.block_to_merger)
+    if hline_ok is not None:
+        sending = wafer.sending_hline(np.arange(wafer.N_DNC_MERGERS))
+        capable &= np.asarray(hline_ok, dtype=bool)[:, sending]
+    state = _InputState(capable, hicann_ok,
                         bandwidth_utilization, address_strategy,
                         None if chain_length is None else int(chain_length), demand)
     source_pops = [p for p in np.unique(pop_of[to_place])]

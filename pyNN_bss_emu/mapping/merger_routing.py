@@ -16,9 +16,10 @@ Strategies:
   :func:`addresses.assign_addresses` will do it), the synapse-driver requirement
   (:func:`synapse_drivers.driver_requirements`, 14.8) of the merged source on every target
   HICANN stays <= ``chain_length``.  The requirement counts the connections from the merged
-  neurons to their targets per target neuron, receptor and 2-MSB decoder (multapses counted
-  once, as the synapse stage does).  Growth in a direction stops at the first block that
-  would break the chain length or the address pool.  A block on its own is never refused
+  neurons to their targets per target neuron, receptor and 2-MSB decoder (multapses
+  counted as the synapse stage realises them: ``multapses`` of :func:`route_mergers`).
+  Growth in a direction stops at the first block that would break the chain length or
+  the address pool.  A block on its own is never refused
   (it has to be routed somewhere); for the all-into-3 special case the whole merged set is
   checked once.
 * ``"minimize"`` (marocco's ``minimize_number_of_sending_repeaters``): try DNC
@@ -40,6 +41,7 @@ import numpy as np
 
 from ..hardware import wafer
 from .addresses import address_sequence
+from .options import MULTAPSE_MODES
 from .stp import stp_classes
 from .synapse_drivers import driver_requirements
 from .types import BioGraph, MappingError, MergerRouting, NeuronPlacement
@@ -135,16 +137,21 @@ def _sorted_unique(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class DriverDemand:
     """Synapse-driver requirement of candidate L1 sources (14.8), vectorised.
 
-    Holds the connections whose target neuron is placed, deduplicated per (pre, post,
-    receptor) (the synapse stage keeps one synapse per multapse) and sorted by pre cell (CSR
-    ``ptr``).  :meth:`max_drivers` takes any number of candidate sources at once: a
+    Holds the connections whose target neuron is placed, sorted by pre cell (CSR ``ptr``),
+    with multapses counted as the synapse stage will realise them (``multapses``, see
+    :data:`~pyNN_bss_emu.mapping.options.MULTAPSE_MODES`): ``"realise"`` every connection,
+    ``"per_projection"`` one per (pre, post, row class) and projection (marocco).
+    :meth:`max_drivers` takes any number of candidate sources at once: a
     candidate is a set of source cells with their 6-bit L1 addresses that would share one
     L1 bus; its requirement on target HICANN t is ``driver_requirements`` of the synapses
     from those cells to neurons on t, grouped per (target neuron, receptor, 2-MSB decoder
     ``address >> 4``); the method returns the maximum over target HICANNs.
     """
 
-    def __init__(self, graph: BioGraph, placement: NeuronPlacement) -> None:
+    def __init__(self, graph: BioGraph, placement: NeuronPlacement,
+                 multapses: str = "realise") -> None:
+        if multapses not in MULTAPSE_MODES:
+            raise ValueError(f"multapses={multapses!r}: expected one of {MULTAPSE_MODES}")
         n = max(int(graph.n_cells), 1)
         pre = np.asarray(graph.pre, dtype=np.int64)
         post = np.asarray(graph.post, dtype=np.int64)
@@ -155,9 +162,15 @@ class DriverDemand:
         class_key, stp_cls = stp_classes(np.asarray(graph.stp_key, dtype=np.int64)[keep])
         self.n_stp = class_key.size
         nc = 2 * self.n_stp
-        key = np.sort((pre[keep] * n + post[keep]) * nc + stp_cls * 2 + rec[keep])
-        if key.size:
-            key = key[np.r_[True, key[1:] != key[:-1]]]
+        key = (pre[keep] * n + post[keep]) * nc + stp_cls * 2 + rec[keep]
+        if multapses == "realise":
+            key = np.sort(key)
+        elif key.size:
+            # one synapse per pair and projection, as the synapse stage keeps it
+            proj = np.asarray(graph.projection, dtype=np.int64)[keep]
+            order = np.lexsort((proj, key))
+            key, proj = key[order], proj[order]
+            key = key[np.r_[True, (key[1:] != key[:-1]) | (proj[1:] != proj[:-1])]]
         self.n_cells = n
         self.n_classes = nc
         self.pre = key // (nc * n)
@@ -210,7 +223,8 @@ class DriverDemand:
 
 def route_mergers(graph: BioGraph, placement: NeuronPlacement,
                   strategy: str = DEFAULT_STRATEGY, chain_length: int | None = 3,
-                  address_strategy: str = "high_first") -> MergerRouting:
+                  address_strategy: str = "high_first",
+                  multapses: str = "realise") -> MergerRouting:
     """Assign every used neuron block to a DNC merger.
 
     .. rubric:: Parameters
@@ -228,6 +242,9 @@ def route_mergers(graph: BioGraph, placement: NeuronPlacement,
     address_strategy : str
         The L1 address order the simulated address assignment uses (must be the one
         :func:`addresses.assign_addresses` is called with).
+    multapses : str
+        How the synapse stage treats repeated pairs (``"realise"`` or ``"per_projection"``);
+        the driver requirement of ``"minimize_as_possible"`` counts them the same way.
 
     .. rubric:: Returns
 
@@ -250,7 +267,7 @@ def route_mergers(graph: BioGraph, placement: NeuronPlacement,
         block_to_merger = np.where(counts > 0, np.arange(N_NB)[None, :], -1)
     elif strategy == "minimize_as_possible" and chain_length is not None:
         block_to_merger = _minimize(counts, _chain_check(graph, placement, int(chain_length),
-                                                         seq))
+                                                         seq, multapses))
     else:
         block_to_merger = _minimize(counts)
 
@@ -261,13 +278,13 @@ def route_mergers(graph: BioGraph, placement: NeuronPlacement,
 
 
 def _chain_check(graph: BioGraph, placement: NeuronPlacement, chain_length: int,
-                 seq: np.ndarray) -> Callable | None:
+                 seq: np.ndarray, multapses: str = "realise") -> Callable | None:
     """``accept(rows, lo, hi)``: for HICANNs ``rows`` (int array), does the source made of
     neuron blocks ``lo[i]..hi[i]`` of HICANN ``rows[i]`` (on one DNC merger, addresses from a
     fresh pool in placement order) need <= ``chain_length`` drivers on every target?"""
     if np.size(graph.pre) == 0:
         return None
-    demand = DriverDemand(graph, placement)
+    demand = DriverDemand(graph, placement, multapses)
     placed = np.flatnonzero(placement.hicann >= 0)
     # placed neurons in placement order (HICANN, block, first column): the order in which
     # assign_addresses pops addresses; the neurons of a block range are contiguous

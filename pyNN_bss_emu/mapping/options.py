@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 
 from ..hardware import wafer
 
-__all__ = ["check_neuron_size", "NeuronPlacementOptions", "MergerRoutingOptions",
+__all__ = ["check_neuron_size", "check_neuron_size_or_auto", "AUTO_NEURON_SIZE",
+           "AUTO_SIZE_SENTINEL", "MULTAPSE_MODES", "PLACEMENT_STRATEGIES",
+           "NeuronPlacementOptions", "MergerRoutingOptions",
            "AddressAssignmentOptions", "InputPlacementOptions", "L1RoutingOptions",
            "SynapseRoutingOptions", "MappingOptions"]
 
@@ -38,18 +40,51 @@ def check_neuron_size(size, what: str = "neuron_size") -> int:
     return int(size)
 
 
+#: ``neuron_size="auto"``: the mapper chooses the size per population (``placement.auto_sizes``)
+AUTO_NEURON_SIZE = "auto"
+#: how an "auto" neuron size is stored in the per-cell integer arrays of the backend's
+#: records and of ``BioGraph.neuron_size`` (no real size is 0: sizes are even, 2..64)
+AUTO_SIZE_SENTINEL = 0
+
+
+def check_neuron_size_or_auto(size, what: str = "neuron_size") -> int | str:
+    """:func:`check_neuron_size`, or the string ``"auto"`` (returned as is)."""
+    if isinstance(size, str) and size == AUTO_NEURON_SIZE:
+        return AUTO_NEURON_SIZE
+    try:
+        return check_neuron_size(size, what)
+    except ValueError as err:
+        raise ValueError(f"{err}; or 'auto' (the mapper chooses)") from None
+
+
+#: automatic placement strategies (``mapping.placement``): marocco's enum orders and the
+#: connectivity clustering (``ClusterByPopulationConnectivity``)
+PLACEMENT_STRATEGIES = ("enum_asc", "enum_desc", "cluster")
+#: multapse policies of synapse routing: ``"realise"`` gives every connection of a pair its
+#: own hardware synapse where a slot is left; ``"per_projection"`` keeps one synapse per
+#: (pre, post, receptor, STP) and projection on a route, as marocco's per-projection weight
+#: matrix did (a second connection of the same pair in one projection is lost, the same
+#: pair in another projection is realised)
+MULTAPSE_MODES = ("realise", "per_projection")
+
+
 @dataclass(frozen=True)
 class NeuronPlacementOptions:
     """Neuron placement (marocco ``neuron_placement``).
 
     * ``default_neuron_size``: denmems per logical neuron (even, 2..64) of a population that
-      has no ``set_neuron_size()``; marocco's ``default_neuron_size`` (4).
-    * ``strategy``: order of the automatic placement, ``"enum_asc"`` (marocco's
+      has no ``set_neuron_size()``, or ``"auto"`` (the mapper chooses per population from
+      its in-degree, its largest weight and the wafer's room:
+      :func:`~pyNN_bss_emu.mapping.placement.auto_sizes`); marocco's
+      ``default_neuron_size`` (4).
+    * ``strategy``: order of the automatic placement: ``"cluster"`` (default; marocco's
+      ``ClusterByPopulationConnectivity``: strongly connected populations next to each other,
+      which shortens the L1 routes), ``"enum_asc"`` (marocco's default
       ``byNeuronBlockEnumAndPopulationIDasc``) or ``"enum_desc"``
       (:data:`~pyNN_bss_emu.mapping.placement.STRATEGIES`).
     """
-    default_neuron_size: int = 4
-    strategy: str = "enum_asc"
+    default_neuron_size: int | str = 4
+    strategy: str = "cluster"
 
 
 @dataclass(frozen=True)
@@ -102,8 +137,13 @@ class SynapseRoutingOptions:
 
     * ``driver_chain_length``: most synapse drivers chained behind one V-bus (1..56, the
       drivers of a quadrant); marocco's ``driver_chain_length`` (3).
+    * ``multapses``: ``"realise"`` (every connection of a repeated (pre, post) pair gets a
+      synapse of its own while the target neuron has free columns in the route's half rows)
+      or ``"per_projection"`` (marocco: one synapse per pair and projection; a repeat within
+      a projection is lost, :data:`MULTAPSE_MODES`).
     """
     driver_chain_length: int = wafer.DEFAULT_CHAIN_LENGTH
+    multapses: str = "realise"
 
 
 @dataclass(frozen=True)

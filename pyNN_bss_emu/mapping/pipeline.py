@@ -22,7 +22,7 @@ from . import addresses, input_placement, l1_routing, merger_routing, placement,
 from . import stp as _stp
 # the options live with the other stage options; re-exported so that
 # ``from pyNN_bss_emu.mapping.pipeline import MappingOptions`` keeps working
-from .options import MappingOptions
+from .options import AUTO_SIZE_SENTINEL, MULTAPSE_MODES, MappingOptions
 from .types import BioGraph, L1Routes, MappingError, MergerRouting, NeuronPlacement, \
     SourcePlacement
 
@@ -81,6 +81,9 @@ class MappingStatistics:
     #: synapse drivers in use per STP mode: ``{"static": n, "depression": n,
     #: "facilitation": n}`` (a driver carries one STP setting)
     stp_drivers: dict = field(default_factory=dict)
+    #: denmems per logical neuron of every neuron population, by label: as requested, or as
+    #: the mapper chose it for ``neuron_size="auto"`` (:func:`.placement.auto_sizes`)
+    neuron_sizes: dict = field(default_factory=dict)
 
     @property
     def synapse_loss(self) -> float:
@@ -99,6 +102,9 @@ class MappingStatistics:
         if self.stp_drivers:
             lines.append("  synapse drivers: " + ", ".join(f"{k} {v}" for k, v in
                                                          self.stp_drivers.items()))
+        if self.neuron_sizes:
+            lines.append("  neuron sizes: " + ", ".join(f"{k} {v}" for k, v in
+                                                      self.neuron_sizes.items()))
         for p in self.per_projection:
             lines.append(f"  projection {p.label}: {p.lost} of {p.requested} lost "
                          f"({100 * p.loss:.2f} %)")
@@ -326,7 +332,7 @@ def _parse_statistics(header: dict, path: str) -> dict:
         raise fail(f"expected a JSON object, got {type(stats).__name__}")
     names = [f.name for f in fields(MappingStatistics)]
     unknown = sorted(set(stats) - set(names))
-    optional = {"per_projection", "timings", "weights", "stp_drivers"}
+    optional = {"per_projection", "timings", "weights", "stp_drivers", "neuron_sizes"}
     missing = sorted(set(names) - set(stats) - optional)
     if unknown or missing:
         raise fail(f"unknown keys {unknown}, missing keys {missing}; expected the fields of "
@@ -350,7 +356,8 @@ def _parse_statistics(header: dict, path: str) -> dict:
             raise fail(f"per_projection[{i}] = {str(p)[:200]}; expected {{'label': str, "
                        "'requested', 'realized', 'lost': integers >= 0, requested = realized + "
                        "lost}")
-    for key, number in (("timings", (int, float)), ("weights", int), ("stp_drivers", int)):
+    for key, number in (("timings", (int, float)), ("weights", int), ("stp_drivers", int),
+                        ("neuron_sizes", int)):
         d = stats.get(key, {})
         if not isinstance(d, dict) or any(
                 not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, number)
@@ -454,8 +461,9 @@ def _build(data: dict, header: dict, stats: dict, path: str, graph: BioGraph | N
     c.equal("placement.width", last // wafer.BLOCK_COLUMNS, block, neuron,
             "the neuron stays inside its neuron block")
     if graph is not None:
+        # a population of neuron size "auto" may have any size the mapper chose
         size = np.asarray(graph.neuron_size, dtype=np.int64)[graph.population_of]
-        c.equal("placement.width", width, size // 2, neuron,
+        c.equal("placement.width", width, size // 2, neuron & (size != AUTO_SIZE_SENTINEL),
                 "half the population's neuron size")
     cols = np.repeat(hicann[neuron] * wafer.DENMEM_COLUMNS + x0[neuron], width[neuron]) + \
         _ranges(width[neuron])
@@ -804,6 +812,13 @@ def fingerprint(graph: BioGraph) -> str:
         h.update(b"stp")
         h.update(np.ascontiguousarray(np.asarray(graph.stp_key, dtype=np.int64)).tobytes())
         h.update(b"|")
+    auto = ~np.asarray(graph.is_source, dtype=bool) & \
+        (np.asarray(graph.neuron_size) == AUTO_SIZE_SENTINEL)
+    if np.any(auto) and graph.max_neuron_size is not None:
+        # what bounds an "auto" size (issue 14): the weights' largest realisable size
+        h.update(b"max_neuron_size")
+        h.update(np.ascontiguousarray(graph.max_neuron_size[auto].astype(np.int64)).tobytes())
+        h.update(b"|")
     if np.any(graph.stimulus >= 0):      # current stimuli (issue 12) take FG blocks
         h.update(b"stimulus")
         h.update(np.ascontiguousarray(np.asarray(graph.stimulus, dtype=np.int64)).tobytes())
@@ -853,15 +868,17 @@ def _route_and_allocate(graph, place, options: MappingOptions, strategy, defects
     """The stages after neuron placement for one merger strategy."""
     chain_length = options.synapse_routing.driver_chain_length
     address_strategy = options.address_assignment.strategy
+    multapses = options.synapse_routing.multapses
     mergers = timed("merger_routing", merger_routing.route_mergers, graph, place,
                     strategy=strategy, chain_length=chain_length,
-                    address_strategy=address_strategy)
+                    address_strategy=address_strategy, multapses=multapses)
     neuron_addr = timed("address_assignment", addresses.assign_addresses, place, mergers,
                         strategy=address_strategy)
     sources = timed("input_placement", input_placement.place_inputs, graph, place, mergers,
                     defects.hicann_ok, speedup=options.speedup,
                     bandwidth_utilization=options.input_placement.bandwidth_utilization,
-                    chain_length=chain_length, address_strategy=address_strategy)
+                    chain_length=chain_length, address_strategy=address_strategy,
+                    multapses=multapses, hline_ok=defects.hline_ok)
     cell_hicann = np.where(place.hicann >= 0, place.hicann, sources.hicann)
     cell_merger = np.where(mergers.dnc_merger >= 0, mergers.dnc_merger, sources.dnc_merger)
     cell_address = np.where(neuron_addr >= 0, neuron_addr, sources.address)
@@ -877,7 +894,8 @@ def _route_and_allocate(graph, place, options: MappingOptions, strategy, defects
                   conn_request, cell_address[pre], post_hicann, place.x0[post],
                   place.width[post], graph.receptor, routes.req_target, routes.req_vline,
                   routes.req_side, routes.req_ok, driver_ok=defects.driver_ok,
-                  chain_length=chain_length, conn_stp=graph.stp_key)
+                  chain_length=chain_length, conn_stp=graph.stp_key,
+                  allow_multapses=multapses == "realise", conn_projection=graph.projection)
     return mergers, neuron_addr, sources, routes, conn_request, alloc
 
 
@@ -892,6 +910,9 @@ def map_network(graph: BioGraph, options: MappingOptions, defects,
     ``SynapseLossError`` when synapses are lost and the options do not allow it.
     """
     timings: dict[str, float] = {}
+    if options.synapse_routing.multapses not in MULTAPSE_MODES:
+        raise ValueError(f"synapse_routing.multapses={options.synapse_routing.multapses!r}: "
+                         f"expected one of {MULTAPSE_MODES}")
     strategies = AUTO_MERGER_STRATEGIES if options.merger_routing.strategy == "auto" \
         else (options.merger_routing.strategy,)
     n_stages = 1 + 5 * len(strategies)    # placement, then 5 stages per merger strategy
@@ -907,6 +928,8 @@ def map_network(graph: BioGraph, options: MappingOptions, defects,
         return out
 
     t_start = time.perf_counter()
+    request = graph       # what was asked for: the fingerprint and conditions describe it
+    graph = placement.resolve_auto_sizes(graph, defects.denmem_ok, defects.hicann_ok)
     place = timed("neuron_placement", placement.place_neurons, graph, defects.denmem_ok,
                   defects.hicann_ok, strategy=options.neuron_placement.strategy)
     best = None
@@ -943,20 +966,32 @@ def map_network(graph: BioGraph, options: MappingOptions, defects,
         sources_placed=int(np.sum(sources.hicann >= 0)),
         hicanns_used=int(used.size), l1_routes=int(routes.req_ok.size),
         l1_routes_failed=int(np.sum(~routes.req_ok)), per_projection=per_proj,
-        timings=timings, stp_drivers=_stp.driver_mode_counts(alloc.driver_stp))
+        timings=timings, stp_drivers=_stp.driver_mode_counts(alloc.driver_stp),
+        neuron_sizes=_neuron_sizes(graph))
     lost_parts = (stats.synapses_lost_l1 + stats.synapses_lost_drivers
                   + stats.synapses_lost_synapse_array + stats.synapses_lost_multapse)
     if stats.synapses_realized + stats.synapses_lost != stats.synapses_requested \
             or lost_parts != stats.synapses_lost:
         raise AssertionError(f"synapse accounting does not add up: {stats}")
     result = MappingResult(place, mergers, neuron_addr, sources, routes, realized, delay, stats,
-                           fingerprint(graph), syn_hicann=np.asarray(alloc.hicann),
+                           fingerprint(request), syn_hicann=np.asarray(alloc.hicann),
                            syn_row=np.asarray(alloc.row), syn_column=np.asarray(alloc.column),
                            driver_stp=np.asarray(alloc.driver_stp),
-                           conditions=mapping_conditions(graph, options, defects))
+                           conditions=mapping_conditions(request, options, defects))
     if stats.synapses_lost and not options.continue_despite_synapse_loss:
         raise _synapse_loss_error(stats)
     return result
+
+
+def _neuron_sizes(graph: BioGraph) -> dict:
+    """Denmems per logical neuron of every non-empty neuron population, by label (sizes
+    already resolved; a label used by several populations reports the last one)."""
+    out = {}
+    for p in range(int(np.size(graph.size))):
+        if not graph.is_source[p] and graph.size[p] > 0:
+            label = str(graph.label[p]) if p < len(graph.label) else str(p)
+            out[label] = int(graph.neuron_size[p])
+    return out
 
 
 def _synapse_loss_error(stats: MappingStatistics,
@@ -967,8 +1002,8 @@ def _synapse_loss_error(stats: MappingStatistics,
         f"({100 * stats.synapse_loss:.2f} %): {stats.synapses_lost_l1} on failed L1 routes, "
         f"{stats.synapses_lost_drivers} for want of synapse drivers, "
         f"{stats.synapses_lost_synapse_array} for want of synapse slots, "
-        f"{stats.synapses_lost_multapse} multapses (one synapse per neuron pair and "
-        "route). "
+        f"{stats.synapses_lost_multapse} multapses (repeats of a neuron pair within one "
+        "projection with multapses='per_projection'). "
         "Use setup(continue_despite_synapse_loss=True) to run anyway (lost synapses "
         "transmit nothing), a larger neuron_size, a longer driver_chain_length, or fewer "
         "connections.\n" + str(stats), stats)

@@ -21,21 +21,57 @@ Order of work (as marocco's ``NeuronPlacement``):
 The placement front only moves forward (marocco drops a neuron block as soon as the current
 request no longer fits into it), so space left behind in a block is not revisited by later
 populations.
+
+Strategy ``cluster`` (our version of marocco's ``ClusterByPopulationConnectivity``, reference
+14.3): strongly connected populations are placed next to each other, so that their L1 routes
+are short and cross few HICANNs.  The populations are ordered greedily: first the one with
+the most synapses to and from the others, then always the unplaced one with the most
+synapses to those already placed (ties: more synapses in total, then lower index).  Each
+population is then placed around the centre of its already placed partners (their mean
+HICANN position, weighted by the synapses between them; the wafer's centre for the first
+one): the usable HICANNs are walked by increasing distance from that point, a spiral around
+it (ties: lower enum), and free runs of columns are filled as above.  Space left free in a
+partly filled block is used by later populations (no forward-only front).
+
+Neuron size ``"auto"`` (:func:`auto_sizes`): populations whose ``BioGraph.neuron_size`` is
+:data:`~pyNN_bss_emu.mapping.options.AUTO_SIZE_SENTINEL` get a size chosen from their
+in-degree, their weights (``BioGraph.max_neuron_size``) and the room on the wafer;
+:func:`resolve_auto_sizes` returns the graph with the chosen sizes.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from ..hardware import current_stimulus, wafer
+from .options import AUTO_SIZE_SENTINEL, PLACEMENT_STRATEGIES
 from .types import BioGraph, MappingError, NeuronPlacement, ResourceExhaustedError
 
-#: placement strategies: wafer enum order of blocks, populations ascending / descending
-STRATEGIES = ("enum_asc", "enum_desc")
+#: placement strategies: wafer enum order of blocks, populations ascending / descending;
+#: connectivity clustering
+STRATEGIES = PLACEMENT_STRATEGIES
 #: marocco's names for the same strategies
 _ALIASES = {"byNeuronBlockEnumAndPopulationIDasc": "enum_asc",
-            "byNeuronBlockEnumAndPopulationID": "enum_desc"}
+            "byNeuronBlockEnumAndPopulationID": "enum_desc",
+            "ClusterByPopulationConnectivity": "cluster"}
+
+#: synapse sites one denmem sees: every row of its synapse array (224) has a synapse in its
+#: column (reference 3.2: a logical neuron of size s has 224 s synapses)
+SITES_PER_DENMEM = wafer.SYNAPSE_ROWS // 2
+#: the share of its synapse sites a neuron can be expected to use: rows belong to one L1
+#: route and one 2-MSB decoder each (14.8), so most sites of a neuron stay empty.  Measured
+#: on the 10 % microcircuit (~387 synapses per neuron): size 8 (1792 sites, 22 % of them
+#: requested) lost 11 % for want of drivers, size 10 (18 %) 7 %; :func:`auto_sizes` takes the
+#: smallest size whose sites times this share hold the mean in-degree
+AUTO_SITE_SHARE = 0.2
+#: the share of the usable denmems that ``"auto"`` sizes may take together: larger neurons
+#: spread the network over more HICANNs, which needs more and longer L1 routes (measured on
+#: the microcircuit with clustered placement: 36 % of the HICANNs lost 2.0 % on L1 routes,
+#: 48 % 2.3 %, 59 % 6.0 %)
+AUTO_WAFER_SHARE = 0.5
 
 ALLOWED_NEURON_SIZES = tuple(range(2, wafer.MAX_NEURON_SIZE + 1, 2))
 
@@ -111,6 +147,197 @@ def _check_manual_hicanns(graph: BioGraph, p: int, hicanns: Sequence, hicann_ok:
         if hi not in out:
             out.append(hi)
     return np.asarray(out, dtype=np.int64)
+
+
+# ---------------------------------------------------------------- neuron size "auto"
+def _even_up(x: np.ndarray) -> np.ndarray:
+    """The smallest even integer >= x, at least 2 and at most 64."""
+    s = 2 * np.ceil(np.asarray(x, dtype=float) / 2.0)
+    return np.clip(s, 2, wafer.MAX_NEURON_SIZE).astype(np.int64)
+
+
+def auto_sizes(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray) -> np.ndarray:
+    """Neuron size (denmems) for every population whose size is ``"auto"``
+    (:data:`AUTO_SIZE_SENTINEL`); the other entries are returned unchanged.
+
+    1. in-degree: one size for all "auto" populations, the smallest even ``s`` with
+       ``k <= AUTO_SITE_SHARE * 224 * s``, ``k`` the mean number of incoming connections per
+       neuron of those populations (multapses included).  One size, not one per
+       population: the synapse rows of a HICANN are shared by all its neurons and a route's
+       half-row demand is the maximum over its target neurons (14.8), so a narrow neuron
+       sets the demand for its wider neighbours (measured on the 10 % microcircuit with
+       clustered placement: per-population sizes 8..14 lost 12-16 %, size 10 everywhere
+       9.4 %);
+    2. room: while these sizes need more than ``AUTO_WAFER_SHARE`` of the usable denmems
+       (both denmems of a column usable, on a usable HICANN; the other populations' denmems
+       deducted), the size is lowered by 2, down to 2;
+    3. weights: at most ``graph.max_neuron_size`` of the population (the largest size at
+       which its largest incoming weight is still realisable: a larger neuron has more
+       capacitance, so the same bio weight needs a larger hardware conductance, section
+       4.5), at least 2.  Populations that share a label (runs of one PyNN population) take
+       the smallest of their limits.
+    """
+    sizes = np.asarray(graph.neuron_size, dtype=np.int64).copy()
+    is_source = np.asarray(graph.is_source, dtype=bool)
+    pop_size = np.asarray(graph.size, dtype=np.int64)
+    auto = ~is_source & (sizes == AUTO_SIZE_SENTINEL) & (pop_size > 0)
+    if not auto.any():
+        return sizes
+    n_pop = sizes.size
+    incoming = np.bincount(graph.population_of[np.asarray(graph.post, dtype=np.int64)],
+                           minlength=n_pop)
+    k = float(incoming[auto].sum()) / float(pop_size[auto].sum())
+    size = int(_even_up(k / (AUTO_SITE_SHARE * SITES_PER_DENMEM)))
+    usable = int((np.asarray(denmem_ok, bool).all(axis=1)
+                  & np.asarray(hicann_ok, bool)[:, None]).sum()) * wafer.DENMEM_ROWS
+    fixed = int(np.sum(np.where(~is_source & ~auto, sizes * pop_size, 0)))
+    n_auto = int(pop_size[auto].sum())
+    while size > 2 and size * n_auto > AUTO_WAFER_SHARE * usable - fixed:
+        size -= 2
+    limit = np.full(n_pop, wafer.MAX_NEURON_SIZE, dtype=np.int64)
+    if graph.max_neuron_size is not None:
+        limit = np.asarray(graph.max_neuron_size, dtype=np.int64)
+        labels = [str(x) for x in graph.label] if len(graph.label) == n_pop else \
+            [str(p) for p in range(n_pop)]
+        _, group = np.unique(np.asarray(labels, dtype=str), return_inverse=True)
+        group_limit = np.full(int(group.max()) + 1, wafer.MAX_NEURON_SIZE, dtype=np.int64)
+        np.minimum.at(group_limit, group[auto], limit[auto])
+        limit = group_limit[group]
+    sizes[auto] = np.maximum(np.minimum(size, limit[auto] - limit[auto] % 2), 2)
+    return sizes
+
+
+def resolve_auto_sizes(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray
+                       ) -> BioGraph:
+    """``graph`` itself if no population asks for ``"auto"``, else a copy whose
+    ``neuron_size`` holds the sizes :func:`auto_sizes` chose."""
+    sizes = auto_sizes(graph, denmem_ok, hicann_ok)
+    if np.array_equal(sizes, np.asarray(graph.neuron_size, dtype=np.int64)):
+        return graph
+    return dataclasses.replace(graph, neuron_size=sizes)
+
+
+# ---------------------------------------------------------------- strategy "cluster"
+@dataclass
+class PopulationLinks:
+    """Synapses between populations, both directions summed, as a symmetric sparse table
+    (CSR over populations): the partners of population ``p`` are
+    ``partner[ptr[p]:ptr[p+1]]`` with ``synapses[...]``; ``total[p]`` their sum.  No
+    self-connections.  Sparse, so that networks of many small populations stay cheap."""
+    ptr: np.ndarray
+    partner: np.ndarray
+    synapses: np.ndarray
+    total: np.ndarray
+
+    @classmethod
+    def from_pairs(cls, a: np.ndarray, b: np.ndarray, n_pop: int) -> "PopulationLinks":
+        """From one (pre population, post population) pair per connection."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        keep = a != b
+        a, b = np.concatenate([a[keep], b[keep]]), np.concatenate([b[keep], a[keep]])
+        key, count = np.unique(a * n_pop + b, return_counts=True)
+        src, partner = key // n_pop, key % n_pop
+        ptr = np.searchsorted(src, np.arange(n_pop + 1))
+        synapses = count.astype(float)
+        return cls(ptr, partner, synapses,
+                   np.bincount(src, weights=synapses, minlength=n_pop))
+
+    @classmethod
+    def from_matrix(cls, w: np.ndarray) -> "PopulationLinks":
+        """From a dense symmetric matrix of synapse counts (for small examples)."""
+        w = np.asarray(w, dtype=float)
+        a, b = np.nonzero(w)
+        counts = w[a, b].astype(np.int64)
+        # half of the symmetric entries, repeated by their counts
+        up = a < b
+        return cls.from_pairs(np.repeat(a[up], counts[up]), np.repeat(b[up], counts[up]),
+                              w.shape[0])
+
+
+def _population_links(graph: BioGraph, neuron_pops: list[int]) -> PopulationLinks:
+    """:class:`PopulationLinks` among the populations ``neuron_pops`` (spike sources are
+    placed later, by input placement)."""
+    n_pop = int(np.size(graph.size))
+    pop_of = graph.population_of
+    a = pop_of[np.asarray(graph.pre, dtype=np.int64)]
+    b = pop_of[np.asarray(graph.post, dtype=np.int64)]
+    mask = np.zeros(n_pop, dtype=bool)
+    mask[neuron_pops] = True
+    keep = mask[a] & mask[b]
+    return PopulationLinks.from_pairs(a[keep], b[keep], n_pop)
+
+
+def cluster_order(links: PopulationLinks, pops: list[int]) -> list[int]:
+    """Greedy order of ``pops``: first the most connected one, then always the one with the
+    most synapses to those already chosen (ties: more synapses in total, then lower
+    index)."""
+    todo = np.zeros(links.total.size, dtype=bool)
+    todo[np.asarray(pops, dtype=np.int64)] = True
+    link = np.zeros(links.total.size)
+    order = []
+    for _ in range(int(todo.sum())):
+        best = link[todo].max()
+        cand = todo & (link == best)
+        best_total = links.total[cand].max()
+        nxt = int(np.flatnonzero(cand & (links.total == best_total))[0])
+        order.append(nxt)
+        todo[nxt] = False
+        sl = slice(links.ptr[nxt], links.ptr[nxt + 1])
+        link[links.partner[sl]] += links.synapses[sl]
+    return order
+
+
+def _spiral(cx: float, cy: float, hicanns: np.ndarray) -> np.ndarray:
+    """``hicanns`` by increasing distance of their grid position from (cx, cy), ties by
+    enum: a spiral around that point."""
+    d2 = (wafer.HICANN_X[hicanns] - cx) ** 2 + (wafer.HICANN_Y[hicanns] - cy) ** 2
+    return hicanns[np.lexsort((hicanns, d2))]
+
+
+def _place_clustered(graph: BioGraph, auto: list[int], todo_of, sizes: np.ndarray,
+                     free: np.ndarray, hicann: np.ndarray, x0: np.ndarray,
+                     width: np.ndarray) -> dict[int, int]:
+    """Strategy ``cluster`` (module docstring): place the populations ``auto`` (cells
+    ``todo_of(p)``) into ``free``; fills ``hicann``/``x0``/``width``; returns the unplaced
+    count per population."""
+    links = _population_links(graph, auto)
+    usable = np.flatnonzero(free.any(axis=1))
+    centre = (float(wafer.HICANN_X[usable].mean()), float(wafer.HICANN_Y[usable].mean())) \
+        if usable.size else (0.0, 0.0)
+    n_pop = links.total.size
+    # per population: sum of the grid positions of its placed neurons, and their number
+    sum_x, sum_y, count = np.zeros(n_pop), np.zeros(n_pop), np.zeros(n_pop)
+    unplaced: dict[int, int] = {}
+    for p in cluster_order(links, auto):
+        todo = todo_of(p)
+        n, w = int(todo.size), int(sizes[p]) // 2
+        if n == 0:
+            continue
+        sl = slice(links.ptr[p], links.ptr[p + 1])
+        partner, syn = links.partner[sl], links.synapses[sl]
+        placed = count[partner] > 0
+        partner, syn = partner[placed], syn[placed]
+        if syn.size:     # the partners' mean positions, weighted by the synapses
+            cx = float(np.dot(syn, sum_x[partner] / count[partner]) / syn.sum())
+            cy = float(np.dot(syn, sum_y[partner] / count[partner]) / syn.sum())
+        else:
+            cx, cy = centre
+        hs = _spiral(cx, cy, np.flatnonzero(free.any(axis=1)))
+        row, start, length = _runs(free[hs])
+        run, xs, _ = _fill(n, w, start, length)
+        k = run.size
+        cells = todo[:k]
+        hicann[cells] = hs[row[run]]
+        x0[cells] = xs
+        width[cells] = w
+        _claim(free, hs[row[run]], xs, w)
+        sum_x[p] += float(wafer.HICANN_X[hicann[cells]].sum())
+        sum_y[p] += float(wafer.HICANN_Y[hicann[cells]].sum())
+        count[p] += k
+        if k < n:
+            unplaced[p] = n - k
+    return unplaced
 
 
 # ---------------------------------------------------------------- free runs of columns
@@ -273,7 +500,7 @@ def _place_all_stimulated(graph: BioGraph, sizes: np.ndarray, manual: list[int],
 
 # ---------------------------------------------------------------- main entry
 def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
-                  strategy: str = "enum_asc") -> NeuronPlacement:
+                  strategy: str = "cluster") -> NeuronPlacement:
     """Place every neuron cell of ``graph`` on the wafer.
 
     .. rubric:: Parameters
@@ -286,8 +513,9 @@ def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
     hicann_ok : bool array (384,)
         HICANN present and usable.
     strategy : str
-        ``"enum_asc"`` (default, marocco's ``byNeuronBlockEnumAndPopulationIDasc``) or
-        ``"enum_desc"`` (same blocks, populations in decreasing index).
+        ``"enum_asc"`` (default, marocco's ``byNeuronBlockEnumAndPopulationIDasc``),
+        ``"enum_desc"`` (same blocks, populations in decreasing index) or ``"cluster"``
+        (connected populations next to each other; module docstring).
 
     .. rubric:: Returns
 
@@ -316,6 +544,7 @@ def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
     if hicann_ok.shape != (wafer.N_HICANN,):
         raise ValueError(f"hicann_ok must have shape (384,), got {hicann_ok.shape}")
 
+    graph = resolve_auto_sizes(graph, denmem_ok, hicann_ok)
     sizes = validate_neuron_sizes(graph)
     pop_size = np.asarray(graph.size, dtype=np.int64)
     is_source = np.asarray(graph.is_source, dtype=bool)
@@ -370,10 +599,15 @@ def place_neurons(graph: BioGraph, denmem_ok: np.ndarray, hicann_ok: np.ndarray,
         width[cells] = w
         _claim(free, hs[row[run]], xs, w)
 
-    # 2. auto placement over all neuron blocks in wafer enum order, with a forward-only front
-    row, start, length = _runs(free)
-    front = 0
-    unplaced: dict[int, int] = {}
+    # 2. auto placement: clustered, or over all neuron blocks in wafer enum order with a
+    #    forward-only front
+    if strategy == "cluster":
+        unplaced = _place_clustered(graph, auto, unstimulated, sizes, free, hicann, x0, width)
+        auto = []
+    else:
+        row, start, length = _runs(free)
+        front = 0
+        unplaced = {}
     for p in auto:
         todo = unstimulated(p)
         n, w = int(todo.size), int(sizes[p]) // 2

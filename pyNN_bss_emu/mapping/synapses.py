@@ -36,11 +36,20 @@ Synapse allocation (per synapse, marocco ``SynapseStepper``)
 Simplifications and choices (vs marocco)
     * Standard cells only: excitatory -> left synaptic input, inhibitory -> right input, so
       the input side of a receptor is fixed.
-    * **Multapses**: one connection = one hardware synapse, and a second connection between
-      the same source and target neuron with the same receptor and STP key on one route is
-      lost (``lost_multapse``), mirroring marocco, whose per-projection weight matrix holds
-      one synapse per (pre, post) pair.  ``allow_multapses=True`` realises them as separate
-      synapses instead (they are ordinary extra slots).
+    * **Multapses** (connections repeating a (source, target neuron, receptor, STP key)
+      on one route): with ``allow_multapses=True`` (the default; ``multapses="realise"``
+      of the mapping options) each is an ordinary synapse of its group: it takes another
+      free column of the target neuron in the group's half rows (another column of the
+      same half row, or a half row of another row or driver of the route; a neuron of
+      ``w`` columns offers ``w / 2`` columns of each parity per row), so the driver
+      requirement counts it, and
+      it is lost only when no slot is left (``lost_drivers`` or ``lost_synapse_array``
+      like any synapse).  With ``allow_multapses=False`` one synapse per pair is kept and
+      the repeats are lost (``lost_multapse``): per pair and projection when
+      ``conn_projection`` is given (marocco's per-projection weight matrix holds one
+      synapse per (pre, post) pair, so a repeat in another projection is realised, which
+      is why the 2022 microcircuit demo split its multapses into extra projections), per
+      pair and route otherwise.
     * Proportional reductions never give a key more than it needs (marocco's may).
     * Loss attribution: synapses on failed routes -> ``lost_l1``; synapses on a route that
       got fewer drivers than it needed (chain length, oversubscription, rejection) ->
@@ -77,8 +86,8 @@ class SynapseAllocation:
     ``synapse_decoder[k]`` (4-LSB decoder = ``address & 15``).
 
     Per request ``q``: ``drivers_requested[q]``, ``drivers_assigned[q]``,
-    ``primary_driver[q]``, ``synapses_requested[q]`` (synapses the route represents after
-    multapse removal).
+    ``primary_driver[q]``, ``synapses_requested[q]`` (synapses the route represents: every
+    connection, or without ``allow_multapses`` those left after dropping the repeats).
 
     Per HICANN: ``driver_request[h, d]`` request owning driver d (-1 free, -2 defect);
     ``driver_stp[h, d]`` the STP key the driver is configured for (-1 unused, 0 static,
@@ -289,6 +298,23 @@ def _place(order, g_start, g_count, g_key, g_hicann, g_x0, g_width, hr_ptr, hr_r
                         break
 
 
+# ---------------------------------------------------------------- multapses
+def _repeats(key: np.ndarray, projection: np.ndarray | None) -> np.ndarray:
+    """True for every connection whose ``key`` (route, neuron, row class, address) -- and
+    ``projection``, if given -- equals that of an earlier connection: the repeats of a pair
+    that ``allow_multapses=False`` drops (the first connection of each pair is kept)."""
+    order = np.lexsort((key,) if projection is None else (projection, key))
+    k = key[order]
+    same = k[1:] == k[:-1]
+    if projection is not None:
+        p = projection[order]
+        same &= p[1:] == p[:-1]
+    drop = np.zeros(key.size, dtype=bool)
+    # lexsort is stable: within a run of equal keys the earliest connection comes first
+    drop[order[1:][same]] = True
+    return drop
+
+
 # ---------------------------------------------------------------- the stage
 def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
                       conn_post_hicann: np.ndarray, conn_post_x0: np.ndarray,
@@ -297,16 +323,20 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
                       req_ok: np.ndarray, driver_ok: np.ndarray | None = None,
                       synapse_ok: np.ndarray | None = None,
                       chain_length: int = wafer.DEFAULT_CHAIN_LENGTH,
-                      allow_multapses: bool = False,
-                      conn_stp: np.ndarray | None = None) -> SynapseAllocation:
+                      allow_multapses: bool = True,
+                      conn_stp: np.ndarray | None = None,
+                      conn_projection: np.ndarray | None = None) -> SynapseAllocation:
     """Synapse-driver assignment and synapse allocation on all target HICANNs.
 
     Per connection k: ``conn_request[k]`` request (L1 route) carrying it or -1,
     ``conn_pre_address[k]`` 6-bit L1 address of its source on that route, the target neuron
     (HICANN, first column, width), ``conn_receptor[k]`` 0 exc / 1 inh, ``conn_stp[k]`` its
-    STP key (:mod:`.stp`; default all 0, static).  Per request q: target HICANN, V-bus and
+    STP key (:mod:`.stp`; default all 0, static), ``conn_projection[k]`` its projection
+    (used only without ``allow_multapses``: a repeated pair is dropped only within one
+    projection; default None: within the route).  Per request q: target HICANN, V-bus and
     driver side it arrives on, routed flag.  ``driver_ok`` (384, 224) and
-    ``synapse_ok`` (384, 448, 256) are defect masks (True = usable).
+    ``synapse_ok`` (384, 448, 256) are defect masks (True = usable).  ``allow_multapses``:
+    see "Multapses" in the module docstring.
     """
     t0 = time.perf_counter()
     timings = {}
@@ -326,7 +356,9 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     for name, arr in (("conn_pre_address", address), ("conn_post_hicann", post_h),
                       ("conn_post_x0", x0_all), ("conn_post_width", w_all),
                       ("conn_receptor", rec_all)) + (
-                          () if stp_all is None else (("conn_stp", stp_all),)):
+                          () if stp_all is None else (("conn_stp", stp_all),)) + (
+                          () if conn_projection is None else
+                          (("conn_projection", np.asarray(conn_projection)),)):
         if arr.shape != (n_conn,):
             raise ValueError(f"{name} must have shape ({n_conn},), got {arr.shape}")
     for name, arr in (("req_vline", req_vline), ("req_side", req_side), ("req_ok", req_ok)):
@@ -379,18 +411,19 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
 
     # sort by (request, neuron, row class, address): groups (request, neuron, row class,
     # 2-MSB decoder) become contiguous and multapses (same address, neuron, receptor and STP
-    # key on one route) adjacent; one hardware synapse per multapse is kept (the first)
+    # key on one route) adjacent
     full_key = ((q * wafer.DENMEM_COLUMNS + x0) * n_cls + rcls) * 64 + a
-    order = np.argsort(full_key, kind="stable")
-    sorted_key = full_key[order]
     lost_multapse = 0
-    if not allow_multapses and order.size:
-        dup = np.zeros(order.size, dtype=bool)
-        dup[1:] = sorted_key[1:] == sorted_key[:-1]
-        lost_multapse = int(dup.sum())
-        if lost_multapse:
-            order = order[~dup]
-            sorted_key = sorted_key[~dup]
+    if allow_multapses or not idx.size:
+        order = np.argsort(full_key, kind="stable")
+    else:
+        proj = None if conn_projection is None else \
+            np.asarray(conn_projection, dtype=np.int64)[idx]
+        drop = _repeats(full_key, proj)
+        lost_multapse = int(drop.sum())
+        kept = np.flatnonzero(~drop)
+        order = kept[np.argsort(full_key[kept], kind="stable")]
+    sorted_key = full_key[order]
     group_key = sorted_key >> 4                      # drop the 4 LSBs: decoder = a >> 4
     if order.size:
         starts = np.concatenate([[0], np.flatnonzero(np.diff(group_key)) + 1])

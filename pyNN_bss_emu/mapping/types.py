@@ -45,6 +45,10 @@ class BioGraph:
     Current stimuli (issue 12): ``stimulus[c]`` the current stimulus cell ``c`` needs (-1:
     none; one id per distinct combination of current sources, named by
     ``stimulus_label[id]``); each stimulated neuron needs an FG block of its own.
+    Neuron size ``"auto"`` (issue 14): ``neuron_size[p] == 0``
+    (:data:`~pyNN_bss_emu.mapping.options.AUTO_SIZE_SENTINEL`) lets the mapper choose;
+    ``max_neuron_size[p]`` (optional) is the largest size at which the population's largest
+    incoming weight can still be realised (None: 64 for all).
     """
     size: np.ndarray
     is_source: np.ndarray
@@ -60,8 +64,15 @@ class BioGraph:
     stp_key: np.ndarray = None
     stimulus: np.ndarray = None
     stimulus_label: list = field(default_factory=list)
+    max_neuron_size: np.ndarray = None
 
     def __post_init__(self) -> None:
+        if self.max_neuron_size is not None:
+            self.max_neuron_size = np.asarray(self.max_neuron_size, dtype=np.int64)
+            if self.max_neuron_size.shape != np.shape(self.size):
+                raise ValueError(f"max_neuron_size must have one entry per population "
+                                 f"({np.size(self.size)}), got shape "
+                                 f"{self.max_neuron_size.shape}")
         if self.stimulus is None:
             self.stimulus = np.full(self.n_cells, -1, dtype=np.int64)
         else:
