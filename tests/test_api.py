@@ -221,8 +221,9 @@ def test_set_and_get_on_views(sim):
 
 
 @pytest.mark.both_modes
-def test_set_on_view_affects_simulation(sim):
-    """Only the neurons of the view get the current and fire."""
+def test_set_on_view_affects_simulation(sim, mode):
+    """Only the neurons of the view get the current and fire (on the wafer each at the rate
+    of its realised parameters, docs/substrate.md)."""
     p = sim.Population(6, sim.IF_cond_exp())
     p[[1, 4]].set(i_offset=1.0)
     p.record("spikes")
@@ -230,8 +231,11 @@ def test_set_on_view_affects_simulation(sim):
     counts = p.get_spike_counts()
     n_expected = 1 + int(np.floor((100.0 - ceil_to_grid(lif_first_spike(1.0)))
                                   / (ceil_to_grid(lif_first_spike(1.0)) + 0.1)))
-    assert {p.id_to_index(i): c for i, c in counts.items()} == \
-        {0: 0, 1: n_expected, 2: 0, 3: 0, 4: n_expected, 5: 0}
+    got = {p.id_to_index(i): c for i, c in counts.items()}
+    if mode == "ideal":
+        assert got == {0: 0, 1: n_expected, 2: 0, 3: 0, 4: n_expected, 5: 0}
+    else:
+        assert [k for k in sorted(got) if got[k]] == [1, 4]
 
 
 def test_set_between_runs_changes_behaviour(sim):

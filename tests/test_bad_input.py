@@ -21,11 +21,12 @@ def _on_wafer(sim) -> bool:
 def _assert_first_spike(sim, t_first: float, expected: float) -> None:
     """The first spike (ms after the run started) of an IF_cond_exp neuron with the default
     parameters and i_offset = 1 nA is the analytic LIF time: exact to the time step in ideal
-    mode; on the wafer within the calibrated neuron's residual mismatch (tau_m 8 %, E_l and V_th
-    about 1 %, brainscales1.md 11.1: a few per cent of the time), where a simulator broken by the
-    failed call would not spike at all or be far off."""
+    mode; on the wafer within the calibrated neuron's residual mismatch (per neuron tau_m ~25 %
+    and v_rest ~1 mV at alpha 10 with big capacitors, docs/substrate.md: at neuron size 4
+    and tau_m 20 ms 98 % of the wafer's neurons fire within 0.4x..2.7x of it), where a
+    simulator broken by the failed call would not spike at all or be far off."""
     if _on_wafer(sim):
-        assert t_first == pytest.approx(expected, rel=0.15)
+        assert expected / 3 < t_first < 4 * expected
     else:
         assert t_first == pytest.approx(expected, abs=1e-9)
 
@@ -33,6 +34,8 @@ def _assert_first_spike(sim, t_first: float, expected: float) -> None:
 def _still_usable(sim, duration=50.0):
     """Build a fresh neuron, run, and check it spikes exactly as the analytic LIF says; then
     run once more.  (reset() after a failed call is tested separately.)"""
+    if _on_wafer(sim):
+        duration = max(duration, 120.0)     # room for a slow wafer neuron (_assert_first_spike)
     p = sim.Population(1, sim.IF_cond_exp(i_offset=1.0))
     p.record("spikes")
     t0 = sim.get_current_time()

@@ -29,9 +29,9 @@ def _messages(record, category) -> list[str]:
 
 # ---------------------------------------------------------------- PyNN's defaults
 @pytest.mark.parametrize("cell, adapted", [
-    ("IF_cond_exp", {"tau_refrac": (0.1, 0.147)}),
-    ("IF_curr_exp", {"tau_refrac": (0.1, 0.147)}),
-    ("EIF_cond_exp_isfa_ista", {"tau_refrac": (0.1, 0.147), "delta_T": (2.0, 1.35)}),
+    ("IF_cond_exp", {"tau_refrac": (0.1, 0.1475)}),
+    ("IF_curr_exp", {"tau_refrac": (0.1, 0.1475)}),
+    ("EIF_cond_exp_isfa_ista", {"tau_refrac": (0.1, 0.1475), "delta_T": (2.0, 1.35)}),
 ])
 def test_pynn_defaults_run_on_the_wafer_with_one_warning_per_parameter(sim, cell, adapted):
     sim.setup(**WAFER)

@@ -39,18 +39,24 @@ E_synx        e_rev_E                     -16 + 614 * V   (warning above 1.4 V: 
 E_syni        e_rev_I                     568.33 * V
 V_reset       v_reset (shared, 3.5)       568.33 * V
 I_gl          tau_m                       sum_i c_i tau^-i (variant per capacitor/leak mode)
-I_pl          tau_refrac                  lookup DAC 10..1022 -> 1.73 µs..14.7 ns  [E: 1/I law]
-V_syntcx/i    tau_syn_E / tau_syn_I       lookup DAC 226..1022 -> 1.51..0.13 µs    [E: exp]
+I_pl          tau_refrac                  calibtic lookup table, DAC 10..1022 -> 1.73 µs..14.7 ns
+V_syntcx/i    tau_syn_E / tau_syn_I       calibtic lookup table, DAC 226..1022 -> 1.51..0.13 µs
 I_gladapt     a                           -0.2701 + 1.06392e8 a + 2.01736e13 a^2
 I_radapt      tau_w                       1 / (-1.222e-3 + 782.014 t + 1.07527e7 t^2)
 I_rexp        delta_T                     -38.5688 + 27164.6 dT + 3.7804e6 dT^2
 I_fire        b                           22.4037 + 1.8414e10 b - 5.7288e16 b^2
 ============  ==========================  ====================================================
 
-[E] The calibtic lookup tables of I_pl and V_syntc (``i_pl_lookup.dat``, ``v_syntc*_lookup.dat``)
-are not public in the reference; they are reconstructed from their documented end points:
-I_pl with the "1/I_pl law" of the calibration (tau = A / (DAC - d0), section 10.5), V_syntc as
-log-linear (subthreshold transistor: tau = tau0 * exp(-k (DAC - 226))).
+The lookup tables of I_pl and V_syntcx/V_syntci are calibtic's own
+(``include/calibtic/data/HMF/{i_pl,v_syntcx,v_syntci}_lookup.dat``, one hw time constant per
+DAC value), bundled unchanged in ``hardware/data/calibtic_*_lookup.txt``.  calibtic's
+``Lookup`` clips the input to the table's range and takes the last DAC whose value is still
+>= the request (no interpolation); here the table is interpolated (log-linear between DAC
+values) and rounded to the *nearest* DAC like every other cell, so a request can land one
+DAC higher than calibtic would put it (5 ms at 1e4: calibtic DAC 320, here 321, the nearer
+one: 0.504 vs 0.4995 µs).  The reverse transform at integer DACs is the table itself; a
+plateau (equal values at neighbouring DACs: 16 DACs of V_syntc repeat the value of the next
+one) inverts to one of its DACs, all of which realise the same value.
 
 The *allowed hardware range* of a parameter is the transform's domain (calibtic) intersected
 with the DAC range of the cell.  Values outside raise :class:`ParameterRangeError` (a
@@ -62,6 +68,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal, Mapping
 
 import numpy as np
@@ -74,6 +81,7 @@ __all__ = [
     "TransformSettings", "FGCell", "FG_CELLS", "i_gl_cell", "cell_for", "shared_fg_block",
     "HardwareParameters", "transform_parameters", "dac_to_bio", "parameter_ranges",
     "to_hw", "from_hw", "round_dac", "DISABLED_DAC", "TECHNICAL_DAC", "voltage_to_dac",
+    "LookupTable", "load_calibtic_lookup",
 ]
 
 # ---------------------------------------------------------------- constants (calibtic)
@@ -190,6 +198,7 @@ class FGCell:
     dac_range: tuple[int, int]
     form: str
     coeffs: tuple[float, ...]
+    lookup: "LookupTable | None" = field(default=None, compare=False, repr=False)
 
     # -- forward: hw -> (unrounded) DAC
     def to_dac(self, x: np.ndarray) -> np.ndarray:
@@ -200,14 +209,10 @@ class FGCell:
         if self.form == "negpow":        # sum c_i x^-i
             y = 1.0 / x
             return sum(ci * y ** i for i, ci in enumerate(c))
-        if self.form == "recip":         # d0 + A / x
-            d0, A = c
-            return d0 + A / x
-        if self.form == "exp":           # d_ref - ln(x / x_ref) / k
-            d_ref, x_ref, k = c
-            return d_ref - np.log(x / x_ref) / k
         if self.form == "onepoly":       # 1 / sum c_i x^i
             return 1.0 / sum(ci * x ** i for i, ci in enumerate(c))
+        if self.form == "lookup":        # calibtic table, inverted
+            return self.lookup.dac(x)
         raise AssertionError(self.form)
 
     # -- reverse: (continuous) DAC -> hw
@@ -218,14 +223,10 @@ class FGCell:
             return _solve_poly2(c, d)
         if self.form == "onepoly":
             return _solve_poly2(c, 1.0 / d)
-        if self.form == "recip":
-            d0, A = c
-            return A / (d - d0)
-        if self.form == "exp":
-            d_ref, x_ref, k = c
-            return x_ref * np.exp(-k * (d - d_ref))
         if self.form == "negpow":
             return 1.0 / _solve_negpow(c, d, 1.0 / self.domain[1], 1.0 / self.domain[0])
+        if self.form == "lookup":
+            return self.lookup.value(d)
         raise AssertionError(self.form)
 
     # -- natural coordinate of the mismatch model
@@ -244,6 +245,90 @@ class FGCell:
     def lsb(self) -> float:
         """Voltage (V) or relative current step of one DAC unit (for the programming noise)."""
         return V_FULL_SCALE / DAC_MAX if self.kind == "voltage" else 1.0 / DAC_MAX
+
+
+class LookupTable:
+    """A calibtic ``Lookup``: one hw value per DAC from ``first_dac`` on, monotone.
+
+    ``value(d)`` interpolates ln(value) linearly between DACs (exact at integer DACs; the
+    tables are close to exponential over a few DACs) and extrapolates the end segments, so
+    that a calibrated request just outside the table still maps to a DAC beyond the FG range
+    and is reported as clipped.  ``dac(x)`` is the inverse (continuous DAC); the value of a
+    plateau (equal values at neighbouring DACs) inverts to one of its DACs (calibtic's search
+    returns the last one; all realise the same value)."""
+
+    def __init__(self, name: str, first_dac: int, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=float)
+        step = np.diff(values)
+        if values.size < 2 or not (np.all(step <= 0) or np.all(step >= 0)) or \
+                np.any(values <= 0):
+            raise ValueError(f"lookup table {name}: values must be positive and monotone")
+        self.name = name
+        self.first_dac = int(first_dac)
+        self.values = values
+        self.dacs = np.arange(values.size, dtype=float) + first_dac
+        self._log = np.log(values)
+        falling = values[0] > values[-1]
+        # inverse: increasing ln(value); a plateau (equal values) keeps its two end DACs, so
+        # a request between the plateau and a neighbour interpolates towards the plateau's
+        # near end (np.interp never uses the zero-width segment between them)
+        lv, dv = (self._log[::-1], self.dacs[::-1]) if falling else (self._log, self.dacs)
+        new_value = np.diff(lv) > 0
+        keep = np.r_[True, new_value] | np.r_[new_value, True]
+        self._inv_log, self._inv_dac = lv[keep], dv[keep]
+
+    @property
+    def last_dac(self) -> int:
+        return self.first_dac + self.values.size - 1
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        """(smallest, largest) value of the table, hw SI."""
+        return float(self.values.min()), float(self.values.max())
+
+    def value(self, d: np.ndarray) -> np.ndarray:
+        """hw value at (continuous) DAC ``d``."""
+        return np.exp(_interp_extrapolated(np.asarray(d, dtype=float), self.dacs, self._log))
+
+    def dac(self, x: np.ndarray) -> np.ndarray:
+        """Continuous DAC realising hw value ``x`` (> 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lx = np.log(np.asarray(x, dtype=float))
+        return _interp_extrapolated(lx, self._inv_log, self._inv_dac)
+
+
+def _interp_extrapolated(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp`` with the first and last segments continued linearly beyond the ends."""
+    y = np.interp(x, xp, fp)
+    lo_slope = (fp[1] - fp[0]) / (xp[1] - xp[0])
+    hi_slope = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    y = np.where(x < xp[0], fp[0] + (x - xp[0]) * lo_slope, y)
+    return np.where(x > xp[-1], fp[-1] + (x - xp[-1]) * hi_slope, y)
+
+
+_DATA_DIR = Path(__file__).with_name("data")
+
+
+def load_calibtic_lookup(name: str) -> LookupTable:
+    """calibtic's default lookup table ``name`` ('i_pl', 'v_syntcx' or 'v_syntci') from the
+    bundled copy ``hardware/data/calibtic_<name>_lookup.txt`` (its header names the source
+    and the first DAC)."""
+    path = _DATA_DIR / f"calibtic_{name}_lookup.txt"
+    first = None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("# first_dac"):
+                first = int(line.split("=")[1])
+                break
+    if first is None:
+        raise ValueError(f"{path}: header line '# first_dac = N' missing")
+    return LookupTable(name, first, np.loadtxt(path, comments="#"))
+
+
+def _lookup_cell(name: str, table: LookupTable, kind: Literal["voltage", "current"]
+                 ) -> FGCell:
+    return FGCell(name, kind, True, "s", table.domain, (table.first_dac, table.last_dac),
+                  "lookup", (float(table.first_dac),), table)
 
 
 def _solve_poly2(c: tuple[float, ...], d: np.ndarray) -> np.ndarray:
@@ -318,15 +403,6 @@ def i_gl_cell(bigcap: bool, leak_mode: str) -> FGCell:
                   (0, DAC_MAX), "negpow", coeffs)
 
 
-def _recip_from_endpoints(d1, t1, d2, t2):
-    # tau = A / (d - d0) through (d1, t1), (d2, t2)
-    d0 = (t1 * d1 - t2 * d2) / (t1 - t2)
-    return d0, t1 * (d1 - d0)
-
-
-_I_PL = _recip_from_endpoints(10, 1.73e-6, 1022, 14.7e-9)
-_SYNTC_K = np.log(1.51e-6 / 0.13e-6) / (1022 - 226)
-
 FG_CELLS: dict[str, FGCell] = {
     "E_l": _linear("E_l"),
     "V_t": _linear("V_t"),
@@ -334,12 +410,10 @@ FG_CELLS: dict[str, FGCell] = {
     "E_synx": _linear("E_synx", -16.0, 614.0),
     "E_syni": _linear("E_syni"),
     "V_reset": _linear("V_reset"),
-    "I_pl": FGCell("I_pl", "current", True, "s", (14.7e-9, 1.73e-6), (10, 1022), "recip",
-                   _I_PL),
-    "V_syntcx": FGCell("V_syntcx", "voltage", True, "s", (0.13e-6, 1.51e-6), (226, 1022),
-                       "exp", (226.0, 1.51e-6, float(_SYNTC_K))),
-    "V_syntci": FGCell("V_syntci", "voltage", True, "s", (0.13e-6, 1.51e-6), (226, 1022),
-                       "exp", (226.0, 1.51e-6, float(_SYNTC_K))),
+    # calibtic's lookup tables (NeuronCalibration.cpp: I_pl from DAC 10, V_syntc from 226)
+    "I_pl": _lookup_cell("I_pl", load_calibtic_lookup("i_pl"), "current"),
+    "V_syntcx": _lookup_cell("V_syntcx", load_calibtic_lookup("v_syntcx"), "voltage"),
+    "V_syntci": _lookup_cell("V_syntci", load_calibtic_lookup("v_syntci"), "voltage"),
     "I_gladapt": FGCell("I_gladapt", "current", True, "S", (2.537e-9, 4958e-9), (0, DAC_MAX),
                         "poly", (-0.2701, 1.06392e8, 2.01736e13)),
     "I_radapt": FGCell("I_radapt", "current", True, "s", (2.93e-6, 35.4e-6), (1, DAC_MAX),
@@ -540,7 +614,8 @@ def transform_parameters(params: Mapping[str, np.ndarray],
                          cell_type: str | None = None, clip: bool = False,
                          warn_e_synx: bool = True,
                          clip_remedy: str = "pass clip=True",
-                         warn_clipped: bool = True) -> HardwareParameters:
+                         warn_clipped: bool = True, i_offset: str = "fold"
+                         ) -> HardwareParameters:
     """Bio parameters (PyNN names/units, arrays per neuron) -> hw values and default DACs.
 
     Out-of-range values raise :class:`ParameterRangeError` naming the parameter, the first
@@ -548,8 +623,13 @@ def transform_parameters(params: Mapping[str, np.ndarray],
     they are clipped to the range and one :class:`HardwareParameterWarning` per parameter is
     issued (unless ``warn_clipped`` is False: the caller reports ``result.clipped_details``
     itself); ``result.clipped`` lists the clipped parameters.  ``clip_remedy`` ends the error
-    message: how the caller's user switches clipping on.
+    message: how the caller's user switches clipping on.  ``i_offset``: 'fold' (a constant
+    current becomes a leak-potential shift) or 'drop' (calibtic's behaviour: ignored, with a
+    warning).
     """
+    if i_offset not in ("fold", "drop"):
+        raise ValueError(f"i_offset={i_offset!r}: expected 'fold' or 'drop'")
+    i_offset_policy = i_offset
     s = settings or TransformSettings()
     cell_type = _infer_cell_type(params, cell_type)
     adex = cell_type == CELL_TYPES[1]
@@ -573,6 +653,12 @@ def transform_parameters(params: Mapping[str, np.ndarray],
     # The denmem has no offset-current source (brainscales1.md 3.4).  A constant current I
     # is the same as a leak towards E_l + I*tau_m/cm (nA*ms/nF = mV): exact for IF_cond_exp
     # and for AdEx with a = 0; with a != 0 the subthreshold adaptation follows the shifted E_l.
+    if i_offset_policy == "drop" and np.any(i_offset != 0):
+        warnings.warn(
+            "i_offset is dropped: calibtic has no transformation for it and marocco ignored it "
+            "(preset='marocco'); preset='default' realises it as a shift of the leak potential",
+            HardwareParameterWarning, stacklevel=2)
+        i_offset = np.zeros(n)
     folded = bool(np.any(i_offset != 0))
     if folded:
         arrays["v_rest"] = arrays["v_rest"] + i_offset * arrays["tau_m"] / cm
