@@ -31,9 +31,9 @@ from pyNN_bss_emu.mapping.pipeline import MappingOptions as PipelineMappingOptio
 KEYWORD_ORDER = ("max_delay", "ideal", "strict", "stimulus_seed", "wafer_seed", "trial_seed",
                  "calibration", "voltage_alpha", "voltage_shift", "big_capacitors", "leak_mode",
                  "clip_parameters", "analog_recording_limit", "defects", "neuron_size",
-                 "continue_despite_synapse_loss", "driver_chain_length", "merger_routing",
-                 "l1_routing", "speedup", "weight_rounding", "mapping_file", "progress",
-                 "preset", "effects")
+                 "continue_despite_synapse_loss", "driver_chain_length", "neuron_placement",
+                 "merger_routing", "multapses", "l1_routing", "speedup", "weight_rounding",
+                 "mapping_file", "progress", "preset", "effects")
 #: keywords whose value is a whole branch of the tree (a dict of switches -> a dataclass)
 BRANCH_KEYWORDS = ("effects",)
 
@@ -90,7 +90,8 @@ def test_the_documented_defaults():
         "voltage_shift": 1.2, "big_capacitors": True, "leak_mode": "normal",
         "clip_parameters": None, "analog_recording_limit": False, "defects": "default",
         "neuron_size": 4, "continue_despite_synapse_loss": None, "driver_chain_length": 3,
-        "merger_routing": "auto", "l1_routing": "backbone+dijkstra", "speedup": 1e4,
+        "neuron_placement": "cluster", "merger_routing": "auto", "multapses": "realise",
+        "l1_routing": "backbone+dijkstra", "speedup": 1e4,
         "weight_rounding": "nearest", "mapping_file": None, "progress": None,
         "preset": "default", "effects": EffectOptions()}
 
@@ -177,17 +178,20 @@ def test_from_keywords_puts_every_value_in_its_place():
                  big_capacitors=False, leak_mode="fast", clip_parameters=True,
                  analog_recording_limit=True, defects={"hicann": 0.01}, neuron_size=8,
                  continue_despite_synapse_loss=True, driver_chain_length=20,
-                 merger_routing="one_to_one", l1_routing="dijkstra", speedup=2e3,
+                 neuron_placement="enum_desc", merger_routing="one_to_one",
+                 multapses="per_projection", l1_routing="dijkstra", speedup=2e3,
                  weight_rounding="stochastic", mapping_file="m.npz", progress=False,
                  preset="default", effects=EffectOptions(trial_noise=False))
     tree = SetupOptions.from_keywords(0.1, "auto", **given)
     assert tree == SetupOptions(
         ideal=True, strict=True,
         mapping=MappingOptions(
-            neuron_placement=NeuronPlacementOptions(default_neuron_size=8),
+            neuron_placement=NeuronPlacementOptions(default_neuron_size=8,
+                                                    strategy="enum_desc"),
             merger_routing=MergerRoutingOptions("one_to_one"),
             l1_routing=L1RoutingOptions("dijkstra"),
-            synapse_routing=SynapseRoutingOptions(driver_chain_length=20),
+            synapse_routing=SynapseRoutingOptions(driver_chain_length=20,
+                                                  multapses="per_projection"),
             speedup=2e3, continue_despite_synapse_loss=True, mapping_file="m.npz"),
         parameter_transform=ParameterTransformOptions(alpha=4.5, shift=1.075,
                                                       big_capacitors=False, leak_mode="fast",
@@ -296,10 +300,10 @@ ACCEPTED_NAMES = ", ".join(sorted(KEYWORD_ORDER))
      "setup(progress='yes'): expected True, False or None"),
     (0.1, "auto", {"neuron_size": 3}, ValueError,
      "neuron_size=3: a logical neuron needs an even number of denmems from 2 to 64 (it "
-     "spans both denmem rows inside one neuron block)"),
+     "spans both denmem rows inside one neuron block); or 'auto' (the mapper chooses)"),
     (0.1, "auto", {"neuron_size": True}, ValueError,
      "neuron_size=True: a logical neuron needs an even number of denmems from 2 to 64 (it "
-     "spans both denmem rows inside one neuron block)"),
+     "spans both denmem rows inside one neuron block); or 'auto' (the mapper chooses)"),
     # the default max_delay is checked too: 'auto' passes any time step
     (20.0, "auto", {}, None, None),
 ])
@@ -338,7 +342,7 @@ def test_check_neuron_size():
     ("voltage_shift", [("number, 0 … 1.8", False)]),
     ("leak_mode", [("'slow'", True), (", ", False), ("'normal'", True), (", ", False),
                    ("'fast'", True)]),
-    ("neuron_size", [("even integer, 2 … 64", False)]),
+    ("neuron_size", [("'auto'", True), (" or an even integer, 2 … 64", False)]),
     ("max_delay", [("'auto'", True), (" or a number of ms ≥ timestep", False)]),
     ("progress", [("True", True), (", ", False), ("False", True), (" or ", False),
                   ("None", True)]),
@@ -390,7 +394,8 @@ def test_the_tree_is_frozen_and_hashable():
 def test_mapping_options_defaults_are_the_former_flat_defaults():
     """What map_network used before the tree (the former flat MappingOptions)."""
     m = MappingOptions()
-    assert m.neuron_placement.strategy == "enum_asc"
+    assert m.neuron_placement.strategy == "cluster"           # issue 14: was "enum_asc"
+    assert m.synapse_routing.multapses == "realise"            # issue 14: new
     assert m.merger_routing.strategy == "auto"
     assert m.address_assignment.strategy == "high_first"
     assert m.l1_routing.algorithm == "backbone+dijkstra"
@@ -424,6 +429,11 @@ def test_mapping_options_agree_with_the_stage_functions():
     assert default(l1_routing.route_l1, "algorithm") == m.l1_routing.algorithm
     assert default(synapses.allocate_synapses, "chain_length") == \
         m.synapse_routing.driver_chain_length
+    assert default(synapses.allocate_synapses, "allow_multapses") == \
+        (m.synapse_routing.multapses == "realise")
+    assert default(merger_routing.route_mergers, "multapses") == m.synapse_routing.multapses
+    assert default(input_placement.place_inputs, "multapses") == m.synapse_routing.multapses
+    assert set(bo.KEYWORDS["neuron_placement"].accepts.values) == set(placement.STRATEGIES)
     # the stage modules' vocabularies contain the defaults
     assert m.neuron_placement.strategy in placement.STRATEGIES
     assert m.address_assignment.strategy in addresses.STRATEGIES

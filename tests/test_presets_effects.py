@@ -81,3 +81,52 @@ def test_marocco_preset_sets_what_marocco_did_and_keywords_win():
     assert default.preset == "default"
     with pytest.raises(ValueError, match="preset"):
         SetupOptions.from_keywords(0.1, "auto", preset="pymarocco")
+
+
+def test_marocco_preset_drops_i_offset_and_shares_v_reset_per_hicann():
+    """preset='marocco': i_offset is dropped with a warning (calibtic had no transformation
+    for it) where the default folds it into the leak potential; v_reset is one mean per HICANN
+    (marocco) where the default keeps one value per FG block."""
+    def run(preset):
+        sim.setup(timestep=0.1, ideal=False, defects="none", calibration="ideal",
+                  preset=preset, neuron_size=4)
+        # two populations with different v_reset on HICANN 0: 16 neurons of size 4 fill one
+        # neuron block, so 'a' and 'b' sit in different FG blocks of the same HICANN
+        a = sim.Population(64, sim.IF_cond_exp(v_reset=-70.0, i_offset=0.5), label="a")
+        b = sim.Population(64, sim.IF_cond_exp(v_reset=-60.0), label="b")
+        sim.place_on_hicann(a, [0])
+        sim.place_on_hicann(b, [0])
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            sim.run(1.0)
+        texts = [str(w.message) for w in rec]
+        return a.get("v_rest"), sim.get_backend(), texts
+
+    _, _, default_texts = run("default")
+    assert any("realised as a shift of the leak" in t for t in default_texts)
+    assert not any("i_offset is dropped" in t for t in default_texts)
+    _, _, marocco_texts = run("marocco")
+    assert any("i_offset is dropped" in t for t in marocco_texts)
+    assert not any("realised as a shift of the leak" in t for t in marocco_texts)
+    sim.end()
+
+
+def test_v_reset_one_value_per_fg_block_or_per_hicann():
+    """Two single-denmem neurons on HICANN 0, denmem 0 (FG block 0: top row, even column) and
+    denmem 1 (block 1: odd column), ask for v_reset -70 and -60 mV.  Shared per FG block (the
+    hardware) each keeps its own; shared per HICANN (marocco) both get the mean, -65 mV, and a
+    warning names the HICANN."""
+    from pyNN_bss_emu.hardware.calibration import realise_neuron_parameters
+    from pyNN_bss_emu.hardware.parameter_transform import HardwareParameterWarning
+    params = dict(cm=0.2, tau_m=10.0, tau_refrac=2.0, tau_syn_E=5.0, tau_syn_I=5.0,
+                  e_rev_E=0.0, e_rev_I=-80.0, v_rest=-65.0, v_thresh=-50.0,
+                  v_reset=np.array([-70.0, -60.0]))
+    layout = [(0, [0]), (0, [1])]
+    block = realise_neuron_parameters(params, layout, mode="ideal")
+    np.testing.assert_allclose(block.v_reset.v_reset_used, [-70.0, -60.0], atol=0.2)
+    with pytest.warns(HardwareParameterWarning, match=r"one value per HICANN.*HICANN 0"):
+        hicann = realise_neuron_parameters(params, layout, mode="ideal",
+                                           v_reset_sharing="hicann")
+    np.testing.assert_allclose(hicann.v_reset.v_reset_used, [-65.0, -65.0], atol=0.2)
+    with pytest.raises(ValueError, match="v_reset_sharing"):
+        realise_neuron_parameters(params, layout, mode="ideal", v_reset_sharing="reticle")

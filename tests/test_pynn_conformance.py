@@ -62,6 +62,9 @@ class Skip:
 class XFail:
     reason: str
     raises: type | tuple[type, ...]
+    #: False for assertions that hold or fail depending on the wafer's fixed pattern (a
+    #: marginal threshold crossing, a residual within 10 µV): the outcome is chance, not a fix
+    strict: bool = True
 
 
 RUN = None
@@ -94,11 +97,14 @@ MARGINAL_SPIKE = XFail(
     "BY DESIGN: one 0.01 uS synapse driven 9 times must just cross threshold (ideal peak "
     "-50.0006 mV for v_thresh -50); on the wafer the 4-bit weight with its fixed-pattern factor "
     "is 0.0077 uS (routed delay 0.71 ms), the peak stays near -51.4 mV and no spike occurs "
-    "-> ideal run only", AssertionError)
+    "-> ideal run only (not strict: with another fixed pattern the factor can be > 1 and the "
+    "neuron crosses)", AssertionError, strict=False)
 REST_WITHIN_10_UV = XFail(
     "BY DESIGN: asserts the membrane decays to within 0.01 mV of v_rest (< -64.99 mV); on the "
     "wafer v_rest is realised with calibration residuals and read with readout offset and "
-    "noise (-64.5 mV here) -> ideal run only", AssertionError)
+    "noise (-64.5 mV here) -> ideal run only (not strict: the assertion is one-sided, so it "
+    "passes whenever the realised v_rest lies below the requested one)", AssertionError,
+    strict=False)
 
 # current sources on the wafer (issue 12): the FG current stimulus
 EXACT_REST_WITH_SOURCE = XFail(
@@ -290,7 +296,7 @@ def _params():
             if isinstance(outcome, Skip):
                 marks.append(pytest.mark.skip(reason=outcome.reason))
             elif isinstance(outcome, XFail):
-                marks.append(pytest.mark.xfail(strict=True, raises=outcome.raises,
+                marks.append(pytest.mark.xfail(strict=outcome.strict, raises=outcome.raises,
                                                reason=outcome.reason))
             yield pytest.param(mode, name, marks=marks, id=f"{mode}-{name}")
 

@@ -4,6 +4,10 @@ Expected numbers are derived here from the reference (``shared/reference/brainsc
 4.4, 4.5, 3.3, 11.3): the calibtic polynomial 93.94 + 81.34 w - 1.597 w^2 nS, the scale law
 (V_gmax/500)*(11/div), marocco's bio -> hw factor speedup * C_hw / cm_bio and
 findBestGmaxConfig / getDigitalWeight, re-implemented by brute force where needed.
+
+These tests check the conductance ladder (levels, rounding, row scale, fixed pattern), so they
+realise with ``floor=False``: the synaptic input's offset (issue 14) acts after the ladder and
+has its own tests in ``test_weight_floor.py``.
 """
 from __future__ import annotations
 
@@ -88,7 +92,8 @@ def test_worked_example_bio_scale():
     # through realise_weights: ESS table, 2.2 nS bio needs the default config (its g(15)
     # 954.7 nS hw = 2.205 nS bio is the smallest maximum above 2.2 * 432.9 = 952.4 nS)
     w = np.array([0.0022, 0.00040, 0.000217])             # µS
-    res = sw.realise_weights(w, np.zeros(3, int), 0.2, c_hw, 1e4, gmax=sw.GmaxConfig.ess())
+    res = sw.realise_weights(w, np.zeros(3, int), 0.2, c_hw, 1e4, gmax=sw.GmaxConfig.ess(),
+                             floor=False)
     assert res.row_sel[0] == 0 and res.row_div[0] == 11
     assert res.digital.tolist() == [15, 1, 0]
     np.testing.assert_allclose(res.weight_bio_uS * 1000, [2.2053, 0.4012, 0.2170], atol=2e-4)
@@ -107,7 +112,7 @@ def test_at_most_16_distinct_realised_weights_per_row():
     rng = np.random.default_rng(3)
     w, keys = _random_rows(rng, 300, 200)
     for rounding in ("nearest", "stochastic"):
-        res = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding=rounding, rng=5)
+        res = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding=rounding, rng=5, floor=False)
         for r in range(res.row_key.size):
             vals = res.weight_bio_uS[res.row_index == r]
             assert np.unique(vals).size <= 16
@@ -117,7 +122,7 @@ def test_at_most_16_distinct_realised_weights_per_row():
                           <= 1e-4 * lv[-1])
     # hw conductances: at most 16 per row also with different neurons (scales) in a row
     cm = rng.choice([0.1, 0.2, 0.5], size=w.size)
-    res = sw.realise_weights(w, keys, cm, SIZE4_BIG_PF)
+    res = sw.realise_weights(w, keys, cm, SIZE4_BIG_PF, floor=False)
     for r in range(0, res.row_key.size, 10):
         assert np.unique(res.nominal_hw_nS[res.row_index == r]).size <= 16
 
@@ -125,7 +130,7 @@ def test_at_most_16_distinct_realised_weights_per_row():
 def test_nearest_rounding_error_at_most_half_a_level():
     rng = np.random.default_rng(11)
     w, keys = _random_rows(rng, 500, 100)
-    res = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="nearest")
+    res = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="nearest", floor=False)
     req = w * 1000 * SCALE_SIZE4
     np.testing.assert_allclose(res.requested_hw_nS, req, rtol=1e-12)
     row_levels = res.gmax.levels_nS[res.row_quadrant, res.row_config][res.row_index]  # (n, 16)
@@ -160,7 +165,7 @@ def test_stochastic_rounding_unbiased():
     w = np.full(n, target / (1000 * scale))
     w[0] = sw.analog_weight_nS(15) / (1000 * scale)
     res = sw.realise_weights(w, np.zeros(n, int), 0.2, SIZE4_BIG_PF, rounding="stochastic",
-                             rng=np.random.default_rng(1234), gmax=ess)
+                             rng=np.random.default_rng(1234), gmax=ess, floor=False)
     assert res.row_sel[0] == 0 and res.row_div[0] == 11
     d = res.digital[1:]
     assert set(np.unique(d).tolist()) == {5, 6}
@@ -176,7 +181,8 @@ def test_stochastic_rounding_unbiased():
     # unbiased over random targets in many rows: sum of errors ~ 0 within 3 sigma
     rng = np.random.default_rng(7)
     w, keys = _random_rows(rng, 400, 250)
-    res = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="stochastic", rng=99)
+    res = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="stochastic", rng=99,
+                             floor=False)
     lv = res.gmax.levels_nS[res.row_quadrant, res.row_config][res.row_index]
     req = res.requested_hw_nS
     ok = (req >= lv[:, 0]) & (req <= lv[:, 15])
@@ -191,17 +197,17 @@ def test_stochastic_rounding_unbiased():
     # only the two bracketing levels are used
     assert np.all((res.digital[ok] == lo[ok]) | (res.digital[ok] == hi[ok]))
     # nearest rounding on the same data is biased by comparison (sanity: differs)
-    res_n = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="nearest")
+    res_n = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="nearest", floor=False)
     assert np.any(res_n.digital != res.digital)
 
 
 def test_stochastic_rng_reproducible():
     rng = np.random.default_rng(0)
     w, keys = _random_rows(rng, 50, 100)
-    a = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="stochastic", rng=17)
+    a = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="stochastic", rng=17, floor=False)
     b = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="stochastic",
-                           rng=np.random.default_rng(17))
-    c = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="stochastic", rng=18)
+                           rng=np.random.default_rng(17), floor=False)
+    c = sw.realise_weights(w, keys, 0.2, SIZE4_BIG_PF, rounding="stochastic", rng=18, floor=False)
     np.testing.assert_array_equal(a.digital, b.digital)
     assert np.any(a.digital != c.digital)
 
@@ -225,7 +231,7 @@ def test_row_gets_smallest_sufficient_config_hardware():
         w_parts.append(rng.permutation(ws))
         k_parts.append(np.full(ws.size, r))
     res = sw.realise_weights(np.concatenate(w_parts), np.concatenate(k_parts), 0.2,
-                             SIZE4_BIG_PF)
+                             SIZE4_BIG_PF, floor=False)
     expect = [_hw_best_div(t) for t in tops]
     assert res.row_div.tolist() == expect
     assert expect[:4] == [30, 30, 26, 10]      # 21488 / 27 = 795.8 < 800 <= 826.5
@@ -251,13 +257,13 @@ def test_row_config_ess_and_shared_row():
     }
     for top, (sel, div) in cases.items():
         w = np.array([top, top / 3, top / 10]) / (1000 * SCALE_SIZE4)
-        res = sw.realise_weights(w, [4, 4, 4], 0.2, SIZE4_BIG_PF, gmax=ess)
+        res = sw.realise_weights(w, [4, 4, 4], 0.2, SIZE4_BIG_PF, gmax=ess, floor=False)
         assert (int(res.row_sel[0]), int(res.row_div[0])) == (sel, div), top
     assert 0.4 * 11 / 15 * g15 > 250 and g15 > 900 and 3.575 * g15 > 1000
     # one large synapse sets the config of its whole row, not of other rows
     small = 200.0 / (1000 * SCALE_SIZE4)
     w = np.array([small, small, small, 3000.0 / (1000 * SCALE_SIZE4)])
-    res = sw.realise_weights(w, [0, 0, 1, 1], 0.2, SIZE4_BIG_PF, gmax=ess)
+    res = sw.realise_weights(w, [0, 0, 1, 1], 0.2, SIZE4_BIG_PF, gmax=ess, floor=False)
     assert res.row_sel.tolist() == [3, 2]
     assert res.digital[0] == res.digital[1] != res.digital[2]
 
@@ -267,7 +273,7 @@ def test_clipping_counted():
     top = ess.max_nS.max()                                   # 11.55 µS hw
     hw = np.array([100.0, 5000.0, top, 1.5 * top, 3 * top, 0.0])
     res = sw.realise_weights(hw / (1000 * SCALE_SIZE4), np.zeros(6, int), 0.2, SIZE4_BIG_PF,
-                             gmax=ess)
+                             gmax=ess, floor=False)
     assert (res.row_sel[0], res.row_div[0]) == (1, 1)        # largest config
     assert res.n_clipped == 2
     assert res.clipped.tolist() == [False, False, False, True, True, False]
@@ -275,7 +281,8 @@ def test_clipping_counted():
     np.testing.assert_allclose(res.nominal_hw_nS[3:5], top)
     # hardware table clips above 10.74 µS hw
     hw2 = np.array([5000.0, 11000.0, 20000.0])
-    res2 = sw.realise_weights(hw2 / (1000 * SCALE_SIZE4), np.zeros(3, int), 0.2, SIZE4_BIG_PF)
+    res2 = sw.realise_weights(hw2 / (1000 * SCALE_SIZE4), np.zeros(3, int), 0.2, SIZE4_BIG_PF,
+                              floor=False)
     assert res2.row_div[0] == 2 and res2.n_clipped == 2
     assert res2.nominal_hw_nS[2] == pytest.approx(levels_ref(1023, 2)[15], rel=1e-4)
 
@@ -287,7 +294,7 @@ def test_zero_weights_disabled_exactly():
     r = np.array([10, 10, 10, 20, 30])
     c = np.array([0, 1, 2, 3, 4])
     res = sw.realise_weights(w, sw.row_key(h, r), 0.2, SIZE4_BIG_PF, fixed_pattern=fp,
-                             coordinates=(h, r, c))
+                             coordinates=(h, r, c), floor=False)
     assert res.enabled.tolist() == [False, True, False, True, False]
     assert res.n_disabled == 3 and res.n_enabled == 2
     assert np.all(res.weight_bio_uS[~res.enabled] == 0.0)
@@ -298,7 +305,7 @@ def test_zero_weights_disabled_exactly():
     assert res.nominal_hw_nS[3] == pytest.approx(res.row_min_nS[res.row_index[3]])
     assert res.n_rounded_to_zero == 1 and res.n_below_min == 1
     # a row with only zero weights
-    res0 = sw.realise_weights(np.zeros(4), np.zeros(4, int), 0.2, SIZE4_BIG_PF)
+    res0 = sw.realise_weights(np.zeros(4), np.zeros(4, int), 0.2, SIZE4_BIG_PF, floor=False)
     assert res0.n_disabled == 4 and np.all(res0.weight_bio_uS == 0.0)
 
 
@@ -307,7 +314,7 @@ def test_mixed_neurons_in_a_row():
     cm = np.array([0.2, 0.4, 0.2])
     chw = np.array([SIZE4_BIG_PF, SIZE4_BIG_PF, 2 * SIZE4_BIG_PF])
     w = np.array([0.002, 0.002, 0.002])
-    res = sw.realise_weights(w, [9, 9, 9], cm, chw, gmax=sw.GmaxConfig.ess())
+    res = sw.realise_weights(w, [9, 9, 9], cm, chw, gmax=sw.GmaxConfig.ess(), floor=False)
     scale = 1e4 * chw / (cm * 1000)
     np.testing.assert_allclose(res.scale, scale)
     np.testing.assert_allclose(res.requested_hw_nS, w * 1000 * scale)
@@ -321,13 +328,13 @@ def test_quadrant_specific_vgmax():
     g = sw.GmaxConfig(vgmax=v, divisors=[11])
     w = np.full(2, 1500.0 / (1000 * SCALE_SIZE4))     # < 1953 (V 1023), > 954.7 (V 500)
     with pytest.raises(ValueError, match="quadrant"):
-        sw.realise_weights(w, [0, 1], 0.2, SIZE4_BIG_PF, gmax=g)
-    res = sw.realise_weights(w, [0, 1], 0.2, SIZE4_BIG_PF, gmax=g, quadrant=[0, 1])
+        sw.realise_weights(w, [0, 1], 0.2, SIZE4_BIG_PF, gmax=g, floor=False)
+    res = sw.realise_weights(w, [0, 1], 0.2, SIZE4_BIG_PF, gmax=g, quadrant=[0, 1], floor=False)
     np.testing.assert_allclose(res.row_max_nS,
                                [levels_ref(1023, 11)[15], levels_ref(500, 11)[15]], rtol=1e-4)
     assert res.clipped.tolist() == [False, True]
     with pytest.raises(ValueError, match="quadrant must be constant within a row"):
-        sw.realise_weights(w, [0, 0], 0.2, SIZE4_BIG_PF, gmax=g, quadrant=[0, 1])
+        sw.realise_weights(w, [0, 0], 0.2, SIZE4_BIG_PF, gmax=g, quadrant=[0, 1], floor=False)
 
 
 def test_unscaled_w_only_term():
@@ -338,7 +345,7 @@ def test_unscaled_w_only_term():
     rng = np.random.default_rng(4)
     hw = rng.uniform(0, lv20[15], 300)
     res = sw.realise_weights(hw / (1000 * SCALE_SIZE4), np.zeros(300, int), 0.2,
-                             SIZE4_BIG_PF, gmax=g)
+                             SIZE4_BIG_PF, gmax=g, floor=False)
     assert res.row_div[0] == 20
     row = g.levels_nS[0, res.row_config[0]]
     best = row[np.argmin(np.abs(row[None, :] - res.requested_hw_nS[:, None]), axis=1)]
@@ -369,10 +376,11 @@ def test_fixed_pattern_reproducible_and_seed_dependent():
     # realise_weights applies exactly these factors
     w = np.full(n, 0.001)
     res = sw.realise_weights(w, sw.row_key(h, r), 0.2, SIZE4_BIG_PF,
-                             fixed_pattern=sw.FixedPattern(123), coordinates=(h, r, c))
+                             fixed_pattern=sw.FixedPattern(123), coordinates=(h, r, c),
+                             floor=False)
     np.testing.assert_allclose(res.weight_hw_nS, res.nominal_hw_nS * a)
     np.testing.assert_allclose(res.fixed_pattern, a)
-    res2 = sw.realise_weights(w, sw.row_key(h, r), 0.2, SIZE4_BIG_PF, fixed_pattern=a)
+    res2 = sw.realise_weights(w, sw.row_key(h, r), 0.2, SIZE4_BIG_PF, fixed_pattern=a, floor=False)
     np.testing.assert_array_equal(res2.weight_bio_uS, res.weight_bio_uS)
 
 

@@ -311,10 +311,12 @@ def test_wafer_direct_transfer_differs_and_training_runs_without_remapping(digit
             assert stats.synapse_loss == 0.0
             realised = net.realised_weights()[0]
             q = tr.quantised()[0]
-            # 4-bit rows and mismatch: realised differs from written, signs are kept
+            # 4-bit rows and mismatch: realised differs from written; no sign flips (a weight
+            # below the synaptic input's floor can become 0), and almost all stay non-zero
             assert not np.allclose(realised, q)
             nz = q != 0
-            assert np.all(np.sign(realised[nz]) == np.sign(q[nz]))
+            assert np.all(np.sign(realised[nz]) * np.sign(q[nz]) >= 0)
+            assert np.mean(realised[nz] != 0) > 0.98
             with warnings.catch_warnings():
                 warnings.simplefilter("error", RuntimeWarning)   # a remapping would warn
                 tr.train(2, eval_every=0, progress=False)

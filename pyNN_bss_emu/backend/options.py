@@ -5,13 +5,14 @@ Tree (paths from :class:`SetupOptions`, defaults stated once, in the dataclasses
 
     ideal                                     False
     mapping                                   mapping.options.MappingOptions
-        neuron_placement.default_neuron_size  4 (denmems)
-        neuron_placement.strategy             'enum_asc'
+        neuron_placement.default_neuron_size  4 (denmems, or 'auto')
+        neuron_placement.strategy             'cluster'
         merger_routing.strategy               'auto'
         address_assignment.strategy           'high_first'
         input_placement.bandwidth_utilization 0.8
         l1_routing.algorithm                  'backbone+dijkstra'
         synapse_routing.driver_chain_length   wafer.DEFAULT_CHAIN_LENGTH (3)
+        synapse_routing.multapses             'realise'
         speedup                               wafer.DEFAULT_SPEEDUP (1e4)
         continue_despite_synapse_loss         False
         mapping_file                          None
@@ -50,7 +51,8 @@ from pyNN.common.control import DEFAULT_MAX_DELAY
 from ..hardware import parameter_transform as _pt
 from ..hardware import wafer
 from ..hardware.synapse_weights import ROUNDING_MODES
-from ..mapping.options import MappingOptions, check_neuron_size
+from ..mapping.options import (MULTAPSE_MODES, PLACEMENT_STRATEGIES, MappingOptions,
+                               check_neuron_size_or_auto)
 
 __all__ = ["ParameterTransformOptions", "DefectOptions", "EffectOptions", "SubstrateOptions",
            "EngineOptions", "PRESETS",
@@ -74,6 +76,10 @@ class ParameterTransformOptions:
     * ``shift``: voltage shift in V (``shift_v``).
     * ``big_capacitors``: big (2.16 pF) or small (0.164 pF) membrane capacitor per denmem.
     * ``leak_mode``: I_gl current-mirror setting, 'slow', 'normal' or 'fast'.
+    * ``v_reset_sharing``: 'fg_block' (one V_reset per FG block, as the hardware shares it)
+      or 'hicann' (one mean per HICANN, as marocco wrote it; ``preset='marocco'``).
+    * ``i_offset``: 'fold' (realised as a leak-potential shift) or 'drop' (ignored, as
+      calibtic did; ``preset='marocco'``).
     * ``clip``: set parameters outside the hardware ranges to the nearest realisable value
       (one warning per population and parameter) instead of raising
       ``ParameterRangeError``; None (the default): as ``SetupOptions.strict`` decides.
@@ -86,6 +92,8 @@ class ParameterTransformOptions:
     big_capacitors: bool = _TRANSFORM_DEFAULTS["bigcap"]
     leak_mode: str = _TRANSFORM_DEFAULTS["leak_mode"]
     clip: bool | None = None
+    v_reset_sharing: str = "fg_block"
+    i_offset: str = "fold"
 
     def settings(self, speedup: float) -> _pt.TransformSettings:
         """The :class:`~pyNN_bss_emu.hardware.parameter_transform.TransformSettings` at the
@@ -147,6 +155,10 @@ class SubstrateOptions:
     * ``trial_seed``: seed (>= 0) of the trial-to-trial variation (readout noise).
     * ``analog_recording_limit``: enforce 2 recorded membranes per reticle.
     * ``effects``: which effects are emulated (:class:`EffectOptions`, all on).
+    * ``gmax_table``: the synapse rows' gmax configurations and their calibration
+      (``synapse_weights.GMAX_TABLES``): 'hardware' (a measured row calibration, every
+      divisor 2..30) or 'marocco' (one configuration, calibtic's V_gmax-500 curve; set by
+      ``preset='marocco'``).
     """
     calibration: str = "calibrated"
     weight_rounding: str = "nearest"
@@ -155,6 +167,7 @@ class SubstrateOptions:
     analog_recording_limit: bool = False
     # a plain default (frozen, hashable): the keyword sets the whole switch set at once
     effects: EffectOptions = EffectOptions()
+    gmax_table: str = "hardware"
 
 
 @dataclass(frozen=True)
@@ -427,8 +440,8 @@ def _check_effects(name: str, value, timestep: float) -> "EffectOptions":
     return EffectOptions(**value)
 
 
-def _check_neuron_size(name: str, value, timestep: float) -> int:
-    return check_neuron_size(value, name)
+def _check_neuron_size(name: str, value, timestep: float) -> int | str:
+    return check_neuron_size_or_auto(value, name)
 
 
 def _check_mapping_file(name: str, value, timestep: float) -> str | None:
@@ -523,8 +536,12 @@ KEYWORDS: dict[str, Keyword] = {
                 (", a preset name, a dict of rates or a JSON path", False)))),
     "neuron_size": Keyword(
         ("mapping", "neuron_placement", "default_neuron_size"),
-        "denmems per logical neuron (even, 2..64); per population with sim.set_neuron_size()",
-        Custom(((f"even integer, 2 … {wafer.MAX_NEURON_SIZE}", False),), _check_neuron_size)),
+        "denmems per logical neuron (even, 2..64), or 'auto' (the mapper chooses from the "
+        "in-degree, the weights and the wafer's room; get_mapping_statistics().neuron_sizes "
+        "says what); per population with sim.set_neuron_size()",
+        Custom((("'auto'", True),
+                (f" or an even integer, 2 … {wafer.MAX_NEURON_SIZE}", False)),
+               _check_neuron_size)),
     "continue_despite_synapse_loss": Keyword(
         ("mapping", "continue_despite_synapse_loss"),
         "run although the mapping lost synapses (lost synapses transmit nothing; a report "
@@ -535,12 +552,26 @@ KEYWORDS: dict[str, Keyword] = {
         ("mapping", "synapse_routing", "driver_chain_length"),
         "maximum synapse-driver chain length (1..56)",
         Integer(1, wafer.DRIVERS_PER_QUADRANT)),     # a chain stays inside one quadrant
+    "neuron_placement": Keyword(
+        ("mapping", "neuron_placement", "strategy"),
+        "automatic neuron placement: 'enum_asc' (marocco's default: the wafer fills in HICANN "
+        "enum order, populations in creation order), 'enum_desc' (populations in reverse "
+        "order) or 'cluster' (connected populations next to each other, each around its "
+        "placed partners: shorter L1 routes)",
+        Choice(PLACEMENT_STRATEGIES)),
     "merger_routing": Keyword(
         ("mapping", "merger_routing", "strategy"),
         "'auto' (map with 'minimize_as_possible' and 'minimize', keep the one losing fewer "
         "synapses), 'minimize_as_possible' (merge adjacent neuron blocks while the driver "
         "chain at the targets allows it), 'minimize' (merge up to 59 neurons) or 'one_to_one'",
         Choice(("auto", "minimize_as_possible", "minimize", "one_to_one"))),
+    "multapses": Keyword(
+        ("mapping", "synapse_routing", "multapses"),
+        "connections repeating a (pre, post) pair: 'realise' (each gets a synapse of its own "
+        "while the target neuron has free columns in the route's rows) or 'per_projection' "
+        "(marocco: one synapse per pair and projection, repeats within a projection are "
+        "lost)",
+        Choice(MULTAPSE_MODES)),
     "l1_routing": Keyword(
         ("mapping", "l1_routing", "algorithm"),
         "L1 routing algorithm: 'backbone+dijkstra' (marocco's backbone router, then "
@@ -588,10 +619,14 @@ PRESETS: dict[str, dict[tuple[str, ...], Any]] = {
     "default": {},
     "marocco": {
         ("substrate", "weight_rounding"): "stochastic",
+        ("substrate", "gmax_table"): "marocco",
+        ("parameter_transform", "v_reset_sharing"): "hicann",
+        ("parameter_transform", "i_offset"): "drop",
         ("mapping", "l1_routing", "algorithm"): "backbone",
         ("mapping", "merger_routing", "strategy"): "minimize_as_possible",
         ("mapping", "neuron_placement", "strategy"): "enum_asc",
         ("mapping", "neuron_placement", "default_neuron_size"): 4,
+        ("mapping", "synapse_routing", "multapses"): "per_projection",
     },
 }
 

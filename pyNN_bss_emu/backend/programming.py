@@ -15,7 +15,7 @@ from ..hardware import wafer
 from ..hardware.calibration import DenmemLayout, realise_neuron_parameters
 from ..hardware.event_paths import DELAY_JITTER_MS
 from ..hardware.parameter_transform import TransformSettings
-from ..hardware.synapse_weights import (FixedPattern, neuron_capacitance_pF,
+from ..hardware.synapse_weights import (FixedPattern, GmaxConfig, neuron_capacitance_pF,
                                         realise_weights, row_key)
 from ..mapping.pipeline import MappingResult
 from ..mapping.stp import (FACILITATION, fg_block_of_driver, realised_u,
@@ -28,12 +28,15 @@ CLIP_REMEDY = "setup(clip_parameters=True)"
 
 def program_neurons(pop: PopulationRecord, result: MappingResult,
                     settings: TransformSettings, *, wafer_seed: int, trial_seed: int,
-                    calibration: str, clip: bool) -> tuple[dict[str, np.ndarray], list]:
+                    calibration: str, clip: bool, mismatch: bool = True,
+                    trial_noise: bool = True, v_reset_sharing: str = "fg_block",
+                    i_offset: str = "fold") -> tuple[dict[str, np.ndarray], list]:
     """Per-neuron engine parameters of a placed population, as its denmems realise the bio
     request: parameter transformation and calibration, FG quantisation, hardware ranges
     (error, or clipping with ``clip``), the shared V_reset of each FG block, the residual
     mismatch of this wafer and the FG programming noise of this trial; compound neurons
     combine their denmems, the firing denmem supplies threshold, reset and refractory time.
+    ``mismatch=False`` drops the fixed pattern, ``trial_noise=False`` the FG noise (ablations).
 
     Returns the engine parameters and the clipped parameters
     (:class:`~pyNN_bss_emu.hardware.parameter_transform.ClippedParameter`, for the caller's
@@ -46,35 +49,48 @@ def program_neurons(pop: PopulationRecord, result: MappingResult,
     realisation = realise_neuron_parameters(
         params, layout, settings=settings, cell_type=pop.cell_type, wafer_seed=wafer_seed,
         mode=calibration, trial_seed=trial_seed, clip=clip, clip_remedy=CLIP_REMEDY,
-        warn_clipped=False, neuron_labels=[pop.label] * pop.size)
+        warn_clipped=False, neuron_labels=[pop.label] * pop.size, mismatch=mismatch,
+        trial_noise=trial_noise, v_reset_sharing=v_reset_sharing, i_offset=i_offset)
     return realisation.neuron_parameters(), realisation.clipped_details
 
 
 @dataclass
 class RealisedWeights:
     """:func:`program_weights`' result: per synapse the realised bio weight (µS, NaN where
-    the mapping lost the synapse), whether it was clipped at the top of its row's range or
-    rounded to the lowest level (digital 0 of a non-zero weight), and the counts of the
-    quantisation's compromises."""
+    the mapping lost the synapse), whether it was clipped at the top of its row's range,
+    rounded to the lowest level (digital 0 of a non-zero weight) or requested below its row's
+    floor (the synaptic input realises less than half of it), the floor in µS (NaN where
+    lost), and the counts of the realisation's compromises."""
     weight_uS: np.ndarray
     statistics: dict
     clipped: np.ndarray
     rounded_to_zero: np.ndarray
+    below_floor: np.ndarray
+    floor_uS: np.ndarray
 
 
 def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np.ndarray,
                     result: MappingResult, *, speedup: float, big_capacitors: bool,
-                    rounding: str, wafer_seed: int) -> RealisedWeights:
-    """Quantise every realised synapse onto the 4-bit array: row gmax from the row's largest
-    weight, nearest or stochastic rounding, fixed-pattern factors of this wafer.
+                    rounding: str, wafer_seed: int, gmax: GmaxConfig | None = None,
+                    floor: bool = True, quantise: bool = True,
+                    mismatch: bool = True) -> RealisedWeights:
+    """Realise every mapped synapse on the 4-bit array and its target's synaptic input: row
+    gmax from the row's largest weight, nearest or stochastic rounding, fixed-pattern factors
+    of this wafer, the input's offset (:mod:`~pyNN_bss_emu.hardware.synapse_weights`).
 
     ``requested_uS``, ``cm_nF`` (the realised capacitance of each synapse's target neuron)
     and ``neuron_size`` (its denmems) are per synapse in the mapping's order.  Rows are shared
-    between projections, so all weights are realised together."""
+    between projections, so all weights are realised together.  ``gmax`` is the row
+    configuration table (None: the hardware table; ``GmaxConfig.marocco()`` for what
+    marocco did); ``floor=False`` / ``quantise=False`` switch the synaptic input's offset /
+    the 4-bit rounding off, ``mismatch=False`` the synapses' and drivers' fixed pattern
+    (ablations)."""
     real = np.asarray(result.realized, dtype=bool)
     out = np.full(requested_uS.size, np.nan)
+    floor_uS = np.full(requested_uS.size, np.nan)
     clipped = np.zeros(requested_uS.size, dtype=bool)
     rounded = np.zeros(requested_uS.size, dtype=bool)
+    below_floor = np.zeros(requested_uS.size, dtype=bool)
     stats: dict = {}
     if np.any(real):
         h, row, col = result.syn_hicann[real], result.syn_row[real], result.syn_column[real]
@@ -82,13 +98,18 @@ def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np
                              neuron_capacitance_pF(neuron_size[real], big_capacitors),
                              speedup=speedup, rounding=rounding,
                              rng=np.random.default_rng([wafer_seed, 0x3E1647]),
-                             fixed_pattern=FixedPattern(wafer_seed), coordinates=(h, row, col))
+                             fixed_pattern=FixedPattern(wafer_seed) if mismatch else None,
+                             coordinates=(h, row, col) if mismatch else None,
+                             gmax=gmax, floor=floor, quantise=quantise)
         out[real] = rw.weight_bio_uS
+        floor_uS[real] = rw.floor_bio_uS
         clipped[real] = rw.clipped
-        rounded[real] = rw.enabled & (rw.digital == 0)
+        rounded[real] = rw.enabled & (rw.digital == 0) if quantise else False
+        below_floor[real] = rw.below_floor
         stats = {"disabled": int(rw.n_disabled), "clipped": int(rw.n_clipped),
-                 "rounded_to_zero": int(rw.n_rounded_to_zero), "below_min": int(rw.n_below_min)}
-    return RealisedWeights(out, stats, clipped, rounded)
+                 "rounded_to_zero": int(rw.n_rounded_to_zero), "below_min": int(rw.n_below_min),
+                 "below_floor": int(rw.n_below_floor)}
+    return RealisedWeights(out, stats, clipped, rounded, below_floor, floor_uS)
 
 
 @dataclass

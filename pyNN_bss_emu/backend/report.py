@@ -1,13 +1,14 @@
 """The wafer's report: where the emulated wafer changed the experiment materially.
 
-After a mapping (synapses lost, 4-bit weights clipped at the top of their row's range or
-rounded to the lowest level) and after a run (recorded spikes missing for want of upward
-bandwidth, neuron spikes lost at priority encoders and DNC mergers, stimulus dropped before
-the run), each line with the numbers, where it happened, the call that gives details and the
-setting that helps.  A line appears only above :data:`MATERIAL_SHARE` (or for any lost
-synapse): the report is for changes that can alter a result, not for every rounding.  A
-loop of many runs (the in-the-loop trainer) is warned about a kind of change once, and
-again only when its share grows to :data:`REPEAT_FACTOR` times what was reported;
+After a mapping (synapses lost, 4-bit weights clipped at the top of their row's range,
+rounded to the lowest level or below the floor of the synaptic input) and after a run
+(recorded spikes missing for want of upward bandwidth, neuron spikes lost at priority
+encoders and DNC mergers, stimulus dropped before the run), each line with the numbers,
+where it happened, the call that gives details and the setting that helps.  A line appears
+only above :data:`MATERIAL_SHARE` (or for any lost synapse): the report is for changes that
+can alter a result, not for every rounding.  A loop of many runs (the in-the-loop trainer)
+is warned about a kind of change once, and again only when its share grows to
+:data:`REPEAT_FACTOR` times what was reported;
 ``sim.get_wafer_report()`` always has the latest lines.
 """
 from __future__ import annotations
@@ -16,6 +17,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..hardware.synapse_weights import INPUT_THRESHOLD_NS
 
 #: a change is reported from this share of the affected items on (1 %)
 MATERIAL_SHARE = 0.01
@@ -40,7 +43,9 @@ class ReportLine:
 class WeightSummary:
     """4-bit weight realisation of one projection: synapses realised, clipped at the top of
     the row's range, rounded to the lowest level (digital 0 of a non-zero weight), and the
-    largest requested and realised weight (the user's unit)."""
+    largest requested and realised weight (the user's unit).  Of its synapses requested
+    below their row's floor: the number, their mean requested and mean realised weight and
+    their median floor (the user's unit; NaN without any)."""
     label: str
     unit: str
     realised: int
@@ -48,6 +53,10 @@ class WeightSummary:
     rounded_to_zero: int
     requested_max: float
     realised_max: float
+    below_floor: int = 0
+    floor_requested: float = float("nan")
+    floor_realised: float = float("nan")
+    floor: float = float("nan")
 
 
 def _share(n: int, total: int) -> str:
@@ -57,6 +66,41 @@ def _share(n: int, total: int) -> str:
 def _names(items: list[str], limit: int = 5) -> str:
     out = ", ".join(repr(x) for x in items[:limit])
     return out + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+#: what raises a weight's hardware conductance (w x speed-up x C_hw / cm), the setting that
+#: lifts weights off the floor
+FLOOR_REMEDY = ("Helps: a larger neuron_size, the big capacitors (setup(big_capacitors=True), "
+                "13 x the small ones) or a higher setup(speedup=...), each of which raises the "
+                "hardware conductance of a weight (weight x speed-up x C_hw / cm); or larger "
+                "weights")
+
+
+def _floor_text(weights: list[WeightSummary], total: int) -> str:
+    """The sentence about weights below the floor, with the worst projections."""
+    below = sorted((w for w in weights if w.below_floor), key=lambda w: -w.below_floor)
+    n = sum(w.below_floor for w in below)
+    detail = "; ".join(
+        f"{w.label!r}: {w.below_floor} of {w.realised}, requested {w.floor_requested:.3g} "
+        f"{w.unit} on average, realised {w.floor_realised:.3g} {w.unit} "
+        f"({100.0 * w.floor_realised / w.floor_requested:.0f} %), floor {w.floor:.3g} {w.unit}"
+        for w in below[:5])
+    more = f" and {len(below) - 5} more projections" if len(below) > 5 else ""
+    return (f"weights below the floor of the synaptic input: {_share(n, total)} ({detail}"
+            f"{more}). A denmem's synaptic input responds only to the part of a pulse above "
+            f"its offset (about {INPUT_THRESHOLD_NS:g} nS of hardware conductance), so weights "
+            "whose hardware conductance is not well above it act much more weakly than asked. "
+            "Details: "
+            f"Projection.get('weight'), sim.plot_weights(projection). {FLOOR_REMEDY}")
+
+
+def floor_error(weights: list[WeightSummary]) -> str | None:
+    """The error for ``setup(strict=True)`` if any weight is below its row's floor."""
+    total = sum(w.realised for w in weights)
+    if not any(w.below_floor for w in weights):
+        return None
+    return _floor_text(weights, total) + " (an error because of setup(strict=True); " \
+        "without it the wafer runs with the weak weights and reports them)"
 
 
 def mapping_lines(statistics, weights: list[WeightSummary]) -> list[ReportLine]:
@@ -102,6 +146,11 @@ def mapping_lines(statistics, weights: list[WeightSummary]) -> list[ReportLine]:
             "a row's 16 levels span up to its largest weight, and digital 0 still conducts a "
             "little). Details: sim.plot_weights(projection). Helps: weights of a row closer "
             "to each other, or setup(weight_rounding='stochastic') (unbiased on average)"))
+    n_floor = sum(w.below_floor for w in weights)
+    if total and n_floor >= MATERIAL_SHARE * total:
+        lines.append(ReportLine("weights below the floor", n_floor / total,
+                                _floor_text(weights, total) +
+                                "; setup(strict=True) makes it an error"))
     return lines
 
 
@@ -170,16 +219,31 @@ class Reporter:
 
 def weight_summaries(labels: list[str], units: list[str], realized: list[np.ndarray],
                      requested: list[np.ndarray], realised: list[np.ndarray],
-                     clipped: list[np.ndarray], rounded: list[np.ndarray]
-                     ) -> list[WeightSummary]:
-    """:class:`WeightSummary` per projection from per-synapse arrays (user units)."""
+                     clipped: list[np.ndarray], rounded: list[np.ndarray],
+                     below_floor: list[np.ndarray] | None = None,
+                     floors: list[np.ndarray] | None = None) -> list[WeightSummary]:
+    """:class:`WeightSummary` per projection from per-synapse arrays (user units);
+    ``below_floor`` / ``floors`` (per projection, optional) the synapses requested below
+    their row's floor and the floors."""
     out = []
-    for label, unit, ok, req, real, clip, zero in zip(labels, units, realized, requested,
-                                                       realised, clipped, rounded):
+    n_prj = len(labels)
+    below_floor = below_floor if below_floor is not None else [None] * n_prj
+    floors = floors if floors is not None else [None] * n_prj
+    for label, unit, ok, req, real, clip, zero, low, fl in zip(
+            labels, units, realized, requested, realised, clipped, rounded, below_floor,
+            floors):
         n = int(ok.sum())
         if not n:
             continue
-        out.append(WeightSummary(label, unit, n, int((clip & ok).sum()),
-                                 int((zero & ok).sum()), float(np.max(np.abs(req[ok]))),
-                                 float(np.nanmax(np.abs(real[ok])))))
+        summary = WeightSummary(label, unit, n, int((clip & ok).sum()), int((zero & ok).sum()),
+                                float(np.max(np.abs(req[ok]))),
+                                float(np.nanmax(np.abs(real[ok]))))
+        low = ok & low if low is not None else None
+        if low is not None and np.any(low):
+            summary.below_floor = int(low.sum())
+            summary.floor_requested = float(np.mean(np.abs(req[low])))
+            summary.floor_realised = float(np.mean(np.abs(real[low])))
+            summary.floor = float(np.median(np.abs(fl[low]))) if fl is not None \
+                else float("nan")
+        out.append(summary)
     return out

@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 
 from ..hardware.parameter_transform import HardwareParameterWarning, ParameterRangeError
+from ..hardware.synapse_weights import GMAX_TABLES, neuron_capacitance_pF
+from ..mapping.options import AUTO_NEURON_SIZE
 from ..mapping.pipeline import MappingResult, load_for_reuse, map_network
 from ..mapping.stp import circuit_violation, realisable, stp_keys
 from . import current_sources, experiment, programming, progress, report
@@ -50,10 +52,12 @@ class WaferBackend(Backend):
         still make the mapping fail at run()."""
         from ..hardware import wafer as hw
         from ..mapping.types import ResourceExhaustedError
-        s = int(self.options.mapping.neuron_placement.default_neuron_size)
+        s = self.options.mapping.neuron_placement.default_neuron_size
+        s = 2 if s == AUTO_NEURON_SIZE else int(s)    # "auto" goes down to 2 if it must
         d = self.defects
         usable = int((d.denmem_ok.all(axis=1) & d.hicann_ok[:, None]).sum()) * hw.DENMEM_ROWS
-        used = sum(int(p.neuron_size.sum()) for p in self.populations if not p.is_source)
+        used = sum(int(np.maximum(p.neuron_size, 2).sum()) for p in self.populations
+                   if not p.is_source)
         if used + size * s <= usable:
             return
         room = max(usable - used, 0) // s
@@ -143,9 +147,13 @@ class WaferBackend(Backend):
                           "mapped again at this run(), so placement and realised synapses may "
                           "change", RuntimeWarning, stacklevel=7)
         self.result = None
+        pt = self.options.parameter_transform
         graph = bio_graph(self.populations, self.projections, self.network.n_nodes,
                           self.network.neuron_node, self._stp_requests(),
-                          *self.currents.cell_stimuli(self._n_cells))   # issue 12
+                          *self.currents.cell_stimuli(self._n_cells),   # issue 12
+                          # bounds neuron_size="auto" by the weights (issue 14)
+                          denmem_pF=neuron_capacitance_pF(1, pt.big_capacitors),
+                          speedup=self.options.mapping.speedup)
         opts = self.options.mapping
         path = opts.mapping_file
         if path is not None and os.path.lexists(path):
@@ -192,7 +200,10 @@ class WaferBackend(Backend):
                 params, clipped = programming.program_neurons(
                     pop, self.result, settings, wafer_seed=sub.wafer_seed,
                     trial_seed=sub.trial_seed, calibration=sub.calibration,
-                    clip=self.options.parameter_transform.clip)
+                    clip=self.options.parameter_transform.clip,
+                    mismatch=sub.effects.mismatch, trial_noise=sub.effects.trial_noise,
+                    v_reset_sharing=self.options.parameter_transform.v_reset_sharing,
+                    i_offset=self.options.parameter_transform.i_offset)
             except ParameterRangeError as err:
                 raise ParameterRangeError(f"population '{pop.label}' ({pop.model}): {err}") \
                     from None
@@ -234,14 +245,16 @@ class WaferBackend(Backend):
         post = np.concatenate([p.post_neurons for p in prjs])
         neuron_size = np.zeros(self.network.n_neurons, dtype=np.int64)
         for pop in self.populations:
-            if not pop.is_source:
-                neuron_size[pop.neuron_index] = pop.neuron_size
+            if not pop.is_source:     # as placed (neuron_size="auto" is chosen there)
+                neuron_size[pop.neuron_index] = 2 * self.result.placement.width[pop.cells]
         sub = self.options.substrate
         realised = programming.program_weights(
             requested, self.network.P[post, P_CM], neuron_size[post], self.result,
             speedup=self.options.mapping.speedup,
             big_capacitors=self.options.parameter_transform.big_capacitors,
-            rounding=sub.weight_rounding, wafer_seed=sub.wafer_seed)
+            rounding=sub.weight_rounding, wafer_seed=sub.wafer_seed,
+            gmax=GMAX_TABLES[sub.gmax_table], floor=sub.effects.weight_floor,
+            quantise=sub.effects.weight_quantisation, mismatch=sub.effects.mismatch)
         if realised.statistics:
             self.result.statistics.weights = realised.statistics
         start = 0
@@ -249,11 +262,15 @@ class WaferBackend(Backend):
         for prj in prjs:
             sl = slice(start, start + prj.size)
             prj.weight_uS = realised.weight_uS[sl]
-            flags.append((realised.clipped[sl], realised.rounded_to_zero[sl]))
+            flags.append((realised.clipped[sl], realised.rounded_to_zero[sl],
+                          realised.below_floor[sl], realised.floor_uS[sl]))
             start += prj.size
             self._weights_changed.add(prj.key)   # rows are shared: any weight may change
-        self._pending_report = report.mapping_lines(self.result.statistics,
-                                                    self._weight_summaries(flags))
+        summaries = self._weight_summaries(flags)
+        error = report.floor_error(summaries) if self.options.strict else None
+        if error is not None:        # weights below the synaptic input's floor (issue 14)
+            raise ParameterRangeError(error)
+        self._pending_report = report.mapping_lines(self.result.statistics, summaries)
 
     def _share_stp(self) -> None:
         prjs = self.projections
@@ -280,9 +297,11 @@ class WaferBackend(Backend):
         prjs = self.projections
         real = [p.weight_uS if p.to_user is None else p.to_user(p.weight_uS) for p in prjs]
         units = ["µS" if p.to_user is None else "nA" for p in prjs]
+        floors = [f[3] if p.to_user is None else p.to_user(f[3]) for p, f in zip(prjs, flags)]
         return report.weight_summaries([p.label for p in prjs], units,
                                        [p.realized for p in prjs], [p.weight for p in prjs],
-                                       real, [f[0] for f in flags], [f[1] for f in flags])
+                                       real, [f[0] for f in flags], [f[1] for f in flags],
+                                       [f[2] for f in flags], floors)
 
     def run(self, n_steps: int):
         before = self._pulse_counts()

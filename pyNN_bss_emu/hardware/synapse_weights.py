@@ -49,6 +49,11 @@ row may use together with the 4 V_gmax values per quadrant:
   writes on hardware (reference 14.11), and every divisor in the guidebook's usable range
   [2, 30].  The row scale is then (1023/500)*(11/div) = 22.506/div, so g(15) runs from
   716 nS (div 30) to 10.74 µS (div 2) in 29 steps.
+* :meth:`GmaxConfig.marocco`: what marocco/calibtic did without a measured row
+  calibration: one configuration (selgmax 0, divisor 11, the same divisor written into
+  both halves) for every row, V_gmax0..3 = 1023 on the floating gates, but digital weights
+  chosen on calibtic's default curve, which is the RTL simulation at V_gmax 500 (see
+  *Calibration and programmed V_gmax* below).
 * :meth:`GmaxConfig.ess`: the 4 configurations of calibtic's ``setEssDefaults``
   (sel 0: V 500 / div 11; sel 1: V 550 / div 1; sel 2: V 650 / div 4; sel 3: V 200 /
   div 15; scale factors 1, 12.1, 3.575, 0.293).  Its div 1 is calibtic's per-half-row key
@@ -68,10 +73,77 @@ below g(0) give 0 (so they realise g(0), *more* than requested); targets above g
 and are counted as clipped.  A requested weight of **exactly 0** disables the synapse
 (its decoder is set to the never-matching value, reference 4.3): digital 0, realised 0.0.
 
+**Calibration and programmed V_gmax.**  The mapper picks configurations and digital weights
+on the levels its row calibration *believes* in; the synapse conducts what the programmed
+V_gmax gives.  With a table's ``calibration_vgmax`` (only :meth:`GmaxConfig.marocco`) the
+two differ by ``kappa = V_programmed / V_calibration`` per configuration: calibtic's
+default curve is the RTL simulation at V_gmax 500 [V-code] (``SynapseCalibration::
+setDefaults``, ``doc/default_synapse_calib_for_ess.py``), while ``SharedCalibration::
+applySharedCalibration`` writes V_gmax0..3 = 1023 [V-code] and marocco never reconciles the
+two (``HICANNParameters.cpp``: "TODO (BV): store V_gmax").  V_gmax is a current cell of the
+floating gates (halbe ``isCurrentParameter``), and calibtic itself scales the curve linearly
+in it (``setEssDefaults``), so kappa = 1023/500 = 2.046 [D from the linear law, E].
+
 **Realised weight**::
 
-    g_real [nS] = g_hw(digital; row config) * F_fixed_pattern
-    w_real [µS] = g_real / (1000 * scale)
+    g_pulse [nS] = kappa * g_hw(digital; row config) * F_fixed_pattern
+    g_real [nS]  = E(g_pulse)        (the synaptic input's response, see below;
+                                      E(g) = g with ``floor=False``)
+    w_real [µS]  = g_real / (1000 * scale)
+
+**Low-weight behaviour: the weight floor.**  A synapse pulse is integrated by the denmem's
+synaptic input (an integrating amplifier whose voltage decays with tau_syn) and an OTA
+converts that voltage into the conductance towards E_syn (cake ``doc/calibration.tex``,
+halbe ``FGBlock.h``: I_conv "controls maximum synaptic conductance", V_convoff "synaptic
+input bias correction").  V_convoff is calibrated to the knee below which the input leaks
+onto the membrane (cake ``V_convoff_Calibrator``: threshold-linear fit, the knee kept;
+``evaluation/V_convoff.ipynb``: set too high it "effectively suppresses spikes", too low it
+leaks permanently), so the conversion starts at an offset.  Modelled as a threshold-linear
+conversion of the exponentially decaying integrator voltage, a pulse of conductance ``g``
+(in hardware nS, the quantity the weight curve gives) delivers the integral of a
+conductance of peak ``g`` cut at ``theta``::
+
+    E(g) = g - theta * (1 + ln(g / theta))   for g > theta,   0 otherwise
+
+(the time integral of ``max(0, g e^(-t/tau) - theta)``, divided by ``tau``); E increases,
+E(g)/g rises from 0 at ``theta`` towards 1, E(g) <= g.  ``theta`` belongs to the denmem's
+input, not to the row: it does not scale with V_gmax or gmax_div, and with the hardware
+conductance of a bio weight (``speedup * C_hw / cm``) small capacitors, small neurons and a
+low speed-up all move weights towards it.  The engine gets E(g) as the weight of an
+exponential synapse with the requested tau_syn: the same charge, a shorter tail; overlapping
+pulses on one input, which together can exceed theta, are not modelled (the isolated-pulse
+limit, valid at low input rates per denmem).
+
+* ``theta`` = :data:`INPUT_THRESHOLD_NS` = 250 nS [E]: no public measurement exists; the one
+  free number of the model, set from the 2022 microcircuit demo [V] (brainscales1-demos
+  ``cortical_microcircuit.rst``: small capacitors, neuron size 8, cm 0.25 nF, 10^4;
+  "an excitatory weight factor of 1 on the BrainScaleS system corresponds approximately to a
+  'real' weight factor of 0.1", the excitatory weights "represent the lower limit").  Under
+  marocco's arithmetic [D] its excitatory weights (0.0030..0.0034 µS x 52.5 x 1000 =
+  159..180 nS) sit at digital 1 of the default curve (P(1) = 173.7 nS), which conducts
+  2.046 x 173.7 = 355.4 nS; theta = 250 nS makes that 17.5 nS, 0.10 of P(1).  The
+  inhibitory side is not fitted but follows: the demo's inhibitory weights (1037..1190 nS,
+  above P(15) = 954.7 nS, so digital 15, which conducts 1953 nS and delivers 1189 nS)
+  realise 1.00..1.15 of what was asked, matching the demo's inhibitory factor 1 on both
+  simulators.  Tension: the 2023 random-network demo (big
+  capacitors, excitatory 297 nS, digital 2..3) would realise 0.46 of its excitatory weights,
+  while its NEST model used them unscaled.
+* **Measured row calibration** (tables with ``exact_calibration``: the hardware and ESS
+  tables, the default): a synapse calibration measures PSPs, so it knows the input's
+  response and programs the pulse ``E^-1(request)`` (:func:`inverse_input_response_nS`);
+  the row configuration and the 4-bit level are chosen for that pulse, and weights act as
+  requested up to the rounding.  marocco's table (``kappa`` 2.046, levels believed on the
+  V_gmax-500 curve) does not pre-distort: its small weights fall into the floor, which is
+  what the demo saw.
+* **Floor** of a row configuration (:meth:`GmaxConfig.floor_nS`): for a measured row
+  calibration, the smallest positive response of the row's 16 levels (3.68 nS at divisor
+  30); for marocco's table the requested hardware weight ``R`` below which the row realises
+  less than :data:`FLOOR_FRACTION` (1/2) of it, from ``E(kappa R) = R / 2`` (quantisation
+  aside): 314.7 nS.  Synapses requested below their row's floor are counted
+  (``below_floor``) and reported; the half is a reporting convention, not physics.
+* ``floor=False`` switches the input's response off (E(g) = g, the model before issue 14);
+  ``quantise=False`` replaces the 4-bit levels by continuous weights (the request, limited to
+  the row's [g(0), g(15)]), for ablation studies.
 
 **Fixed-pattern noise** (ESS ``weight_distortion``, reference 11.3 and 16.3): every
 hardware synapse gets a fixed multiplicative factor ``max(0, N(1, sigma_synapse))`` and
@@ -110,9 +182,11 @@ from . import wafer
 
 __all__ = ["BIG_CAP_PF", "SMALL_CAP_PF", "DEFAULT_WEIGHT_COEFFS_NS", "DEFAULT_SPEEDUP",
            "DEFAULT_SIGMA_SYNAPSE", "DEFAULT_SIGMA_DRIVER", "ROUNDING_MODES", "GmaxConfig",
-           "HARDWARE_GMAX", "ESS_GMAX", "FixedPattern", "RealisedWeights", "analog_weight_nS",
-           "bio_to_hw_scale", "fixed_pattern_factors", "neuron_capacitance_pF",
-           "realise_weights", "row_key", "row_quadrant"]
+           "HARDWARE_GMAX", "ESS_GMAX", "MAROCCO_GMAX", "GMAX_TABLES", "INPUT_THRESHOLD_NS", "FLOOR_FRACTION",
+           "FixedPattern", "RealisedWeights", "analog_weight_nS", "bio_to_hw_scale",
+           "fixed_pattern_factors", "floor_request_nS", "input_response_nS",
+           "inverse_input_response_nS",
+           "neuron_capacitance_pF", "realise_weights", "row_key", "row_quadrant"]
 
 # ---------------------------------------------------------------- constants
 #: big / small membrane capacitor of one denmem, pF (calibtic ``NeuronCalibration``)
@@ -137,6 +211,16 @@ DEFAULT_SPEEDUP = wafer.DEFAULT_SPEEDUP
 DEFAULT_SIGMA_SYNAPSE = 0.2
 DEFAULT_SIGMA_DRIVER = 0.05
 ROUNDING_MODES = ("nearest", "stochastic")
+#: [E] offset of a denmem's synaptic input, as the hardware conductance (nS) a single pulse
+#: must exceed before it opens the input (module docstring, "the weight floor")
+INPUT_THRESHOLD_NS = 250.0
+#: a request is below its row's floor where the row realises less than this share of it
+#: (a reporting convention)
+FLOOR_FRACTION = 0.5
+#: the V_gmax calibtic's default weight curve was simulated at (marocco's belief)
+MAROCCO_CALIBRATION_VGMAX = REFERENCE_VGMAX
+#: the divisor of calibtic's default configuration (GmaxConfig::Default: selgmax 0, div 11)
+MAROCCO_DIV = REFERENCE_DIV
 #: relative tolerance for "requested weight fits below g(15)" comparisons
 _REL_TOL = 1e-12
 
@@ -266,6 +350,92 @@ def analog_weight_nS(w, vgmax: float = REFERENCE_VGMAX, gmax_div: float = REFERE
     return float(out) if out.ndim == 0 else out
 
 
+def _check_threshold(threshold_nS) -> float:
+    try:
+        theta = float(threshold_nS)
+    except (TypeError, ValueError):
+        raise ValueError(f"threshold_nS must be a finite number >= 0 (nS), "
+                         f"got {threshold_nS!r}") from None
+    _check_finite_range("threshold_nS", np.asarray(theta), 0.0)
+    return theta
+
+
+def input_response_nS(g_nS, threshold_nS: float = INPUT_THRESHOLD_NS) -> np.ndarray:
+    """Conductance (nS, hardware) a denmem's synaptic input delivers for pulses of
+    conductance ``g_nS`` (nS, hardware, >= 0): ``g - theta * (1 + ln(g / theta))`` above the
+    input's offset ``theta`` = ``threshold_nS``, 0 below it (module docstring, "the weight
+    floor").  ``threshold_nS`` 0 returns ``g`` unchanged.  Returns a new float64 array."""
+    theta = _check_threshold(threshold_nS)
+    out = np.array(g_nS, dtype=np.float64)          # a copy: worked on in place
+    if theta == 0.0:
+        return out
+    out -= theta                                    # the part of the peak above theta
+    above = out > 0.0
+    x = out[above]
+    # log1p keeps the result exact just above theta, where it goes like x^2 / (2 theta)
+    x -= theta * np.log1p(x / theta)
+    out[above] = x
+    out[~above] = 0.0
+    return out
+
+
+def inverse_input_response_nS(r_nS, threshold_nS: float = INPUT_THRESHOLD_NS) -> np.ndarray:
+    """The pulse conductance (nS, hardware) whose input response (:func:`input_response_nS`)
+    is ``r_nS`` (> 0): what a row calibration measured on PSPs programs for a requested
+    weight.  0 maps to 0; ``threshold_nS`` 0 returns ``r`` unchanged.  Vectorised Newton
+    iteration on ``u - 1 - ln u = r / theta`` (``u = g / theta > 1``), started where the
+    convex function is positive, so it descends monotonically onto the root."""
+    theta = _check_threshold(threshold_nS)
+    r = np.array(r_nS, dtype=np.float64)
+    if theta == 0.0:
+        return r
+    out = np.zeros_like(r)
+    pos = r > 0.0
+    a = r[pos] / theta
+    # u0 = 1 + a + sqrt(2a) has f(u0) >= 0 because e^s >= 1 + s + s^2/2 (s = sqrt(2a))
+    u = 1.0 + a + np.sqrt(2.0 * a)
+    for _ in range(100):
+        step = (u - 1.0 - np.log(u) - a) / (1.0 - 1.0 / u)
+        u -= step
+        if np.all(np.abs(step) <= 1e-13 * u):
+            break
+    out[pos] = u * theta
+    return out
+
+
+def floor_request_nS(kappa, threshold_nS: float = INPUT_THRESHOLD_NS,
+                     fraction: float = FLOOR_FRACTION) -> np.ndarray:
+    """The requested hardware weight ``R`` (nS) at which a row whose pulses conduct ``kappa``
+    times the request realises ``fraction`` of it: ``E(kappa R) = fraction R`` with
+    :func:`input_response_nS` ``E`` (continuous weights, no fixed pattern).  Requests below
+    ``R`` realise less.  ``inf`` where ``kappa <= fraction`` (the row never reaches the
+    share), 0 for ``threshold_nS`` 0.  Vectorised over ``kappa`` (> 0)."""
+    theta = _check_threshold(threshold_nS)
+    k = np.asarray(kappa, dtype=np.float64)
+    _check_finite_range("kappa", k, 0.0, lo_open=True)
+    phi = float(fraction)
+    if not 0.0 < phi < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
+    a = 1.0 - phi / k
+    out = np.full(k.shape, np.inf)
+    ok = a > 0.0
+    if theta == 0.0:
+        out[ok] = 0.0
+        return out
+    # with u = kappa R / theta: f(u) = a u - 1 - ln u = 0, the root above 1 (f(1) < 0).  f
+    # is convex; Newton from a point where f > 0 (u0 = (2/a)(1 + ln(2/a)), f(u0) > 0 since
+    # x > ln x) descends monotonically onto the root.
+    aa = a[ok]
+    u = (2.0 / aa) * (1.0 + np.log(2.0 / aa))
+    for _ in range(100):
+        step = (aa * u - 1.0 - np.log(u)) / (aa - 1.0 / u)
+        u -= step
+        if np.all(np.abs(step) <= 1e-14 * u):
+            break
+    out[ok] = u * theta / k[ok]
+    return out
+
+
 # ---------------------------------------------------------------- gmax table
 class GmaxConfig:
     """Table of the gmax configurations a synapse row may use.
@@ -285,30 +455,40 @@ class GmaxConfig:
         Polynomial ``P`` (scaled by ``(V/500)*(11/div)``) and ``H`` (unscaled) of the analog
         weight curve, lowest order first, nS.  Every configuration's 16 levels must be
         non-negative and strictly increasing.
+    calibration_vgmax : None or array_like, shape (4,) or (4, 4)
+        The V_gmax (DAC, 0 < V <= 1023) the row calibration's curve was made for, if it is
+        not the programmed ``vgmax``: digital weights are then chosen on the curve at
+        ``calibration_vgmax`` while the synapses conduct at ``vgmax`` (marocco: 500 vs
+        1023).  None: the calibration knows the programmed value.  Not combined with
+        ``fixed_coeffs_nS``.
 
     .. rubric:: Attributes
 
     sel, div : arrays (m,)
         The configurations.
     vgmax : array (4, 4)
-        [quadrant, sel].
+        [quadrant, sel], the programmed V_gmax.
+    calibration_vgmax : array (4, 4)
+        [quadrant, sel], the V_gmax the calibration assumes (equal to ``vgmax`` unless given).
     scale : array (4, m)
-        ``(V/500)*(11/div)``.
+        ``(V_cal/500)*(11/div)``: the calibration's scale, on which configurations and
+        digital weights are chosen.
     levels_nS : array (4, m, 16)
-        g(0..15) per quadrant and configuration.
+        g(0..15) per quadrant and configuration, as the calibration believes them.
     max_nS : array (4, m)
-        g(15).
+        g(15), likewise.
+    kappa : array (4, m)
+        ``V_programmed / V_cal``: what a pulse conducts over what the calibration believes.
+    exact_calibration : bool
+        True if ``kappa`` is 1 everywhere.
     """
 
     def __init__(self, vgmax=(1023.0,) * 4, divisors=HARDWARE_DIVISORS, pairs=None,
-                 coeffs_nS=DEFAULT_WEIGHT_COEFFS_NS, fixed_coeffs_nS=(), name: str = "custom"):
-        v = np.array(vgmax, dtype=np.float64)
-        if v.shape == (4,):
-            v = np.tile(v, (4, 1))
-        if v.shape != (4, 4):
-            raise ValueError(f"vgmax must have shape (4,) or (4, 4) (quadrant, selgmax), "
-                             f"got {v.shape}")
-        _check_finite_range("vgmax", v, VGMAX_RANGE[0], VGMAX_RANGE[1], lo_open=True)
+                 coeffs_nS=DEFAULT_WEIGHT_COEFFS_NS, fixed_coeffs_nS=(), name: str = "custom",
+                 calibration_vgmax=None):
+        v = self._vgmax_table("vgmax", vgmax)
+        v_cal = v if calibration_vgmax is None else \
+            self._vgmax_table("calibration_vgmax", calibration_vgmax)
         if pairs is None:
             d = _as_int_array("divisors", np.atleast_1d(divisors))
             if d.ndim != 1 or d.size == 0:
@@ -333,11 +513,19 @@ class GmaxConfig:
         _check_finite_range("fixed_coeffs_nS", np.array(fixed or (0.0,)), -np.inf)
         self.name = name
         self.vgmax = v
+        self.calibration_vgmax = v_cal.copy()
         self.sel = sel
         self.div = div
         self.coeffs_nS = coeffs
         self.fixed_coeffs_nS = fixed
-        self.scale = (v[:, sel] / REFERENCE_VGMAX) * (REFERENCE_DIV / div[None, :])   # (4, m)
+        self.scale = (v_cal[:, sel] / REFERENCE_VGMAX) * (REFERENCE_DIV / div[None, :])  # (4, m)
+        # the programmed over the calibrated current: V_gmax is a current cell, the synapse
+        # current is proportional to it (calibtic's own linear law)
+        self.kappa = v[:, sel] / v_cal[:, sel]
+        self.exact_calibration = bool(np.all(self.kappa == 1.0))
+        if not self.exact_calibration and any(fixed):
+            raise ValueError("calibration_vgmax different from vgmax cannot be combined with "
+                             "fixed_coeffs_nS (the unscaled term has no V_gmax to differ in)")
         w = np.arange(N_WEIGHT_LEVELS, dtype=np.float64)
         self.levels_nS = (self.scale[:, :, None] * _poly(coeffs, w)[None, None, :]
                           + _poly(fixed, w)[None, None, :])                         # (4, m, 16)
@@ -357,16 +545,41 @@ class GmaxConfig:
         # per quadrant: configurations by ascending maximum, ties -> lowest (sel, div)
         self._order = np.stack([np.lexsort((div, sel, self.max_nS[q])) for q in range(4)])
         self._sorted_max = np.take_along_axis(self.max_nS, self._order, axis=1)
-        self.uniform_quadrants = bool(np.all(v == v[0]))
-        for arr in (self.vgmax, self.sel, self.div, self.scale, self.levels_nS, self.max_nS,
-                    self.unit_levels_nS, self.unit_inv_step, self._order, self._sorted_max):
+        self.uniform_quadrants = bool(np.all(v == v[0]) and np.all(v_cal == v_cal[0]))
+        for arr in (self.vgmax, self.calibration_vgmax, self.sel, self.div, self.scale,
+                    self.kappa, self.levels_nS, self.max_nS, self.unit_levels_nS,
+                    self.unit_inv_step, self._order, self._sorted_max):
             arr.flags.writeable = False
+
+    @staticmethod
+    def _vgmax_table(name: str, vgmax) -> np.ndarray:
+        """A (4 quadrants, 4 selgmax) float table of V_gmax DAC values in (0, 1023]."""
+        v = np.array(vgmax, dtype=np.float64)
+        if v.shape == (4,):
+            v = np.tile(v, (4, 1))
+        if v.shape != (4, 4):
+            raise ValueError(f"{name} must have shape (4,) or (4, 4) (quadrant, selgmax), "
+                             f"got {v.shape}")
+        _check_finite_range(name, v, VGMAX_RANGE[0], VGMAX_RANGE[1], lo_open=True)
+        return v
 
     # ------------------------------------------------------------ presets
     @classmethod
     def hardware(cls, vgmax: float = 1023.0, divisors=HARDWARE_DIVISORS) -> "GmaxConfig":
         """marocco on hardware: V_gmax0..3 = ``vgmax`` (1023) everywhere, divisors 2..30."""
         return cls(vgmax=(vgmax,) * 4, divisors=divisors, name="hardware")
+
+    @classmethod
+    def marocco(cls) -> "GmaxConfig":
+        """What marocco/calibtic did without a measured row calibration: one configuration,
+        selgmax 0 with divisor 11 (calibtic ``GmaxConfig::Default``, written into both
+        halves of the row, ``HICANNParameters.cpp``), for every row, V_gmax0..3 = 1023 on
+        the floating gates (``SharedCalibration::applySharedCalibration``), digital weights
+        chosen on calibtic's default curve, simulated at V_gmax 500
+        (``SynapseCalibration::setDefaults``): the pulses conduct 1023/500 = 2.046 times
+        what marocco computed."""
+        return cls(vgmax=(VGMAX_RANGE[1],) * 4, pairs=((0, MAROCCO_DIV),), name="marocco",
+                   calibration_vgmax=(MAROCCO_CALIBRATION_VGMAX,) * 4)
 
     @classmethod
     def ess(cls) -> "GmaxConfig":
@@ -396,12 +609,34 @@ class GmaxConfig:
         return out
 
     def levels(self, config: int, quadrant: int = 0) -> np.ndarray:
-        """The 16 hardware conductances (nS) of configuration index ``config``."""
+        """The 16 hardware conductances (nS) of configuration index ``config``, as the
+        calibration believes them (the pulses conduct ``kappa`` times these)."""
         return self.levels_nS[quadrant, config].copy()
+
+    def floor_nS(self, threshold_nS: float = INPUT_THRESHOLD_NS,
+                 fraction: float = FLOOR_FRACTION) -> np.ndarray:
+        """The floor of every configuration, shape (4, m): the smallest requested hardware
+        weight (nS) the configuration realises.
+
+        * A measured row calibration (``exact_calibration``: it knows the programmed V_gmax
+          and, measured on PSPs, the synaptic input's response) pre-distorts the requests
+          (:func:`inverse_input_response_nS`); its floor is the smallest positive response of
+          its 16 levels, ``E(g_k)`` for the first level above ``threshold_nS`` (smaller
+          requests become 0 or that level by rounding).
+        * Otherwise (marocco: levels believed on calibtic's V_gmax-500 curve, pulses at
+          1023) the request below which the row realises less than ``fraction`` of it:
+          :func:`floor_request_nS` of ``kappa`` (314.7 nS at 250 nS)."""
+        if not self.exact_calibration:
+            return floor_request_nS(self.kappa, threshold_nS, fraction)
+        response = input_response_nS(self.levels_nS, threshold_nS)       # (4, m, 16)
+        first = np.where(response > 0.0, response, np.inf).min(axis=-1)
+        return first
 
     def __repr__(self) -> str:
         v = self.vgmax[0].tolist() if self.uniform_quadrants else self.vgmax.tolist()
-        return (f"GmaxConfig({self.name!r}, vgmax={v}, {self.n_configs} configs, "
+        cal = "" if self.exact_calibration else \
+            f", calibrated for vgmax {self.calibration_vgmax[0].tolist()}"
+        return (f"GmaxConfig({self.name!r}, vgmax={v}{cal}, {self.n_configs} configs, "
                 f"g(15) {self.max_nS.min():.1f}..{self.max_nS.max():.1f} nS)")
 
 
@@ -552,34 +787,46 @@ class RealisedWeights:
     """Result of :func:`realise_weights`.
 
     Per synapse k (shape (n,)):
-        ``digital`` uint8 0..15 (0 for disabled synapses); ``enabled`` bool (False where
-        the requested weight was exactly 0: decoder disabled); ``weight_bio_uS`` realised
-        bio weight (µS, incl. fixed pattern, 0.0 where disabled); ``weight_hw_nS``
-        realised hardware conductance (nS, incl. fixed pattern); ``nominal_hw_nS`` the
-        level g(digital) without fixed pattern (0 where disabled); ``requested_hw_nS``;
+        ``digital`` uint8 0..15 (0 for disabled synapses; with ``quantise=False`` the
+        nearest level, for information); ``enabled`` bool (False where the requested weight
+        was exactly 0: decoder disabled); ``weight_bio_uS`` realised bio weight (µS, incl.
+        fixed pattern and the synaptic input's response, 0.0 where disabled);
+        ``weight_hw_nS`` the same in hardware nS (what the neuron receives);
+        ``conductance_hw_nS`` the conductance of the synapse's pulse (nS: ``kappa`` x level
+        x fixed pattern) before the synaptic input's response; ``nominal_hw_nS`` the level
+        g(digital) the calibration believes in, without fixed pattern (0 where disabled;
+        with ``quantise=False`` the request limited to [g(0), g(15)]); ``requested_hw_nS``;
         ``scale`` bio->hw factor (``w_hw[nS] = w_bio[µS] * 1000 * scale``);
         ``fixed_pattern`` factor (ones if none); ``clipped`` bool (requested > g(15));
-        ``row_index`` index into the per-row arrays.
+        ``below_floor`` bool (requested > 0 but below the row's floor; always False with
+        ``floor=False``); ``row_index`` index into the per-row arrays.
 
     Per row r (shape (R,), rows sorted by key):
         ``row_key``; ``row_quadrant``; ``row_config`` index into ``gmax.sel``/``gmax.div``;
-        ``row_sel`` (selgmax 0..3); ``row_div``; ``row_vgmax`` (DAC); ``row_required_nS``
-        (largest requested hw weight); ``row_min_nS`` / ``row_max_nS`` (g(0) / g(15)).
+        ``row_sel`` (selgmax 0..3); ``row_div``; ``row_vgmax`` (programmed DAC);
+        ``row_required_nS`` (largest requested hw weight); ``row_min_nS`` / ``row_max_nS``
+        (g(0) / g(15) as the calibration believes them); ``row_floor_nS`` (the
+        configuration's floor, :meth:`GmaxConfig.floor_nS`; 0 with ``floor=False``).
+
+    Settings: ``gmax``, ``rounding``, ``floor``, ``quantise``, ``threshold_nS``.
 
     Counters: ``n_synapses``, ``n_enabled``, ``n_disabled`` (requested 0), ``n_clipped``
     (requested above g(15) of the row's config), ``n_rounded_to_zero`` (requested > 0 but
-    digital 0, which still conducts g(0)), ``n_below_min`` (requested > 0 but below g(0):
-    realised larger than requested).
+    digital 0, which still conducts g(0); 0 with ``quantise=False``), ``n_below_min``
+    (requested > 0 but below g(0): given g(0), more than requested), ``n_below_floor``
+    (requested > 0 but below the row's floor: realised much less than requested).
     """
     digital: np.ndarray
     enabled: np.ndarray
     weight_bio_uS: np.ndarray
     weight_hw_nS: np.ndarray
+    conductance_hw_nS: np.ndarray
     nominal_hw_nS: np.ndarray
     requested_hw_nS: np.ndarray
     scale: np.ndarray
     fixed_pattern: np.ndarray
     clipped: np.ndarray
+    below_floor: np.ndarray
     row_index: np.ndarray
     row_key: np.ndarray
     row_quadrant: np.ndarray
@@ -590,21 +837,31 @@ class RealisedWeights:
     row_required_nS: np.ndarray
     row_min_nS: np.ndarray
     row_max_nS: np.ndarray
+    row_floor_nS: np.ndarray
     gmax: GmaxConfig
     rounding: str
+    floor: bool
+    quantise: bool
+    threshold_nS: float
     n_synapses: int
     n_enabled: int
     n_disabled: int
     n_clipped: int
     n_rounded_to_zero: int
     n_below_min: int
+    n_below_floor: int
 
     @property
     def stats(self) -> dict:
         """The counters as a dict."""
         return {k: getattr(self, k) for k in ("n_synapses", "n_enabled", "n_disabled",
                                               "n_clipped", "n_rounded_to_zero",
-                                              "n_below_min")}
+                                              "n_below_min", "n_below_floor")}
+
+    @property
+    def floor_bio_uS(self) -> np.ndarray:
+        """Per synapse, its row's floor in bio units (µS) for its target neuron's scale."""
+        return self.row_floor_nS[self.row_index] / (1000.0 * self.scale)
 
 
 def _unique_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -622,12 +879,126 @@ def _unique_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ukeys.astype(np.int64), inv.reshape(-1).astype(np.int64)
 
 
+def _check_switch(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _stochastic_rng(rng) -> np.random.Generator:
+    """The generator of the stochastic rounding: a Generator, an int seed or None (seed 0,
+    deterministic like calibtic's unseeded C ``rand()``)."""
+    if rng is None:
+        return np.random.default_rng(0)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return np.random.default_rng(_check_seed(rng))
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, an integer seed or None, "
+                         f"got {type(rng).__name__}")
+    return rng
+
+
+def _fixed_pattern_array(fixed_pattern, coordinates, n: int) -> np.ndarray | None:
+    """Per-synapse fixed-pattern factors (n,) from None, an array or a FixedPattern."""
+    if fixed_pattern is None:
+        return None
+    if isinstance(fixed_pattern, FixedPattern):
+        if coordinates is None or len(coordinates) != 3:
+            raise ValueError("coordinates=(hicann, row, column) of shape (n,) are required "
+                             "with a FixedPattern")
+        h, r, c = (_as_int_array(name, a, n)
+                   for name, a in zip(("hicann", "row", "column"), coordinates))
+        return fixed_pattern.factors(h, r, c)
+    fp = _as_1d_float("fixed_pattern", fixed_pattern)
+    if fp.shape != (n,):
+        raise ValueError(f"fixed_pattern must have shape ({n},) like weight_bio_uS, "
+                         f"got {fp.shape}")
+    _check_finite_range("fixed_pattern", fp, 0.0)
+    return fp
+
+
+def _row_quadrants(gmax: GmaxConfig, quadrant, keys: np.ndarray, inv: np.ndarray,
+                   n_rows: int) -> np.ndarray:
+    """Quadrant (0..3) of every row; checks that it is constant within a row."""
+    rquad = np.zeros(n_rows, dtype=np.int64)
+    if quadrant is None:
+        if not gmax.uniform_quadrants:
+            raise ValueError("quadrant (per synapse, 0..3) is required: the gmax table's "
+                             "V_gmax differ between quadrants")
+        return rquad
+    quad = _as_int_array("quadrant", quadrant, keys.size)
+    _check_int_range("quadrant", quad, 0, 3)
+    rquad[inv] = quad                          # any member's quadrant ...
+    if np.any(rquad[inv] != quad):             # ... must be every member's
+        i = int(np.flatnonzero(rquad[inv] != quad)[0])
+        raise ValueError(f"quadrant must be constant within a row; row_key "
+                         f"{int(keys[i])} has quadrants {quad[i]} and {rquad[inv[i]]}")
+    return rquad
+
+
+def _round_up(frac: np.ndarray, rounding: str, rng) -> np.ndarray:
+    """Which synapses take the upper of their two bracketing levels."""
+    np.clip(frac, 0.0, 1.0, out=frac)
+    if rounding == "nearest":
+        return frac >= 0.5
+    return rng.random(frac.size) < frac
+
+
+def _levels_on_scaled_curve(gmax, req, s_syn, quantise, rounding, rng):
+    """Digital weights and believed levels (nS) where every level is ``scale * P(k)``:
+    worked in the unit-scale domain ``y = req / scale_row`` (``scale_row * P(k)``
+    reproduces the table bit for bit).  Returns digital, nominal, clipped, below-g(0)."""
+    unit = gmax.unit_levels_nS
+    y = req / s_syn
+    lo = np.searchsorted(unit, y, side="right")
+    lo -= 1
+    np.clip(lo, 0, MAX_DIGITAL_WEIGHT, out=lo)
+    frac = y - unit[lo]
+    frac *= gmax.unit_inv_step[lo]                           # 0 at level 15
+    clipped = y > unit[-1] * (1.0 + _REL_TOL)
+    below = y < unit[0]
+    digital = lo.astype(np.uint8)
+    digital += _round_up(frac, "nearest" if not quantise else rounding, rng)
+    if quantise:
+        nominal = unit[digital]
+    else:                                       # continuous within [g(0), g(15)]
+        nominal = np.clip(y, unit[0], unit[-1], out=y)
+    nominal *= s_syn
+    return digital, nominal, clipped, below
+
+
+def _levels_on_general_curve(row_levels, inv, req, quantise, rounding, rng):
+    """As :func:`_levels_on_scaled_curve` for a curve with an unscaled term H: compare
+    with each row's 16 levels."""
+    n = req.size
+    flat = row_levels.ravel()
+    base = inv * N_WEIGHT_LEVELS
+    lo = np.zeros(n, dtype=np.int64)
+    for k in range(1, N_WEIGHT_LEVELS):      # 15 comparisons of whole arrays
+        lo += req >= flat[base + k]
+    g_lo = flat[base + lo]
+    g_hi = flat[base + np.minimum(lo + 1, MAX_DIGITAL_WEIGHT)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(lo < MAX_DIGITAL_WEIGHT, (req - g_lo) / (g_hi - g_lo), 0.0)
+    clipped = req > flat[base + MAX_DIGITAL_WEIGHT] * (1.0 + _REL_TOL)
+    below = req < flat[base]
+    digital = lo.astype(np.uint8)
+    digital += _round_up(frac, "nearest" if not quantise else rounding, rng)
+    if quantise:
+        nominal = flat[base + digital]
+    else:
+        nominal = np.clip(req, flat[base], flat[base + MAX_DIGITAL_WEIGHT])
+    return digital, nominal, clipped, below
+
+
 def realise_weights(weight_bio_uS, row_key, cm_bio_nF, c_hw_pF,
                     speedup: float = DEFAULT_SPEEDUP, rounding: str = "nearest",
                     rng: np.random.Generator | int | None = None, fixed_pattern=None, *,
                     gmax: GmaxConfig | None = None, quadrant=None,
-                    coordinates=None) -> RealisedWeights:
-    """Quantise requested bio weights onto the 4-bit, per-row-scaled synapse array.
+                    coordinates=None, floor: bool = True, quantise: bool = True,
+                    threshold_nS: float = INPUT_THRESHOLD_NS) -> RealisedWeights:
+    """Realise requested bio weights on the 4-bit, per-row-scaled synapse array and the
+    denmems' synaptic inputs.
 
     .. rubric:: Parameters
 
@@ -656,6 +1027,16 @@ def realise_weights(weight_bio_uS, row_key, cm_bio_nF, c_hw_pF,
         table's V_gmax differ between quadrants.
     coordinates : tuple of 3 arrays (n,)
         (hicann, row, column) arrays of shape (n,) for a :class:`FixedPattern`.
+    floor : bool
+        True (default): the synaptic input's offset weakens small pulses (module docstring,
+        "the weight floor"); False: every pulse acts in proportion to its conductance (the
+        model before issue 14, bit for bit).
+    quantise : bool
+        True (default): 4-bit levels; False: continuous weights, the request limited to the
+        row's [g(0), g(15)] (times fixed pattern, ``kappa`` and the input's response).
+    threshold_nS : float
+        The synaptic input's offset (nS hardware, >= 0), default
+        :data:`INPUT_THRESHOLD_NS` ([E] 250 nS).
 
     .. rubric:: Returns
 
@@ -683,126 +1064,82 @@ def realise_weights(weight_bio_uS, row_key, cm_bio_nF, c_hw_pF,
         gmax = HARDWARE_GMAX
     elif not isinstance(gmax, GmaxConfig):
         raise ValueError(f"gmax must be a GmaxConfig, got {type(gmax).__name__}")
-    if rounding == "stochastic":
-        if rng is None:
-            rng = np.random.default_rng(0)
-        elif isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-            rng = np.random.default_rng(_check_seed(rng))
-        elif not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, an integer seed or None, "
-                             f"got {type(rng).__name__}")
-
-    # fixed-pattern factors
-    if fixed_pattern is None:
-        fp = None
-    elif isinstance(fixed_pattern, FixedPattern):
-        if coordinates is None or len(coordinates) != 3:
-            raise ValueError("coordinates=(hicann, row, column) of shape (n,) are required "
-                             "with a FixedPattern")
-        h, r, c = (_as_int_array(name, a, n)
-                   for name, a in zip(("hicann", "row", "column"), coordinates))
-        fp = fixed_pattern.factors(h, r, c)
-    else:
-        fp = _as_1d_float("fixed_pattern", fixed_pattern)
-        if fp.shape != (n,):
-            raise ValueError(f"fixed_pattern must have shape ({n},) like weight_bio_uS, "
-                             f"got {fp.shape}")
-        _check_finite_range("fixed_pattern", fp, 0.0)
+    floor = _check_switch("floor", floor)
+    quantise = _check_switch("quantise", quantise)
+    theta = _check_threshold(threshold_nS)
+    if rounding == "stochastic" and quantise:
+        rng = _stochastic_rng(rng)
+    fp = _fixed_pattern_array(fixed_pattern, coordinates, n)
 
     # bio -> hw (scalar scale when both capacitances are scalars)
     scale = speedup_f * chw / (cm * 1000.0)
     req = w * (1000.0 * scale)                                    # nS hw
     enabled = w > 0
 
-    # rows and their gmax configuration
+    # A measured (PSP-based) row calibration knows the synaptic input's response and
+    # programs the pulse that delivers the request; marocco's default curve (not exact)
+    # believes the pulse levels themselves, so its small weights fall into the floor.
+    predistort = floor and gmax.exact_calibration and theta > 0.0
+    target = inverse_input_response_nS(req, theta) if predistort else req
+
+    # rows and their gmax configuration (chosen on the calibration's levels, like marocco)
     ukeys, inv = _unique_keys(keys)
-    n_rows = ukeys.size
-    if quadrant is None:
-        if not gmax.uniform_quadrants:
-            raise ValueError("quadrant (per synapse, 0..3) is required: the gmax table's "
-                             "V_gmax differ between quadrants")
-        rquad = np.zeros(n_rows, dtype=np.int64)
-    else:
-        quad = _as_int_array("quadrant", quadrant, n)
-        _check_int_range("quadrant", quad, 0, 3)
-        rquad = np.zeros(n_rows, dtype=np.int64)
-        rquad[inv] = quad                          # any member's quadrant ...
-        if np.any(rquad[inv] != quad):             # ... must be every member's
-            i = int(np.flatnonzero(rquad[inv] != quad)[0])
-            raise ValueError(f"quadrant must be constant within a row; row_key "
-                             f"{int(keys[i])} has quadrants {quad[i]} and {rquad[inv[i]]}")
-    row_req = np.zeros(n_rows)
+    rquad = _row_quadrants(gmax, quadrant, keys, inv, ukeys.size)
+    row_req = np.zeros(ukeys.size)
     if n:
-        np.maximum.at(row_req, inv, req)
+        np.maximum.at(row_req, inv, target)
     row_cfg = gmax.best_config(row_req, rquad)
     row_levels = gmax.levels_nS[rquad, row_cfg]                  # (R, 16) nS
 
-    # digital weights
+    # digital weights and the levels the calibration believes in
     if not any(gmax.fixed_coeffs_nS):
-        # levels are scale * P(k): work in the unit-scale domain y = req / scale_row
-        # (scale_row * P(k) reproduces the table bit for bit)
-        unit = gmax.unit_levels_nS
-        s_syn = gmax.scale[rquad, row_cfg][inv]
-        y = req / s_syn
-        lo = np.searchsorted(unit, y, side="right")
-        lo -= 1
-        np.clip(lo, 0, MAX_DIGITAL_WEIGHT, out=lo)
-        frac = y - unit[lo]
-        frac *= gmax.unit_inv_step[lo]                           # 0 at level 15
-        clipped = y > unit[-1] * (1.0 + _REL_TOL)
-        below = y < unit[0]
-        del y
+        digital, nominal, clipped, below = _levels_on_scaled_curve(
+            gmax, target, gmax.scale[rquad, row_cfg][inv], quantise, rounding, rng)
     else:
-        # general curve (unscaled w-only term H): compare with the row's 16 levels
-        flat = row_levels.ravel()
-        base = inv * N_WEIGHT_LEVELS
-        lo = np.zeros(n, dtype=np.int64)
-        for k in range(1, N_WEIGHT_LEVELS):
-            lo += req >= flat[base + k]
-        g_lo = flat[base + lo]
-        g_hi = flat[base + np.minimum(lo + 1, MAX_DIGITAL_WEIGHT)]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.where(lo < MAX_DIGITAL_WEIGHT, (req - g_lo) / (g_hi - g_lo), 0.0)
-        clipped = req > flat[base + MAX_DIGITAL_WEIGHT] * (1.0 + _REL_TOL)
-        below = req < flat[base]
-    np.clip(frac, 0.0, 1.0, out=frac)
-    if rounding == "nearest":
-        up = frac >= 0.5
-    else:
-        up = rng.random(n) < frac
-    del frac
-    digital = lo.astype(np.uint8)
-    digital += up
+        digital, nominal, clipped, below = _levels_on_general_curve(
+            row_levels, inv, target, quantise, rounding, rng)
     digital[~enabled] = 0
     below &= enabled
-    if not any(gmax.fixed_coeffs_nS):
-        nominal = gmax.unit_levels_nS[digital]
-        nominal *= s_syn
-    else:
-        nominal = flat[base + digital]
     nominal[~enabled] = 0.0
-    weight_hw = nominal * fp if fp is not None else nominal.copy()
+
+    # what the pulses conduct (programmed V_gmax, fixed pattern) and what the input makes of it
+    if not gmax.exact_calibration:
+        nominal_pulse = nominal * gmax.kappa[rquad, row_cfg][inv]
+    else:
+        nominal_pulse = nominal
+    conductance = nominal_pulse * fp if fp is not None else nominal_pulse.copy()
+    weight_hw = input_response_nS(conductance, theta) if floor else conductance
     weight_bio = weight_hw / (1000.0 * scale)
+
+    if floor:
+        row_floor = gmax.floor_nS(theta)[rquad, row_cfg]
+        below_floor = enabled & (req < row_floor[inv])
+    else:
+        row_floor = np.zeros(ukeys.size)
+        below_floor = np.zeros(n, dtype=bool)
 
     n_enabled = int(enabled.sum())
     if np.ndim(scale) == 0:
         scale = np.full(n, float(scale))
+    rounded = int(np.count_nonzero(enabled & (digital == 0))) if quantise else 0
     return RealisedWeights(
-        digital=digital, enabled=enabled, weight_bio_uS=weight_bio,
-        weight_hw_nS=weight_hw, nominal_hw_nS=nominal, requested_hw_nS=req, scale=scale,
-        fixed_pattern=fp if fp is not None else np.ones(n), clipped=clipped,
-        row_index=inv, row_key=ukeys, row_quadrant=rquad.astype(np.int8),
-        row_config=row_cfg, row_sel=gmax.sel[row_cfg].astype(np.uint8),
-        row_div=gmax.div[row_cfg].astype(np.uint8),
-        row_vgmax=gmax.vgmax[rquad, gmax.sel[row_cfg]],
-        row_required_nS=row_req, row_min_nS=row_levels[:, 0].copy(),
-        row_max_nS=row_levels[:, MAX_DIGITAL_WEIGHT].copy(), gmax=gmax, rounding=rounding,
-        n_synapses=n, n_enabled=n_enabled, n_disabled=n - n_enabled,
-        n_clipped=int(clipped.sum()),
-        n_rounded_to_zero=int(np.count_nonzero(enabled & (digital == 0))),
-        n_below_min=int(below.sum()))
+        digital=digital, enabled=enabled, weight_bio_uS=weight_bio, weight_hw_nS=weight_hw,
+        conductance_hw_nS=conductance, nominal_hw_nS=nominal, requested_hw_nS=req,
+        scale=scale, fixed_pattern=fp if fp is not None else np.ones(n), clipped=clipped,
+        below_floor=below_floor, row_index=inv, row_key=ukeys,
+        row_quadrant=rquad.astype(np.int8), row_config=row_cfg,
+        row_sel=gmax.sel[row_cfg].astype(np.uint8), row_div=gmax.div[row_cfg].astype(np.uint8),
+        row_vgmax=gmax.vgmax[rquad, gmax.sel[row_cfg]], row_required_nS=row_req,
+        row_min_nS=row_levels[:, 0].copy(), row_max_nS=row_levels[:, MAX_DIGITAL_WEIGHT].copy(),
+        row_floor_nS=row_floor, gmax=gmax, rounding=rounding, floor=floor, quantise=quantise,
+        threshold_nS=theta, n_synapses=n, n_enabled=n_enabled, n_disabled=n - n_enabled,
+        n_clipped=int(clipped.sum()), n_rounded_to_zero=rounded, n_below_min=int(below.sum()),
+        n_below_floor=int(below_floor.sum()))
 
 
 #: the two preset tables (read-only; shared)
 HARDWARE_GMAX = GmaxConfig.hardware()
 ESS_GMAX = GmaxConfig.ess()
+MAROCCO_GMAX = GmaxConfig.marocco()
+#: the tables by name, as the setup options name them
+GMAX_TABLES = {"hardware": HARDWARE_GMAX, "marocco": MAROCCO_GMAX}
