@@ -21,6 +21,11 @@ Usage::
 
     python benchmarks/mapping.py                       # all cases
     python benchmarks/mapping.py --cases guidebook,microcircuit
+    python benchmarks/mapping.py --presets default,marocco   # both setup presets
+
+``--presets``: the mapping options of ``setup(preset=...)`` ('default': clustered placement,
+multapses realised, backbone+dijkstra L1 routing, merger 'auto'; 'marocco': marocco's enum
+placement, multapses lost within a projection, backbone routing, minimize_as_possible).
 """
 from __future__ import annotations
 
@@ -107,9 +112,17 @@ def microcircuit_graph(target_synapses: float = 2.4e6, n_sources: int = 800, see
                   ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I", "background"])
 
 
-def run_graph_case(name: str) -> dict:
+def preset_mapping_options(preset: str):
+    """The MappingOptions ``setup(preset=...)`` builds (the presets are stated once, in
+    ``backend.options.PRESETS``), continuing despite synapse loss."""
+    from pyNN_bss_emu.backend.options import SetupOptions
+    return SetupOptions.from_keywords(0.1, "auto", preset=preset,
+                                      continue_despite_synapse_loss=True).mapping
+
+
+def run_graph_case(name: str, preset: str = "default") -> dict:
     from pyNN_bss_emu.hardware.defects import DefectMap
-    from pyNN_bss_emu.mapping.pipeline import MappingOptions, map_network
+    from pyNN_bss_emu.mapping.pipeline import map_network
     t0 = time.perf_counter()
     if name == "random_small":
         graph = random_graph(5000, 100)
@@ -123,23 +136,23 @@ def run_graph_case(name: str) -> dict:
         raise ValueError(name)
     t_graph = time.perf_counter() - t0
     defects = DefectMap.generate(0)
-    result = map_network(graph, MappingOptions(continue_despite_synapse_loss=True), defects)
+    result = map_network(graph, preset_mapping_options(preset), defects)
     s = result.statistics
-    return {"case": name, "neurons": int(np.sum(graph.size[~graph.is_source])),
+    return {"case": name, "preset": preset, "neurons": int(np.sum(graph.size[~graph.is_source])),
             "synapses": s.synapses_requested, "loss": s.synapse_loss,
             "lost_l1": s.synapses_lost_l1, "lost_drivers": s.synapses_lost_drivers,
             "lost_slots": s.synapses_lost_synapse_array, "lost_multapse": s.synapses_lost_multapse,
             "hicanns": s.hicanns_used, "graph_s": t_graph, "timings": s.timings}
 
 
-def run_guidebook() -> dict:
+def run_guidebook(preset: str = "default") -> dict:
     import pyNN_bss_emu as sim
     losses, timings = [], []
     for seed in range(1, 6):
         # the guidebook's cells keep PyNN's default tau_refrac (0.1 ms, below the wafer's
         # 0.147 ms): clip it, as the example would on hardware; the mapping is what is timed
         sim.setup(neuron_size=4, driver_chain_length=5, defects="none",
-                  continue_despite_synapse_loss=True, clip_parameters=True)
+                  continue_despite_synapse_loss=True, clip_parameters=True, preset=preset)
         src = sim.Population(50, sim.SpikeSourcePoisson(rate=5.0))
         pop = sim.Population(50, sim.IF_cond_exp())
         sim.place_on_hicann(pop, [0])
@@ -152,13 +165,13 @@ def run_guidebook() -> dict:
         losses.append(s.synapse_loss)
         timings.append(s.timings["total"])
         sim.end()
-    return {"case": "guidebook", "neurons": 50, "synapses": None,
+    return {"case": "guidebook", "preset": preset, "neurons": 50, "synapses": None,
             "loss": float(np.mean(losses)), "loss_per_seed": losses,
             "timings": {"total": float(np.mean(timings))}}
 
 
-def worker(name: str) -> None:
-    out = run_guidebook() if name == "guidebook" else run_graph_case(name)
+def worker(name: str, preset: str) -> None:
+    out = run_guidebook(preset) if name == "guidebook" else run_graph_case(name, preset)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(MARKER + json.dumps(out))
 
@@ -168,16 +181,20 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases",
                     default="guidebook,random_small,microcircuit,microcircuit8,full_wafer")
+    ap.add_argument("--presets", default="default",
+                    help="comma-separated setup presets: default, marocco")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--preset", default="default", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, args.preset)
         return
     rows = []
-    for name in args.cases.split(","):
-        print(f"running {name} ...", flush=True)
+    for name, preset in [(n, p) for p in args.presets.split(",")
+                         for n in args.cases.split(",")]:
+        print(f"running {name} ({preset}) ...", flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, __file__, "--worker", name],
+        proc = subprocess.run([sys.executable, __file__, "--worker", name, "--preset", preset],
                               capture_output=True, text=True)
         wall = time.perf_counter() - t0
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
@@ -188,13 +205,14 @@ def main() -> None:
         r["wall_s"] = wall
         rows.append(r)
     print()
-    print(f"{'case':<14}{'neurons':>9}{'synapses':>11}{'loss %':>9}{'map s':>8}"
+    print(f"{'case':<14}{'preset':>9}{'neurons':>9}{'synapses':>11}{'loss %':>9}{'map s':>8}"
           f"{'process s':>11}{'peak MB':>9}  per-stage s")
     for r in rows:
         t = r["timings"]
         stages = ", ".join(f"{k} {v:.2f}" for k, v in t.items() if k != "total")
         syn = "" if r["synapses"] is None else f"{r['synapses']:,}"
-        print(f"{r['case']:<14}{r['neurons']:>9,}{syn:>11}{100 * r['loss']:>9.2f}"
+        print(f"{r['case']:<14}{r['preset']:>9}{r['neurons']:>9,}{syn:>11}"
+              f"{100 * r['loss']:>9.2f}"
               f"{t['total']:>8.2f}{r['wall_s']:>11.2f}{r['peak_rss_mb']:>9.0f}  {stages}")
         if "loss_per_seed" in r:
             print(f"{'':<14}per seed: " + ", ".join(f"{100 * x:.2f} %"
