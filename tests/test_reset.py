@@ -558,7 +558,9 @@ def test_refractory_state_is_cleared(sim, emu_mode):
     the free membrane, not clamped at v_reset."""
     T = 30.0
     i_offset, v_reset = 1.0, -70.0
-    _setup(sim, emu_mode)
+    # the wafer without its fixed pattern: the test is about reset(), and a mismatched neuron
+    # (tau_m +-45 % at size 4) may not fire within the 30 ms at all
+    _setup(sim, emu_mode, **({"effects": {"mismatch": False}} if emu_mode == "wafer" else {}))
     cell = sim.Population(1, sim.IF_cond_exp(i_offset=i_offset, tau_refrac=20.0,
                                              v_reset=v_reset))
     cell.record(["spikes", "v"])
@@ -569,8 +571,8 @@ def test_refractory_state_is_cleared(sim, emu_mode):
     _assert_segments_identical(blk, [])
     _assert_v_reproduced(emu_mode, blk)
     s0 = spike_times(blk.segments[0], 0)
+    assert s0.size == 1
     if emu_mode == "ideal":
-        assert s0.size == 1
         # LIF with constant current from v_rest = -65 mV: v_inf = -65 + 1.0 nA / 0.05 µS =
         # -45 mV; threshold -50 mV at 20 ln(20 / 5) = 27.73 ms, i.e. at the 27.8 ms step
         assert s0[0] == pytest.approx(ceil_to_grid(lif_first_spike(i_offset)), abs=1e-9)
@@ -580,10 +582,9 @@ def test_refractory_state_is_cleared(sim, emu_mode):
         assert v1[0] == -65.0
         assert v1[1] == pytest.approx(-45.0 - 20.0 * math.exp(-DT / 20.0), rel=1e-12)
     else:
-        # the wafer neuron's realised parameters (the calibrated wafer's per-neuron mismatch,
-        # docs/substrate.md: tau_m +-45 % at size 4) decide when it first fires, at most once
-        # in 30 ms with its 17.3 ms refractory time; run 2 repeats run 1 (asserted above)
-        assert s0.size <= 1
+        # realised parameters differ a little from the requested ones (FG quantisation,
+        # trial noise); run 2 repeats run 1 (asserted above)
+        assert T - 5.0 < s0[0] < T
 
 
 # ------------------------------------------------------------------------------ 7. adaptation
