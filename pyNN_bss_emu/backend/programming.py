@@ -30,7 +30,8 @@ def program_neurons(pop: PopulationRecord, result: MappingResult,
                     settings: TransformSettings, *, wafer_seed: int, trial_seed: int,
                     calibration: str, clip: bool, mismatch: bool = True,
                     trial_noise: bool = True, v_reset_sharing: str = "fg_block",
-                    i_offset: str = "fold") -> tuple[dict[str, np.ndarray], list]:
+                    i_offset: str = "fold"
+                    ) -> tuple[dict[str, np.ndarray], list, dict[str, int]]:
     """Per-neuron engine parameters of a placed population, as its denmems realise the bio
     request: parameter transformation and calibration, FG quantisation, hardware ranges
     (error, or clipping with ``clip``), the shared V_reset of each FG block, the residual
@@ -50,8 +51,10 @@ def program_neurons(pop: PopulationRecord, result: MappingResult,
         params, layout, settings=settings, cell_type=pop.cell_type, wafer_seed=wafer_seed,
         mode=calibration, trial_seed=trial_seed, clip=clip, clip_remedy=CLIP_REMEDY,
         warn_clipped=False, neuron_labels=[pop.label] * pop.size, mismatch=mismatch,
-        trial_noise=trial_noise, v_reset_sharing=v_reset_sharing, i_offset=i_offset)
-    return realisation.neuron_parameters(), realisation.clipped_details
+        trial_noise=trial_noise, v_reset_sharing=v_reset_sharing, i_offset=i_offset,
+        warn_dac_clipped=False)
+    return realisation.neuron_parameters(), realisation.clipped_details, \
+        realisation.dac_clipped
 
 
 @dataclass

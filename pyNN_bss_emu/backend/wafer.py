@@ -197,7 +197,7 @@ class WaferBackend(Backend):
             if pop.is_source:
                 continue
             try:
-                params, clipped = programming.program_neurons(
+                params, clipped, dac_clipped = programming.program_neurons(
                     pop, self.result, settings, wafer_seed=sub.wafer_seed,
                     trial_seed=sub.trial_seed, calibration=sub.calibration,
                     clip=self.options.parameter_transform.clip,
@@ -208,6 +208,17 @@ class WaferBackend(Backend):
                 raise ParameterRangeError(f"population '{pop.label}' ({pop.model}): {err}") \
                     from None
             self.network.set_neuron_parameters(pop.neuron_index, params)
+            if dac_clipped:
+                # once per population and cell set (not per realisation): a few denmems whose
+                # mismatch puts the calibrated value past the end of the FG range
+                cells = ", ".join(f"{k} {v}" for k, v in sorted(dac_clipped.items()))
+                self.warn_once(
+                    f"dac clipped {pop.label} {sorted(dac_clipped)}",
+                    f"population '{pop.label}': on some denmems the calibrated floating-gate "
+                    f"value lies outside the 10-bit range and was clipped (denmems per cell: "
+                    f"{cells}); these denmems miss their targets by more than the residual "
+                    f"mismatch (requests near the end of a parameter's range, docs/substrate.md)",
+                    HardwareParameterWarning, stacklevel=7)
             for c in clipped:
                 self.warn_once(
                     f"clipped {pop.label} {pop.model} {c.name} {c.requested}",

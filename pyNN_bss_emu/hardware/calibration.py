@@ -953,7 +953,8 @@ def realise_neuron_parameters(
         cache_dir: str | os.PathLike | None = None,
         neuron_labels: Sequence[str] | None = None,
         mismatch: bool = True, trial_noise: bool = True,
-        v_reset_sharing: str = "fg_block", i_offset: str = "fold") -> Realisation:
+        v_reset_sharing: str = "fg_block", i_offset: str = "fold",
+        warn_dac_clipped: bool = True) -> Realisation:
     """Realised per-denmem parameters of logical neurons on a wafer.
 
     * ``params_bio``: PyNN parameters (names/units of ``IF_cond_exp`` or
@@ -986,6 +987,8 @@ def realise_neuron_parameters(
       written into all four blocks, ``HICANNParameters.cpp``).
     * ``i_offset``: 'fold' (a constant current realised as a leak-potential shift) or 'drop'
       (calibtic ignored it; one warning says so).
+    * ``warn_dac_clipped``: warn here about calibrated DAC values clipped at the FG range
+      (False: the caller reports ``realisation.dac_clipped`` itself).
 
     ``mode='ideal'`` is ``mismatch=False, trial_noise=False``.
 
@@ -1035,7 +1038,7 @@ def realise_neuron_parameters(
         per_hicann=v_reset_sharing == "hicann")
     if nc:
         dac_clipped["V_reset"] = nc
-    if dac_clipped:
+    if dac_clipped and warn_dac_clipped:
         warnings.warn(
             "calibrated DAC values outside the FG range were clipped: " + ", ".join(
                 f"{k} ({v} denmems)" for k, v in dac_clipped.items()) +
