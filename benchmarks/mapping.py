@@ -37,21 +37,16 @@ import sys
 import time
 
 import numpy as np
+# this script's directory is on sys.path when it runs (also in its worker processes)
+from demo_networks import MICROCIRCUIT_CONN_PROBS as PD_PROBS
+from demo_networks import MICROCIRCUIT_FULL_SIZE, MICROCIRCUIT_LABELS
 
 MARKER = "MAPPING_RESULT "
 
-# Potjans & Diesmann (2014) full-scale sizes and connection probabilities (rows: target)
-PD_SIZES = np.array([20683, 5834, 21915, 5479, 4850, 1065, 14395, 2948])
-PD_PROBS = np.array([
-    [0.1009, 0.1689, 0.0437, 0.0818, 0.0323, 0.0, 0.0076, 0.0],
-    [0.1346, 0.1371, 0.0316, 0.0515, 0.0755, 0.0, 0.0042, 0.0],
-    [0.0077, 0.0059, 0.0497, 0.1350, 0.0067, 0.0003, 0.0453, 0.0],
-    [0.0691, 0.0029, 0.0794, 0.1597, 0.0033, 0.0, 0.1057, 0.0],
-    [0.1004, 0.0622, 0.0505, 0.0057, 0.0831, 0.3726, 0.0204, 0.0],
-    [0.0548, 0.0269, 0.0257, 0.0022, 0.0600, 0.3158, 0.0086, 0.0],
-    [0.0156, 0.0066, 0.0211, 0.0166, 0.0572, 0.0197, 0.0396, 0.2252],
-    [0.0364, 0.0010, 0.0034, 0.0005, 0.0277, 0.0080, 0.0658, 0.1443]])
-PD_INHIBITORY = np.array([0, 1, 0, 1, 0, 1, 0, 1], dtype=bool)
+# Potjans & Diesmann (2014): full-scale sizes and connection probabilities (rows: target),
+# stated once in the demo builders
+PD_SIZES = np.array([MICROCIRCUIT_FULL_SIZE[label] for label in MICROCIRCUIT_LABELS])
+PD_INHIBITORY = np.array([label.endswith("i") for label in MICROCIRCUIT_LABELS])
 
 
 def _graph(sizes, is_source, neuron_size, rate, pre, post, receptor, projection, labels):
