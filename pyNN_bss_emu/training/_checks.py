@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 __all__ = ["shown", "check_int", "check_real", "check_bool", "check_seed", "check_path",
-           "check_labels", "check_sizes"]
+           "check_labels", "check_sizes", "check_weight_matrices"]
 
 
 def shown(value: object) -> str:
@@ -121,4 +121,26 @@ def check_sizes(sizes: object, name: str = "sizes") -> tuple[int, ...]:
     if len(out) < 2:
         raise ValueError(f"{name} = {out}: need at least an input and an output layer, each "
                          f"of >= 1 unit")
+    return out
+
+
+def check_weight_matrices(weights, sizes: tuple[int, ...],
+                          layer: str = "layer {i}") -> list[np.ndarray]:
+    """Copies of ``weights`` as float matrices, one per layer of a network of ``sizes``, of
+    shape (pre, post) and finite.  ``layer`` names layer ``i`` in the shape message (a
+    format string with ``{i}``)."""
+    n_layers = len(sizes) - 1
+    if len(weights) != n_layers:
+        raise ValueError(f"{len(weights)} weight matrices for a network of {n_layers} "
+                         f"layers (sizes {tuple(sizes)})")
+    out = []
+    for i, w in enumerate(weights):
+        w = np.array(w, dtype=float)
+        shape = (sizes[i], sizes[i + 1])
+        if w.shape != shape:
+            raise ValueError(f"weight matrix {i} has shape {w.shape}; {layer.format(i=i)} "
+                             f"needs {shape} (pre x post)")
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"weight matrix {i} has non-finite values")
+        out.append(w)
     return out

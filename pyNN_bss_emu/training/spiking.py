@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._checks import check_real, check_sizes, shown
+from ._checks import check_real, check_sizes, check_weight_matrices, shown
 from .datasets import check_inputs
 
 __all__ = ["SpikingConfig", "SpikingNetwork", "BackendError", "DEFAULT_CELL_PARAMS"]
@@ -152,20 +152,8 @@ class SpikingNetwork:
 
     # ------------------------------------------------------------ weights
     def check_weights(self, weights: list[np.ndarray]) -> list[np.ndarray]:
-        if len(weights) != len(self.layers):
-            raise ValueError(f"{len(weights)} weight matrices for a network of "
-                             f"{len(self.layers)} layers (sizes {self.sizes})")
-        out = []
-        for i, w in enumerate(weights):
-            w = np.asarray(w, dtype=float)
-            shape = (self.sizes[i], self.sizes[i + 1])
-            if w.shape != shape:
-                raise ValueError(f"weight matrix {i} has shape {w.shape}; layer {i} of the "
-                                 f"spiking network needs {shape} (pre x post)")
-            if not np.all(np.isfinite(w)):
-                raise ValueError(f"weight matrix {i} has non-finite values")
-            out.append(w)
-        return out
+        return check_weight_matrices(weights, tuple(self.sizes),
+                                     layer="layer {i} of the spiking network")
 
     def write_weights(self, weights: list[np.ndarray]) -> None:
         """Write signed weights (normalised units) with ``Projection.set``: the positive

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ._checks import (check_bool, check_int, check_labels, check_path, check_real, check_seed,
-                      shown)
+                      check_weight_matrices, shown)
 from .ann import Adam, accuracy, cross_entropy, softmax
 from .checkpoint import CHECKPOINT_VERSION  # noqa: F401  (re-exported)
 from .checkpoint import CheckpointError, CheckpointState, read_checkpoint, write_checkpoint
@@ -125,19 +125,10 @@ class InTheLoopTrainer:
         """Copies of ``weights`` as float matrices: one per layer of the network, of shape
         (pre, post), finite (checked here too: the network object may not check)."""
         sizes = tuple(self.network.sizes)
-        if isinstance(weights, np.ndarray) or len(weights) != len(sizes) - 1:
+        if isinstance(weights, np.ndarray):     # one stacked array is not a list of layers
             raise ValueError(f"{len(weights)} weight matrices for a network of "
                              f"{len(sizes) - 1} layers (sizes {sizes})")
-        out = []
-        for i, w in enumerate(weights):
-            w = np.array(w, dtype=float)
-            if w.shape != (sizes[i], sizes[i + 1]):
-                raise ValueError(f"weight matrix {i} has shape {w.shape}; layer {i} needs "
-                                 f"{(sizes[i], sizes[i + 1])} (pre x post)")
-            if not np.all(np.isfinite(w)):
-                raise ValueError(f"weight matrix {i} has non-finite values")
-            out.append(w)
-        return out
+        return check_weight_matrices(weights, sizes)
 
     # ------------------------------------------------------------ hardware access
     def quantised(self) -> list[np.ndarray]:
