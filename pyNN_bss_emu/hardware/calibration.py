@@ -857,17 +857,24 @@ def _realise_cell(cell: FGCell, x_target: np.ndarray, on: np.ndarray, gidx: np.n
     return x_out, dac, n_clip
 
 
-def _v_reset_per_hicann(x_req: np.ndarray, layout: DenmemLayout, s: TransformSettings
-                        ) -> np.ndarray:
-    """marocco's V_reset: the mean request over each HICANN's denmems, for all of them (its
-    four FG blocks get the same value); warns once where requests on a HICANN differ."""
-    used, inv = np.unique(layout.hicann, return_inverse=True)
+def _shared_requests(x_req: np.ndarray, key: np.ndarray):
+    """The denmems sharing one V_reset value (equal ``key``): the used keys, each denmem's
+    group, the denmem count, mean, minimum and maximum of the requests per group."""
+    used, inv = np.unique(key, return_inverse=True)
     count = np.bincount(inv, minlength=used.size)
     mean = np.bincount(inv, x_req, used.size) / count
     lo = np.full(used.size, np.inf)
     hi = np.full(used.size, -np.inf)
     np.minimum.at(lo, inv, x_req)
     np.maximum.at(hi, inv, x_req)
+    return used, inv, count, mean, lo, hi
+
+
+def _v_reset_per_hicann(x_req: np.ndarray, layout: DenmemLayout, s: TransformSettings
+                        ) -> np.ndarray:
+    """marocco's V_reset: the mean request over each HICANN's denmems, for all of them (its
+    four FG blocks get the same value); warns once where requests on a HICANN differ."""
+    used, inv, _, mean, lo, hi = _shared_requests(x_req, layout.hicann)
     differ = (hi - lo) > 0.5 * FG_CELLS["V_reset"].lsb
     if np.any(differ):
         k = int(np.flatnonzero(differ)[np.argmax((hi - lo)[differ])])
@@ -890,14 +897,7 @@ def _realise_v_reset(x_req: np.ndarray, layout: DenmemLayout, mode: str,
     if per_hicann:
         x_req = _v_reset_per_hicann(x_req, layout, s)
     block_global = layout.hicann * 4 + shared_fg_block(layout.denmem)
-    used, inv = np.unique(block_global, return_inverse=True)
-    nb = used.size
-    count = np.bincount(inv, minlength=nb)
-    mean = np.bincount(inv, x_req, nb) / count
-    bmin = np.full(nb, np.inf)
-    bmax = np.full(nb, -np.inf)
-    np.minimum.at(bmin, inv, x_req)
-    np.maximum.at(bmax, inv, x_req)
+    used, inv, count, mean, bmin, bmax = _shared_requests(x_req, block_global)
     conflict = (bmax - bmin) > 0.5 * cell.lsb
     if np.any(conflict):
         bio = lambda v: from_hw("v_reset", v, s)        # noqa: E731
