@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit
 
 from .currents import inject
+from .plasticity import history_blocked, plastic_pre, register_post, sweep_controllers
 
 # column indices of the per-neuron parameter matrix ``P`` (shape (n_neurons, N_PARAMS))
 P_CM, P_GL, P_EL, P_VRESET, P_VTHRESH, P_VPEAK, P_TAUE, P_TAUI, P_EE, P_EI, P_A, P_B, \
@@ -211,6 +212,39 @@ def _update_neurons(slot, dt, p, D, lif, adex, ref_steps, v, w, ge, gi, refrac, 
         ring_i[slot, i] = 0.0
 
 
+#: short-term plasticity models (column ``STP_MODEL`` of the parameters)
+STP_TSODYKS, STP_DRIVER_DEPRESSION, STP_DRIVER_FACILITATION = 0, 1, 2
+STP_MODEL = 4
+
+
+@njit(cache=True, inline="always")
+def _driver_stp(j, t, par, state):
+    """The synapse driver's short-term plasticity (ESS ``syndriver::pulse``) of synapse
+    ``j`` at a presynaptic spike at ``t`` (ms): the inactive fraction I recovers with the
+    driver's one time constant, the weight factor is computed from the I *before* this
+    spike (so the first spike carries the full weight), then I <- I + U (1 - I).
+    ``par[j]`` = (U, tau, lambda, N, model), ``state[j]`` = (I, -, -, t_last).
+    Depression: 1 - lambda (I - N); facilitation: 1 + lambda (I - N); never below 0."""
+    U, tau, lam, N = par[j, 0], par[j, 1], par[j, 2], par[j, 3]
+    inactive = state[j, 0] * np.exp(-(t - state[j, 3]) / tau)
+    if par[j, STP_MODEL] == STP_DRIVER_DEPRESSION:
+        factor = 1.0 - lam * (inactive - N)
+    else:
+        factor = 1.0 + lam * (inactive - N)
+    state[j, 0] = inactive + U * (1.0 - inactive)
+    state[j, 3] = t
+    return factor if factor > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _stp_factor(j, t, par, state):
+    """Weight factor of short-term plasticity synapse ``j`` at a spike at ``t``: NEST's
+    Tsodyks-Markram model or the synapse driver's equations, per synapse."""
+    if par[j, STP_MODEL] == STP_TSODYKS:
+        return _tsodyks(j, t, par, state)
+    return _driver_stp(j, t, par, state)
+
+
 @njit(cache=True, inline="always")
 def _tsodyks(j, t, par, state):
     """Tsodyks-Markram short-term plasticity of synapse ``j`` at a presynaptic spike at ``t``
@@ -331,18 +365,24 @@ def far_migrate(until, ring_e, ring_i, far_i, far_w, far_meta):
 
 @njit(cache=True)
 def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count,
-             dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta):
+             dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast, pp_par,
+             pp_state, hp_par, hs, hist_row, hist_t, hist_k, hist_n, hist_tau_inv):
     """Add the outgoing synapses of presynaptic ``node`` (emitted at ``step_emit``) to the ring
     buffers, or to the far queue for delays of ``L`` steps or more; ``count`` is the event
     multiplicity.  Synapses with ``stp_index[k] >= 0`` scale their weight by their short-term
     plasticity state (``_tsodyks``)."""
     plastic = stp_par.shape[0] > 0
+    learning = plast.shape[0] > 0
     for k in range(ptr[node], ptr[node + 1]):
+        if learning and plast[k] != -1:    # STDP: the spike carries the updated weight
+            weight[k] = plastic_pre(k, step_emit * dt, delay[k] * dt, hist_row[post[k]],
+                                    plast, weight[k], pp_par, pp_state, hp_par, hs,
+                                    hist_t, hist_k, hist_n, hist_tau_inv)
         w = count * weight[k]
         if plastic:   # only networks with STP synapses pay for the lookup
             j = stp_index[k]
             if j >= 0:
-                w *= _tsodyks(j, step_emit * dt, stp_par, stp_state)
+                w *= _stp_factor(j, step_emit * dt, stp_par, stp_state)
         d = delay[k]
         if d < L:
             slot = (step_emit + d) % L
@@ -360,6 +400,10 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
               inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step, inj_tab_val,
               neuron_node, ptr, post, weight, delay, receptor, ring_e, ring_i,
               far_i, far_w, far_meta, far_out, neuron_far_out, stp_index, stp_par, stp_state,
+              plast, pp_par, pp_state, hist_row, hist_t, hist_k, hist_n, hist_tau_inv,
+              keep_ms, hp_par, hs, hw_digital, hw_levels, hw_csr, hw_post_row, ctl_next_t,
+              ctl_next_row, ctl_t_row, ctl_row_ptr, row_syn_ptr, row_syn, ctl_lut, ctl_cfg,
+              ctl_reset, stdp_counters, plast_flag,
               ev_step, ev_node, spike_flag,
               spk_step, spk_node, spk_count,
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
@@ -408,16 +452,22 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     # events emitted at (or before) the current time that have not been delivered yet
     while ev_i < n_ev and ev_step[ev_i] <= step0:
         _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
-                 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
+                 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast,
+                 pp_par, pp_state, hp_par, hs, hist_row, hist_t, hist_k, hist_n, hist_tau_inv)
         ev_far_left -= far_out[ev_node[ev_i]]
         ev_i += 1
     cap = spk_step.shape[0]
     far_cap = far_i.shape[0]
+    n_hist = hist_n.shape[0]
+    n_ctl = ctl_next_t.shape[0]
     for s_rel in range(n_steps):
         s = step0 + s_rel
         if spk_count[0] + n > cap:
             return s_rel
         if far_meta[FAR_COUNT] + neuron_far_out + ev_far_left > far_cap:
+            return s_rel
+        if n_hist > 0 and history_blocked(s * dt, keep_ms, hist_t, hist_n):
+            plast_flag[0] = 1     # a postsynaptic ring must grow first
             return s_rel
         step_end = s + 1
         if inj_neuron.shape[0] > 0:
@@ -432,6 +482,17 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
             far_migrate(step_end + L - 1, ring_e, ring_i, far_i, far_w, far_meta)
         # step 4, serially: outgoing spikes of neurons, then of sources, at t = step_end * dt
         t_end = step_end * dt
+        if n_hist > 0:
+            # STDP sees every postsynaptic spike of this step before any presynaptic one
+            # (a spike lost on its way to L1 still reached the neuron's own synapses)
+            for i in range(n):
+                if spiked[i] and hist_row[i] >= 0:
+                    register_post(hist_row[i], t_end, hist_t, hist_k, hist_n, hist_tau_inv)
+        if n_ctl > 0:
+            sweep_controllers(t_end, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
+                              row_syn_ptr, row_syn, hw_csr, hw_post_row, hp_par, hs,
+                              hw_digital, hw_levels, ctl_lut, ctl_cfg, ctl_reset,
+                              hist_t, hist_n, weight, stdp_counters)
         for i in range(n):
             if spiked[i]:
                 blk = neuron_block[i]
@@ -455,7 +516,8 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                     encoder_sent[0] += 1
                 _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
                          ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
-                         far_i, far_w, far_meta)
+                         far_i, far_w, far_meta, plast, pp_par, pp_state, hp_par, hs,
+                         hist_row, hist_t, hist_k, hist_n, hist_tau_inv)
                 if spike_flag[i]:
                     c = spk_count[0]
                     spk_step[c] = step_end
@@ -464,7 +526,8 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
         while ev_i < n_ev and ev_step[ev_i] <= step_end:
             _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
                      ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
-                     far_i, far_w, far_meta)
+                     far_i, far_w, far_meta, plast, pp_par, pp_state, hp_par, hs,
+                     hist_row, hist_t, hist_k, hist_n, hist_tau_inv)
             ev_far_left -= far_out[ev_node[ev_i]]
             ev_i += 1
         for g in range(n_groups):

@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kernels
+from . import plasticity
 from .currents import Injections
 from .kernels import PARAM_COLUMNS, N_PARAMS
+from .plasticity import HardwareSTDP, PairSTDP
 from .sources import ArraySources, PoissonSources
 
 STATE_VARIABLES = ("v", "w", "gsyn_exc", "gsyn_inh")
@@ -112,6 +114,11 @@ class Network:
         self.syn_receptor = np.zeros(0, dtype=np.int8)
         #: short-term plasticity per synapse (COO): U, tau_rec, tau_fac (ms); NaN U = static
         self.syn_stp = np.zeros((0, 3))
+        self.syn_stp_driver = np.zeros((0, 2))
+        #: STDP tables (set_plasticity) and the pair rule's tau_minus per neuron (ms)
+        self.pair_stdp: PairSTDP | None = None
+        self.hardware_stdp: HardwareSTDP | None = None
+        self.tau_minus: np.ndarray | None = None
         self._structure_dirty = True
         self._weights_dirty = True
         self.ring_e = np.zeros((2, 0))
@@ -217,19 +224,57 @@ class Network:
         return {"v": self.v, "w": self.w, "gsyn_exc": self.ge, "gsyn_inh": self.gi}[variable]
 
     def set_synapses(self, pre: np.ndarray, post: np.ndarray, weight: np.ndarray,
-                     delay: np.ndarray, receptor: np.ndarray, stp: np.ndarray | None = None
-                     ) -> None:
+                     delay: np.ndarray, receptor: np.ndarray, stp: np.ndarray | None = None,
+                     stp_driver: np.ndarray | None = None) -> None:
         """Replace all synapses (COO order): presynaptic node, postsynaptic neuron, weight (µS,
         ≥ 0), delay (ms, ≥ dt), receptor (0 excitatory, 1 inhibitory) and optionally
         Tsodyks-Markram parameters per synapse (columns U, tau_rec, tau_fac in ms; a row of
-        NaN = static synapse)."""
+        NaN = static synapse).  ``stp_driver`` (n, 2): (lambda, N) per synapse where the
+        synapse driver's equations replace Tsodyks-Markram's (NaN rows: Tsodyks-Markram);
+        the driver then uses U and the one time constant that is > 0 (tau_rec for
+        depression, tau_fac for facilitation).  Plasticity (``set_plasticity``) is
+        dropped: the synapse table it indexed is gone."""
         self.syn_pre = np.asarray(pre, dtype=np.int64)
         self.syn_post = np.asarray(post, dtype=np.int64)
-        self.syn_weight = np.asarray(weight, dtype=float)
+        self.syn_weight = np.array(weight, dtype=float)
         self.syn_delay = np.asarray(delay, dtype=float)
         self.syn_receptor = np.asarray(receptor, dtype=np.int8)
-        self.syn_stp = np.full((self.syn_pre.size, 3), np.nan) if stp is None \
+        n = self.syn_pre.size
+        self.syn_stp = np.full((n, 3), np.nan) if stp is None \
             else np.asarray(stp, dtype=float).reshape(-1, 3)
+        self.syn_stp_driver = np.full((n, 2), np.nan) if stp_driver is None \
+            else np.asarray(stp_driver, dtype=float).reshape(-1, 2)
+        self.pair_stdp = self.hardware_stdp = None
+        self._structure_dirty = True
+
+    def set_plasticity(self, pair: PairSTDP | None = None,
+                       hardware: HardwareSTDP | None = None,
+                       tau_minus: np.ndarray | None = None) -> None:
+        """STDP on synapses of the current table (:mod:`.plasticity`): NEST's pair rule on
+        ``pair.synapses``, the wafer rule on ``hardware.synapses``; ``tau_minus`` (ms, per
+        neuron) is the postsynaptic trace's time constant of the pair rule (a neuron's
+        property, as in NEST; default 20 ms).  Learned weights are written into the synapse
+        table (``syn_weight``) after every run; the wafer rule's 4-bit weights are in
+        ``hardware_stdp.digital``."""
+        n_syn = self.syn_pre.size
+        for table in (pair, hardware):
+            if table is not None:
+                syn = np.asarray(table.synapses, dtype=np.int64)
+                if syn.size and (syn.min() < 0 or syn.max() >= n_syn):
+                    raise ValueError("plastic synapse index out of range of the synapse table")
+        if hardware is not None:
+            hardware.check(n_syn)
+            hardware.digital = np.array(hardware.digital, dtype=np.int64)
+            self.syn_weight[hardware.synapses] = np.asarray(hardware.levels_uS)[
+                np.arange(hardware.digital.size), hardware.digital]
+        if pair is not None:
+            p = pair.parameters()
+            if np.any(p[:, plasticity.PP_TAU_PLUS] <= 0) or np.any(
+                    p[:, plasticity.PP_W_MAX] <= 0):
+                raise ValueError("pair STDP: tau_plus and w_max must be > 0")
+        self.pair_stdp, self.hardware_stdp = pair, hardware
+        self.tau_minus = np.full(self.n_neurons, 20.0) if tau_minus is None \
+            else np.broadcast_to(np.asarray(tau_minus, dtype=float), (self.n_neurons,)).copy()
         self._structure_dirty = True
 
     def set_weights(self, sl: slice, weight: np.ndarray) -> None:
@@ -267,12 +312,109 @@ class Network:
         self._stp_index = np.where(plastic, np.cumsum(plastic) - 1, -1).astype(np.int64)
         tau_col = np.where(self._receptor == 0, kernels.P_TAUE, kernels.P_TAUI)
         tau_psc = self.P[self._post, tau_col]
-        self._stp_par = np.ascontiguousarray(
-            np.column_stack([stp[plastic], tau_psc[plastic]])).reshape(-1, 4)
+        driver = self.syn_stp_driver[order][plastic]
+        on = ~np.isnan(driver[:, 0])
+        p = stp[plastic]
+        par = np.column_stack([p, tau_psc[plastic], np.zeros(p.shape[0])]).reshape(-1, 5)
+        # the driver's equations: (U, tau, lambda, N, model)
+        facil = p[:, 2] > 0
+        par[on, 1] = np.where(facil[on], p[on, 2], p[on, 1])
+        par[on, 2] = driver[on, 0]
+        par[on, 3] = driver[on, 1]
+        par[on, kernels.STP_MODEL] = np.where(facil[on], kernels.STP_DRIVER_FACILITATION,
+                                              kernels.STP_DRIVER_DEPRESSION)
+        self._stp_par = np.ascontiguousarray(par)
         self._stp_state = np.zeros((int(plastic.sum()), 4))
         self._reset_stp()
+        self._build_plasticity(order)
         self._structure_dirty = False
         self._weights_dirty = True
+
+    def _build_plasticity(self, order: np.ndarray) -> None:
+        """Kernel tables of the STDP rules in CSR order (empty arrays without STDP)."""
+        n_syn = order.size
+        inv = np.empty(n_syn, dtype=np.int64)
+        inv[order] = np.arange(n_syn)
+        plast = np.full(n_syn, -1, dtype=np.int64)
+        pair, hw = self.pair_stdp, self.hardware_stdp
+        self._pp_par = np.zeros((0, plasticity.N_PP))
+        self._hp_par = np.zeros((0, plasticity.N_HP))
+        self._hw_csr = self._hw_post_row = np.zeros(0, dtype=np.int64)
+        self._hw_levels = np.zeros((0, plasticity.N_LEVELS))
+        self._hw_digital = np.zeros(0, dtype=np.int64)
+        self._ctl = None
+        learning_post = np.zeros(self.n_neurons, dtype=bool)
+        if self.tau_minus is None or self.tau_minus.size != self.n_neurons:
+            self.tau_minus = np.full(self.n_neurons, 20.0)
+        keep = 0.0
+        if pair is not None and np.asarray(pair.synapses).size:
+            syn = np.asarray(pair.synapses, dtype=np.int64)
+            plast[inv[syn]] = np.arange(syn.size)
+            self._pp_par = pair.parameters()
+            learning_post[self.syn_post[syn]] = True
+            keep = max(keep, float(self.syn_delay[syn].max()) + 40.0 * max(
+                float(self._pp_par[:, plasticity.PP_TAU_PLUS].max()),
+                float(self.tau_minus[self.syn_post[syn]].max())))
+        if hw is not None and np.asarray(hw.synapses).size:
+            syn = np.asarray(hw.synapses, dtype=np.int64)
+            plast[inv[syn]] = -2 - np.arange(syn.size)
+            self._hp_par = hw.parameters()
+            self._hw_csr = inv[syn]
+            self._hw_levels = np.ascontiguousarray(hw.levels_uS, dtype=float)
+            self._hw_digital = hw.digital
+            learning_post[self.syn_post[syn]] = True
+            keep = max(keep, float(self.syn_delay[syn].max()) + 40.0 * float(
+                self._hp_par[:, :2].max()))
+            ctl_row_ptr, row_syn_ptr, row_syn = hw.row_table()
+            self._ctl = dict(
+                t_row=np.ascontiguousarray(hw.t_row, dtype=float),
+                phase=np.ascontiguousarray(hw.phase, dtype=float),
+                row_ptr=ctl_row_ptr, row_syn_ptr=row_syn_ptr, row_syn=row_syn,
+                lut=np.ascontiguousarray(hw.lut, dtype=np.int64),
+                cfg=np.ascontiguousarray(hw.configbit, dtype=np.int64),
+                reset=np.ascontiguousarray(hw.reset, dtype=np.int64))
+        self._plast = plast if np.any(plast != -1) else np.zeros(0, dtype=np.int64)
+        self._plastic_csr = np.flatnonzero(plast != -1)
+        rows = np.flatnonzero(learning_post)
+        self._hist_row = np.full(self.n_neurons, -1, dtype=np.int64)
+        self._hist_row[rows] = np.arange(rows.size)
+        self._hist_tau_inv = 1.0 / self.tau_minus[rows] if rows.size else np.zeros(0)
+        self._hist_t = np.zeros((rows.size, plasticity.HISTORY_START if rows.size else 0))
+        self._hist_k = np.zeros_like(self._hist_t)
+        self._hist_n = np.zeros(rows.size, dtype=np.int64)
+        self._keep_ms = keep
+        if self._hw_csr.size:
+            self._hw_post_row = self._hist_row[self.syn_post[np.asarray(hw.synapses)]]
+        self._reset_plasticity()
+
+    def _reset_plasticity(self) -> None:
+        """Traces, accumulators and postsynaptic histories as before any spike (NEST: last
+        presynaptic spike at t = 0); learned weights stay."""
+        self._pp_state = np.zeros((self._pp_par.shape[0], 2))
+        self._hs = np.zeros((self._hp_par.shape[0], plasticity.N_HS))
+        self._hs[:, plasticity.HS_TA_PREV] = plasticity.NONE
+        self._hs[:, plasticity.HS_TA_PEND] = plasticity.NONE
+        if hasattr(self, "_hist_n"):
+            self._hist_n[:] = 0
+        c = self._ctl
+        n_c = 0 if c is None else c["t_row"].size
+        self._ctl_next_t = np.zeros(n_c) if c is None else c["phase"] + c["t_row"]
+        self._ctl_next_row = np.zeros(n_c, dtype=np.int64)
+        self.stdp_counters = np.zeros(3, dtype=np.int64)
+
+    def _grow_history(self) -> None:
+        """Twice the ring length, entries kept in order (the kernel stopped because a ring
+        was full of entries it may still need)."""
+        R, H = self._hist_t.shape
+        t = np.zeros((R, 2 * H))
+        k = np.zeros((R, 2 * H))
+        n = self._hist_n
+        for q in range(H):           # the q-th oldest kept entry, vectorised over rows
+            absq = n - H + q
+            rows = np.flatnonzero(absq >= 0)
+            t[rows, absq[rows] % (2 * H)] = self._hist_t[rows, absq[rows] % H]
+            k[rows, absq[rows] % (2 * H)] = self._hist_k[rows, absq[rows] % H]
+        self._hist_t, self._hist_k = t, k
 
     def _ring_length(self, max_delay_steps: int) -> int:
         """Rows of the ring buffers: the longest delay + 1 (as a ring spanning all delays),
@@ -330,9 +472,11 @@ class Network:
             self._far_i, self._far_w = far_i, far_w
 
     def _reset_stp(self) -> None:
-        """Full resources, nothing active, u = 0, last spike long ago."""
+        """Full resources, nothing active, u = 0, last spike long ago (the driver's model:
+        no inactive fraction)."""
         if hasattr(self, "_stp_state"):
-            self._stp_state[:, 0] = 1.0
+            self._stp_state[:, 0] = np.where(
+                self._stp_par[:, kernels.STP_MODEL] == kernels.STP_TSODYKS, 1.0, 0.0)
             self._stp_state[:, 1] = 0.0
             self._stp_state[:, 2] = 0.0
             self._stp_state[:, 3] = -1e12
@@ -354,6 +498,8 @@ class Network:
         self.gi[:] = self.initial["gsyn_inh"]
         self.refrac[:] = 0
         self._reset_stp()
+        if hasattr(self, "_pp_par"):
+            self._reset_plasticity()
         self.ring_e[:] = 0.0
         self.ring_i[:] = 0.0
         self._far_meta[:] = 0          # the queue's arrays are kept for the next run
@@ -505,6 +651,7 @@ class Network:
         spk_step = np.empty(cap, dtype=np.int64)
         spk_node = np.empty(cap, dtype=np.int64)
         spk_count = np.zeros(1, dtype=np.int64)
+        plast_flag = np.zeros(1, dtype=np.int64)
         while done < n_steps:
             if spk_step.size < cap:
                 spk_step = np.empty(cap, dtype=np.int64)
@@ -529,6 +676,7 @@ class Network:
                 self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
                 self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
                 self._far_out, self._neuron_far_out, self._stp_index, self._stp_par, self._stp_state,
+                *self._plasticity_args(), plast_flag,
                 ev_step[first:last], ev_node[first:last], self.spike_flag,
                 spk_step, spk_node, spk_count,
                 self.neuron_block, self.block_busy, self.encoder_service,
@@ -545,8 +693,14 @@ class Network:
                     filled[g] += m
             done += k
             self.step += k
-            if k == 0 or spk_count[0] > cap // 2:   # (k == 0: the spike buffer is too small)
+            if plast_flag[0]:
+                plast_flag[0] = 0
+                self._grow_history()      # a postsynaptic ring was full: longer, go on
+            elif k == 0 or spk_count[0] > cap // 2:   # (k == 0: spike buffer too small)
                 cap *= 2
+        if self._plastic_csr.size:
+            # learned weights back into the synapse table (creation order)
+            self.syn_weight[self._perm[self._plastic_csr]] = weight[self._plastic_csr]
         if window is None:
             filled = [int(x) for x in grp_nsamp]
         for g, rid in enumerate(rids):
@@ -568,6 +722,22 @@ class Network:
         times = np.concatenate([n_times, ev_time[src_sel]])
         nodes = np.concatenate([n_nodes_all, ev_node[src_sel]])
         return times, nodes
+
+    def _plasticity_args(self) -> tuple:
+        """The STDP tables and state in the kernel's argument order."""
+        c = self._ctl
+        if c is None:
+            e_f, e_i = np.zeros(0), np.zeros(0, dtype=np.int64)
+            ctl = (e_f, e_i, e_f, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64),
+                   e_i, np.zeros((0, 3, 16), dtype=np.int64),
+                   np.zeros((0, 2, 4), dtype=np.int64), np.zeros((0, 6), dtype=np.int64))
+        else:
+            ctl = (self._ctl_next_t, self._ctl_next_row, c["t_row"], c["row_ptr"],
+                   c["row_syn_ptr"], c["row_syn"], c["lut"], c["cfg"], c["reset"])
+        return (self._plast, self._pp_par, self._pp_state, self._hist_row, self._hist_t,
+                self._hist_k, self._hist_n, self._hist_tau_inv, self._keep_ms, self._hp_par,
+                self._hs, self._hw_digital, self._hw_levels, self._hw_csr, self._hw_post_row,
+                *ctl, self.stdp_counters)
 
     def _timestamps(self, times: np.ndarray) -> np.ndarray:
         """Spike times (ms) at the hardware's timestamp resolution (unchanged when exact)."""
