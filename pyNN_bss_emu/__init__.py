@@ -30,7 +30,11 @@ from .plotting import plot_membrane, plot_raster, plot_wafer_map, plot_weights  
 from .standardmodels import CELL_TYPES, SYNAPSE_TYPES
 from .standardmodels.cells import (EIF_cond_exp_isfa_ista, IF_cond_exp,  # noqa: F401
                                    IF_curr_exp, SpikeSourceArray, SpikeSourcePoisson)
-from .standardmodels.synapses import StaticSynapse, TsodyksMarkramSynapse  # noqa: F401
+from .standardmodels.synapses import (StaticSynapse, TsodyksMarkramSynapse,  # noqa: F401
+                                      STDPMechanism, SpikePairRule, AdditiveWeightDependence,
+                                      MultiplicativeWeightDependence,
+                                      AdditivePotentiationMultiplicativeDepression,
+                                      GutigWeightDependence)
 # current sources (issue 12): the HICANN's FG current stimulus on the wafer
 from .standardmodels.electrodes import (CURRENT_SOURCE_TYPES, ACSource,  # noqa: F401
                                         DCSource, NoisyCurrentSource, StepCurrentSource)

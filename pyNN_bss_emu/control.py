@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 
 from pyNN import common
@@ -11,6 +12,10 @@ from pyNN.recording import get_io
 from . import simulator
 from .backend import make_backend, progress
 from .backend.options import SetupOptions, ignored_keywords_message, setup_keywords
+
+#: environment variable that makes ``setup()`` default to ``ideal=True``: runs an unmodified
+#: script (``python script.py bss_emu``) on the ideal engine; an explicit ``ideal=`` wins
+IDEAL_ENVIRONMENT = "PYNN_BSS_EMU_IDEAL"
 
 #: extra keyword options of ``setup()``: name -> (default, description), generated from the
 #: option tree (:mod:`pyNN_bss_emu.backend.options`, where each default is stated once)
@@ -23,7 +28,12 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
 
     ``timestep``, ``min_delay`` and ``max_delay`` are in ms.  Extra options: see
     ``SETUP_OPTIONS`` (unknown keywords are an error).  Returns the MPI rank (always 0).
+    With the environment variable ``PYNN_BSS_EMU_IDEAL=1`` the default is ``ideal=True``
+    (an unmodified script runs on the ideal engine).
     """
+    if "ideal" not in extra_params and \
+            os.environ.get(IDEAL_ENVIRONMENT, "").strip().lower() in ("1", "true", "yes"):
+        extra_params["ideal"] = True
     options = SetupOptions.from_keywords(timestep, min_delay, **extra_params)
     if options.ignored:
         warnings.warn(ignored_keywords_message(options.ignored), UserWarning, stacklevel=2)

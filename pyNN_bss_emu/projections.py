@@ -16,7 +16,8 @@ from .backend.records import RECEPTORS as _RECEPTORS
 from .backend.records import STP_NAMES as _STP_NAMES
 from .populations import neuron_indices, node_indices
 from .standardmodels import SYNAPSE_TYPES
-from .standardmodels.synapses import StaticSynapse, TsodyksMarkramSynapse
+from .standardmodels.synapses import (STDP_PARAMETERS, StaticSynapse, STDPMechanism,
+                                      TsodyksMarkramSynapse, check_stdp)
 
 
 class Connection(common.Connection):
@@ -83,14 +84,18 @@ class Projection(common.Projection):
         self._backend = simulator.state.backend
         self._chunks: list[tuple] = []
         connector.connect(self)
-        pre, post, weight, delay, stp = self._consolidated_chunks()
+        pre, post, weight, delay, stp, stdp = self._consolidated_chunks()
         self._pre_idx, self._post_idx = pre, post
+        plastic = isinstance(self.synapse_type, STDPMechanism)
         self._record = self._backend.connect(
             self.label, self._pre_nodes[pre], self._post_neurons[post],
             _RECEPTORS[self.receptor_type], weight, delay, stp,
             isinstance(self.synapse_type, TsodyksMarkramSynapse),
             to_conductance=self._conductances if self._current_based else None,
-            to_user=self._currents if self._current_based else None)
+            to_user=self._currents if self._current_based else None,
+            stdp=stdp if plastic else None,
+            dendritic_delay_fraction=float(self.synapse_type.dendritic_delay_fraction)
+            if plastic else 1.0)
         simulator.state.projections.append(self)
 
     # ------------------------------------------------------------ building
@@ -129,7 +134,8 @@ class Projection(common.Projection):
         delay = np.broadcast_to(np.asarray(delay, dtype=float), (n,))
         self._check_weights(weight)
         delay = self._check_delays(delay)
-        self._chunks.append((pre, post, np.array(weight), delay, self._stp_columns(params, n)))
+        self._chunks.append((pre, post, np.array(weight), delay, self._stp_columns(params, n),
+                             self._stdp_columns(params, n)))
 
     def _stp_columns(self, params: dict, n: int) -> np.ndarray:
         """(n, 3) Tsodyks-Markram parameters U, tau_rec, tau_facil (NaN rows: static)."""
@@ -141,12 +147,27 @@ class Projection(common.Projection):
         simulator.state.backend.check_stp(*cols, label=self.label)
         return np.column_stack(cols)
 
+    def _stdp_columns(self, params: dict, n: int) -> np.ndarray:
+        """(n, 8) STDP parameters (``STDP_PARAMETERS``; weights in the user's unit), checked;
+        an empty (n, 0) array for other synapse types."""
+        if not isinstance(self.synapse_type, STDPMechanism):
+            return np.zeros((n, 0))
+        mu_plus, mu_minus = self.synapse_type.mu()
+        defaults = {"mu_plus": mu_plus, "mu_minus": mu_minus}
+        cols = {name: np.broadcast_to(np.asarray(params.get(name, defaults.get(name)),
+                                                 dtype=float), (n,))
+                for name in STDP_PARAMETERS}
+        check_stdp(self.label, cols, self._current_based)
+        return np.column_stack([cols[name] for name in STDP_PARAMETERS]).reshape(n, -1)
+
     def _consolidated_chunks(self) -> tuple:
-        """All connections the connector made: (pre, post, weight, delay, stp) arrays."""
+        """All connections the connector made: (pre, post, weight, delay, stp, stdp)."""
         if not self._chunks:
+            plastic = isinstance(self.synapse_type, STDPMechanism)
             return (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
-                    np.zeros(0), np.zeros((0, 3)))
-        out = tuple(np.concatenate([c[i] for c in self._chunks]) for i in range(5))
+                    np.zeros(0), np.zeros((0, 3)),
+                    np.zeros((0, len(STDP_PARAMETERS) if plastic else 0)))
+        out = tuple(np.concatenate([c[i] for c in self._chunks]) for i in range(6))
         self._chunks = []
         return out
 
@@ -302,6 +323,12 @@ class Projection(common.Projection):
             backend.set_stp(self._record, new)
         elif name == "delay":
             backend.set_delays(self._record, index, self._check_delays(values))
+        elif name in STDP_PARAMETERS and isinstance(self.synapse_type, STDPMechanism):
+            new = self._record.stdp.copy()
+            new[index, STDP_PARAMETERS.index(name)] = values
+            check_stdp(self.label, {k: new[:, i] for i, k in enumerate(STDP_PARAMETERS)},
+                       self._current_based)
+            backend.set_stdp(self._record, new)
         else:
             raise self._unknown_attribute(name)
 
@@ -352,8 +379,12 @@ class Projection(common.Projection):
             return self._pre_idx
         if name == "postsynaptic_index":
             return self._post_idx
+        plastic = isinstance(self.synapse_type, STDPMechanism)
+        if plastic and name == "dendritic_delay_fraction":
+            return np.full(len(self), float(self.synapse_type.dendritic_delay_fraction))
         if name not in ("weight", "delay") and not (
-                name in _STP_NAMES and isinstance(self.synapse_type, TsodyksMarkramSynapse)):
+                name in _STP_NAMES and isinstance(self.synapse_type, TsodyksMarkramSynapse)) \
+                and not (plastic and name in STDP_PARAMETERS):
             raise self._unknown_attribute(name)
         answer = getattr(self, "_answer", None)
         if answer is not None:

@@ -22,7 +22,7 @@ from . import progress
 from .current_sources import CurrentSourceRecord, CurrentSources
 from .invalidation import Change, Invalidation, Rules, Work
 from .options import SetupOptions
-from .records import STP_NAMES, PopulationRecord, ProjectionRecord
+from .records import STDP_NAMES, STP_NAMES, PopulationRecord, ProjectionRecord
 
 
 def _size_code(size: int | str) -> int:
@@ -159,21 +159,29 @@ class Backend:
                 receptor: int, weight: np.ndarray, delay: np.ndarray, stp: np.ndarray,
                 tsodyks_markram: bool,
                 to_conductance: Callable[[np.ndarray], np.ndarray] | None = None,
-                to_user: Callable[[np.ndarray], np.ndarray] | None = None
+                to_user: Callable[[np.ndarray], np.ndarray] | None = None,
+                stdp: np.ndarray | None = None, dendritic_delay_fraction: float = 1.0
                 ) -> ProjectionRecord:
-        """A projection's connections (validated by the surface) in creation order."""
+        """A projection's connections (validated by the surface) in creation order; ``stdp``
+        (n, 8) the STDP parameters (``STDP_NAMES``) of a plastic projection."""
         rec = ProjectionRecord(key=len(self.projections), label=label, pre_nodes=pre_nodes,
                                post_neurons=post_neurons, receptor=receptor, weight=weight,
                                delay=delay, stp=stp, tsodyks_markram=tsodyks_markram,
-                               to_conductance=to_conductance, to_user=to_user)
+                               to_conductance=to_conductance, to_user=to_user, stdp=stdp,
+                               dendritic_delay_fraction=dendritic_delay_fraction)
+        if stdp is not None:
+            self.check_stdp_request(rec)
         self.projections.append(rec)
         self.invalidation.changed(Change.STRUCTURE)
         return rec
 
     def set_weights(self, prj: ProjectionRecord, index: np.ndarray, values: np.ndarray
                     ) -> None:
-        """Requested weights (user units) of connections ``index``."""
+        """Requested weights (user units) of connections ``index`` (a plastic synapse
+        starts learning again from the new value)."""
         prj.weight[index] = values
+        if prj.learned_uS is not None:
+            prj.learned_uS[index] = np.nan
         self._weights_changed.add(prj.key)
         self.invalidation.changed(Change.WEIGHTS)
 
@@ -188,17 +196,43 @@ class Backend:
         prj.stp = stp
         self.invalidation.changed(Change.STP_TIME_CONSTANTS)
 
+    def set_stdp(self, prj: ProjectionRecord, stdp: np.ndarray) -> None:
+        """New requested (n, 8) STDP parameters of a plastic projection (checked)."""
+        prj.stdp = stdp
+        self.check_stdp_request(prj)
+        self.invalidation.changed(Change.STDP_PARAMETERS)
+
+    def check_stdp_request(self, prj: ProjectionRecord) -> None:
+        """Hook: what this backend cannot do of a plastic projection's request: the ideal
+        engine follows NEST, where the whole delay is dendritic."""
+        if prj.dendritic_delay_fraction != 1.0:
+            message = (f"STDPMechanism in projection '{prj.label}': dendritic_delay_fraction="
+                       f"{prj.dendritic_delay_fraction:g}, but setup(ideal=True) follows NEST's "
+                       "stdp_synapse, where the whole delay is dendritic (1.0)")
+            if self.options.strict:
+                raise errors.InvalidParameterValueError(message)
+            self.warn_once(f"ddf {prj.label}", message + "; it uses 1.0 "
+                           "(setup(strict=True) makes this an error)", stacklevel=5)
+
     def requested(self, prj: ProjectionRecord, name: str) -> np.ndarray:
-        """What was asked for: 'weight' (user units), 'delay' (ms) or an STP parameter."""
+        """What was asked for: 'weight' (user units), 'delay' (ms), an STP or STDP
+        parameter."""
         if name == "weight":
             return prj.weight
         if name == "delay":
             return prj.delay
+        if name in STDP_NAMES and prj.plastic:
+            return prj.stdp_column(name)
         return prj.stp[:, STP_NAMES.index(name)]
 
     def realised(self, prj: ProjectionRecord, name: str) -> np.ndarray:
         """Hook: what the network runs with, in the request's units; NaN for synapses the
-        mapping lost."""
+        mapping lost.  A plastic projection's weights are the learned ones."""
+        if name == "weight" and prj.learned_uS is not None:
+            learned = ~np.isnan(prj.learned_uS)
+            if np.any(learned):
+                w = prj.learned_uS if prj.to_user is None else prj.to_user(prj.learned_uS)
+                return np.where(learned, w, prj.weight)
         return self.requested(prj, name)
 
     def delay_range(self) -> tuple[float, float] | None:
@@ -217,8 +251,12 @@ class Backend:
 
     # ---------------------------------------------------------------- engine's table
     def _engine_weight(self, prj: ProjectionRecord) -> np.ndarray:
-        """Hook: the engine's weights (µS) of every connection of ``prj``."""
-        return prj.requested_conductance()
+        """Hook: the engine's weights (µS) of every connection of ``prj`` (learned ones where
+        a plastic synapse has learned)."""
+        w = prj.requested_conductance()
+        if prj.learned_uS is not None:
+            w = np.where(np.isnan(prj.learned_uS), w, prj.learned_uS)
+        return w
 
     def _engine_delay(self, prj: ProjectionRecord) -> np.ndarray:
         """Hook: the engine's delays (ms)."""
@@ -248,10 +286,66 @@ class Backend:
             pre = post = receptor = np.zeros(0, dtype=np.int64)
             weight = delay = np.zeros(0)
             stp = np.zeros((0, 3))
-        self.network.set_synapses(pre, post, weight, delay, receptor, stp)
+        self.network.set_synapses(pre, post, weight, delay, receptor, stp,
+                                  self._engine_stp_driver())
+        self._program_plasticity()
         # the table holds the current weights
         self._weights_changed.clear()
         self.invalidation.done(Work.PUSH_WEIGHTS)
+
+    def _engine_stp_driver(self) -> np.ndarray | None:
+        """Hook: (n, 2) (lambda, N) of synapses that follow the synapse driver's STP
+        equations, in the engine's order (None: all Tsodyks-Markram)."""
+        return None
+
+    def _plastic_synapses(self, prj: ProjectionRecord) -> tuple[np.ndarray, np.ndarray]:
+        """(engine synapse indices, connection indices) of a projection's realised synapses."""
+        conn = np.flatnonzero(prj.realized)
+        return prj.engine_slice.start + np.arange(conn.size), conn
+
+    def _program_plasticity(self) -> None:
+        """Hook: the engine's STDP tables.  Ideal: NEST's ``stdp_synapse`` (tau_minus per
+        postsynaptic neuron, the value of the last plastic projection onto it, as in NEST)."""
+        from ..engine.plasticity import PairSTDP
+        plastic = [p for p in self.projections if p.plastic]
+        if not plastic:
+            return
+        tau_minus = np.full(self.network.n_neurons, 20.0)
+        owner = np.zeros(self.network.n_neurons, dtype=bool)   # set by a plastic projection
+        parts = []
+        for prj in plastic:
+            syn, conn = self._plastic_synapses(prj)
+            tm = prj.stdp_column("tau_minus")[conn]
+            post = prj.post_neurons[conn]
+            first = np.full(self.network.n_neurons, np.nan)
+            first[post[::-1]] = tm[::-1]                      # one value per neuron
+            if np.any(owner[post] & (tau_minus[post] != tm)) or np.any(first[post] != tm):
+                self.warn_once(
+                    f"tau_minus {prj.label}",
+                    f"STDPMechanism in projection '{prj.label}': tau_minus is a property of "
+                    "the postsynaptic neuron (as in NEST): a neuron that receives plastic "
+                    "synapses with different tau_minus uses the value of the last one "
+                    "created", stacklevel=7)
+            tau_minus[post] = tm
+            owner[post] = True
+            wlo, whi = (np.sort(np.column_stack([prj.stdp_conductance("w_min"),
+                                                 prj.stdp_conductance("w_max")]), axis=1)
+                        [conn].T)
+            parts.append((syn, prj.stdp_column("tau_plus")[conn],
+                          prj.stdp_column("A_plus")[conn], prj.stdp_column("A_minus")[conn],
+                          prj.stdp_column("mu_plus")[conn], prj.stdp_column("mu_minus")[conn],
+                          wlo, whi))
+        cols = [np.concatenate(c) for c in zip(*parts)]
+        self.network.set_plasticity(pair=PairSTDP(*cols), tau_minus=tau_minus)
+
+    def _collect_learned(self) -> None:
+        """Hook: after a run, the learned weights of plastic projections (engine order)."""
+        for prj in self.projections:
+            if prj.plastic:
+                syn, conn = self._plastic_synapses(prj)
+                if prj.learned_uS is None:
+                    prj.learned_uS = np.full(prj.size, np.nan)
+                prj.learned_uS[conn] = self.network.syn_weight[syn]
 
     def _push_weights(self) -> None:
         """Give the engine the changed weights without rebuilding its table."""
@@ -381,6 +475,8 @@ class Backend:
                 nodes.append(n)
                 done += k
                 bar.update(k)
+        if any(p.plastic for p in self.projections):
+            self._collect_learned()
         return np.concatenate(times), np.concatenate(nodes)
 
     def reset(self) -> None:

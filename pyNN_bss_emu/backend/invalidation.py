@@ -20,6 +20,7 @@ class Change(Enum):
     DELAYS = "synaptic delays set"
     STP_MODE = "STP mode or U set (a driver configuration)"
     STP_TIME_CONSTANTS = "STP time constants set"
+    STDP_PARAMETERS = "STDP parameters set"
     # current sources (issue 12): new targets need FG blocks on the wafer (a mapping),
     # new parameters only new stimulus values
     CURRENT_SOURCE_TARGETS = "current source injected into cells"
@@ -55,6 +56,7 @@ IDEAL_RULES: Rules = {
     Change.DELAYS: frozenset({Work.BUILD_SYNAPSES}),
     Change.STP_MODE: frozenset({Work.BUILD_SYNAPSES}),
     Change.STP_TIME_CONSTANTS: frozenset({Work.BUILD_SYNAPSES}),
+    Change.STDP_PARAMETERS: frozenset({Work.BUILD_SYNAPSES}),
     Change.CURRENT_SOURCE_TARGETS: frozenset({Work.PROGRAM_CURRENTS}),
     Change.CURRENT_SOURCE_PARAMETERS: frozenset({Work.PROGRAM_CURRENTS}),
 }
@@ -69,6 +71,8 @@ WAFER_RULES: Rules = {
     Change.DELAYS: frozenset(),              # routed delays stay (the backend says so)
     Change.STP_MODE: _ALL - {Work.PUSH_WEIGHTS},
     Change.STP_TIME_CONSTANTS: frozenset({Work.SHARE_STP, Work.BUILD_SYNAPSES}),
+    # w_max sets the rows' gmax, the rule the thresholds and tables
+    Change.STDP_PARAMETERS: frozenset({Work.PROGRAM_WEIGHTS, Work.BUILD_SYNAPSES}),
     # a stimulated neuron needs an FG block of its own: placement, i.e. a new mapping
     Change.CURRENT_SOURCE_TARGETS: _ALL - {Work.PUSH_WEIGHTS},
     Change.CURRENT_SOURCE_PARAMETERS: frozenset({Work.PROGRAM_CURRENTS}),

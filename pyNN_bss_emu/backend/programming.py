@@ -15,7 +15,8 @@ from ..hardware import wafer
 from ..hardware.calibration import DenmemLayout, realise_neuron_parameters
 from ..hardware.event_paths import DELAY_JITTER_MS
 from ..hardware.parameter_transform import TransformSettings
-from ..hardware.synapse_weights import (FixedPattern, GmaxConfig, neuron_capacitance_pF,
+from ..hardware.synapse_weights import (FixedPattern, GmaxConfig, level_table_bio_uS,
+                                        neuron_capacitance_pF,
                                         realise_weights, row_key)
 from ..mapping.pipeline import MappingResult
 from ..mapping.stp import (FACILITATION, fg_block_of_driver, realised_u,
@@ -70,13 +71,17 @@ class RealisedWeights:
     rounded_to_zero: np.ndarray
     below_floor: np.ndarray
     floor_uS: np.ndarray
+    #: (n_plastic, 16) the weight of each 4-bit level for the synapses ``levels_for`` asked
+    #: for (in their order), None if none were asked for
+    levels_uS: np.ndarray | None = None
 
 
 def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np.ndarray,
                     result: MappingResult, *, speedup: float, big_capacitors: bool,
                     rounding: str, wafer_seed: int, gmax: GmaxConfig | None = None,
                     floor: bool = True, quantise: bool = True,
-                    mismatch: bool = True) -> RealisedWeights:
+                    mismatch: bool = True,
+                    levels_for: np.ndarray | None = None) -> RealisedWeights:
     """Realise every mapped synapse on the 4-bit array and its target's synaptic input: row
     gmax from the row's largest weight, nearest or stochastic rounding, fixed-pattern factors
     of this wafer, the input's offset (:mod:`~pyNN_bss_emu.hardware.synapse_weights`).
@@ -87,8 +92,11 @@ def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np
     configuration table (None: the hardware table; ``GmaxConfig.marocco()`` for what
     marocco did); ``floor=False`` / ``quantise=False`` switch the synaptic input's offset /
     the 4-bit rounding off, ``mismatch=False`` the synapses' and drivers' fixed pattern
-    (ablations)."""
+    (ablations).  ``levels_for`` (bool per synapse, realised ones): synapses whose 16 level
+    weights are returned as well (STDP synapses; their request should be the largest weight
+    they may learn, so the row's gmax covers it)."""
     real = np.asarray(result.realized, dtype=bool)
+    levels = None
     out = np.full(requested_uS.size, np.nan)
     floor_uS = np.full(requested_uS.size, np.nan)
     clipped = np.zeros(requested_uS.size, dtype=bool)
@@ -109,10 +117,12 @@ def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np
         clipped[real] = rw.clipped
         rounded[real] = rw.enabled & (rw.digital == 0) if quantise else False
         below_floor[real] = rw.below_floor
+        if levels_for is not None:
+            levels = level_table_bio_uS(rw, np.asarray(levels_for, dtype=bool)[real])
         stats = {"disabled": int(rw.n_disabled), "clipped": int(rw.n_clipped),
                  "rounded_to_zero": int(rw.n_rounded_to_zero), "below_min": int(rw.n_below_min),
                  "below_floor": int(rw.n_below_floor)}
-    return RealisedWeights(out, stats, clipped, rounded, below_floor, floor_uS)
+    return RealisedWeights(out, stats, clipped, rounded, below_floor, floor_uS, levels)
 
 
 @dataclass
@@ -178,3 +188,89 @@ def denmem_keys(result: MappingResult, cells: np.ndarray) -> np.ndarray:
     """``hicann * 512 + denmem`` of each cell's firing (first) denmem."""
     return result.placement.hicann[cells] * wafer.DENMEMS_PER_HICANN + \
         result.placement.x0[cells]
+
+
+@dataclass
+class ProgrammedSTDP:
+    """:func:`program_stdp`' result: the engine's wafer-rule table (synapse indices still in
+    the order given; the backend sets the engine's indices), per synapse the chosen circuit
+    parameters (``tau_plus``, ``tau_minus`` ms, ``threshold`` pairs, ``controller``), and the
+    messages for the user: ``adaptations`` (parameter -> circuit compromises, by projection)
+    and ``sharing`` (FG blocks / controllers whose synapses asked for different settings)."""
+    table: "HardwareSTDP"
+    adaptations: dict
+    sharing: list
+
+
+def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str],
+                 hicann: np.ndarray, row: np.ndarray, column: np.ndarray,
+                 digital: np.ndarray, levels_uS: np.ndarray, *, speedup: float,
+                 wafer_seed: int, mismatch: bool = True) -> ProgrammedSTDP:
+    """The synapse arrays' STDP circuits for realised plastic synapses
+    (:mod:`~pyNN_bss_emu.hardware.stdp`): each distinct PyNN parameter set is translated;
+    thresholds and sensor time constants are shared per FG block (the set most synapses of
+    the block ask for), lookup tables per controller (one synapse array); thresholds get the
+    comparators' fixed pattern.
+
+    ``params`` (n, 7): tau_plus, tau_minus, A_plus, A_minus, w_min (µS), mu_plus, mu_minus;
+    ``projection_of`` (n,) index into ``labels``; hardware coordinates per synapse; initial
+    ``digital`` weights and ``levels_uS`` (n, 16)."""
+    from ..engine.plasticity import HardwareSTDP
+    from ..hardware import stdp as circuit
+    n = params.shape[0]
+    sets, key = np.unique(params, axis=0, return_inverse=True)
+    key = key.reshape(-1)
+    requests = [circuit.circuit_request(*s) for s in sets]
+    adaptations: dict = {}
+    for k, req in enumerate(requests):
+        if req.adaptations:
+            for p in np.unique(projection_of[key == k]):
+                adaptations.setdefault(labels[int(p)], []).extend(
+                    a for a in req.adaptations
+                    if a not in adaptations.get(labels[int(p)], []))
+    array = (np.asarray(row) >= circuit.ROWS_PER_ARRAY).astype(np.int64)
+    block = np.asarray(hicann) * 4 + 2 * array + (np.asarray(column) >= 128)
+    ctl_global = np.asarray(hicann) * 2 + array
+    sharing = []
+    block_key, bad_blocks = circuit.share_per_group(block, key)
+    ctl_key, bad_ctl = circuit.share_per_group(ctl_global, key)
+    if bad_blocks.size:
+        sharing.append(
+            f"STDP thresholds and sensor time constants are floating-gate voltages shared by "
+            f"a quadrant of the synapse arrays: {bad_blocks.size} block(s) hold plastic "
+            f"synapses with different rules (e.g. HICANN {int(bad_blocks[0]) // 4} quadrant "
+            f"{int(bad_blocks[0]) % 4}); each block uses the rule most of its synapses ask for")
+    if bad_ctl.size:
+        sharing.append(
+            f"STDP lookup tables belong to the synapse array's controller: {bad_ctl.size} "
+            f"array(s) hold plastic synapses with different rules (e.g. HICANN "
+            f"{int(bad_ctl[0]) // 2} array {int(bad_ctl[0]) % 2}); each uses the tables of "
+            "the rule most of its synapses ask for")
+    th = np.array([r.threshold for r in requests])[block_key]
+    if mismatch and n:
+        fp = FixedPattern((int(wafer_seed) * 7919 + 0x57D9) % 2 ** 31,
+                          sigma_synapse=circuit.THRESHOLD_MISMATCH, sigma_driver=0.0)
+        th = th * fp.synapse_factors(hicann, row, column)
+    ctl_ids, ctl = np.unique(ctl_global, return_inverse=True)
+    ctl = ctl.reshape(-1)
+    arow = np.asarray(row) % circuit.ROWS_PER_ARRAY
+    first = np.full(ctl_ids.size, circuit.ROWS_PER_ARRAY)
+    last = np.zeros(ctl_ids.size, dtype=np.int64)
+    np.minimum.at(first, ctl, arow)
+    np.maximum.at(last, ctl, arow)
+    # the controller's lookup tables: those of the rule its synapses (mostly) ask for
+    ctl_rule = np.zeros(ctl_ids.size, dtype=np.int64)
+    ctl_rule[ctl] = ctl_key
+    lut = np.stack([requests[k].lut for k in ctl_rule]) if n else np.zeros((0, 3, 16), int)
+    t_row = circuit.row_time_ms(speedup)
+    table = HardwareSTDP(
+        synapses=np.arange(n), digital=np.asarray(digital, dtype=np.int64),
+        levels_uS=np.asarray(levels_uS, dtype=float),
+        tau_plus=np.array([r.tau_plus for r in requests])[block_key],
+        tau_minus=np.array([r.tau_minus for r in requests])[block_key],
+        th_high=th, th_low=th, controller=ctl, row=arow - first[ctl], lut=lut,
+        configbit=np.broadcast_to(circuit.CONFIGBIT, (ctl_ids.size, 2, 4)).copy(),
+        reset=np.broadcast_to(circuit.RESET, (ctl_ids.size, 6)).copy(),
+        t_row=np.full(ctl_ids.size, t_row), n_rows=last - first + 1,
+        phase=np.zeros(ctl_ids.size))
+    return ProgrammedSTDP(table, adaptations, sharing)

@@ -14,6 +14,9 @@ import numpy as np
 
 #: receptor codes of the engine
 RECEPTORS = {"excitatory": 0, "inhibitory": 1}
+#: names of the STDP columns of ``ProjectionRecord.stdp``
+STDP_NAMES = ("tau_plus", "tau_minus", "A_plus", "A_minus", "w_min", "w_max", "mu_plus",
+              "mu_minus")
 #: names of the Tsodyks-Markram columns of ``ProjectionRecord.stp``
 STP_NAMES = ("U", "tau_rec", "tau_facil")
 
@@ -71,6 +74,11 @@ class ProjectionRecord:
     Realised (set by the backend): ``realized`` (the mapping found the synapse),
     ``weight_uS`` (4-bit weights in µS, NaN for lost synapses), ``routed_delay`` (ms),
     ``stp_realised`` and ``engine_slice`` (this projection's part of the engine's table).
+
+    STDP (issue 15): ``stdp`` ((n, 8) ``STDP_NAMES`` in the user's weight unit; None for
+    synapses without STDP), ``dendritic_delay_fraction``; learned: ``learned_uS`` (engine
+    weights after the last run, NaN where the request holds: not yet run, or set since) and,
+    on the wafer, ``digital`` (4-bit weights) and ``levels_uS`` ((n, 16) each level's weight).
     """
     key: int
     label: str
@@ -88,6 +96,27 @@ class ProjectionRecord:
     routed_delay: np.ndarray | None = None
     stp_realised: np.ndarray | None = None
     engine_slice: slice = field(default_factory=lambda: slice(0, 0))
+    stdp: np.ndarray | None = None
+    dendritic_delay_fraction: float = 1.0
+    learned_uS: np.ndarray | None = None
+    digital: np.ndarray | None = None
+    levels_uS: np.ndarray | None = None
+    #: wafer: programmed weight / requested weight of the synapse driver's STP (U; 1 else)
+    weight_scale: np.ndarray | None = None
+
+    @property
+    def plastic(self) -> bool:
+        """Whether the projection's weights follow an STDP rule."""
+        return self.stdp is not None
+
+    def stdp_column(self, name: str) -> np.ndarray:
+        """One STDP parameter per connection (weights in the user's unit)."""
+        return self.stdp[:, STDP_NAMES.index(name)]
+
+    def stdp_conductance(self, name: str) -> np.ndarray:
+        """``w_min``/``w_max`` as engine conductances (µS)."""
+        v = self.stdp_column(name)
+        return v if self.to_conductance is None else self.to_conductance(v)
 
     def __post_init__(self) -> None:
         if self.realized is None:

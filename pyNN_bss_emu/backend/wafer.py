@@ -18,7 +18,8 @@ from ..hardware.parameter_transform import HardwareParameterWarning, ParameterRa
 from ..hardware.synapse_weights import GMAX_TABLES, neuron_capacitance_pF
 from ..mapping.options import AUTO_NEURON_SIZE
 from ..mapping.pipeline import MappingResult, load_for_reuse, map_network
-from ..mapping.stp import circuit_violation, realisable, stp_keys
+from ..mapping.stp import (circuit_violation, driver_parameters, realisable,
+                           stp_keys, stp_weight_scale)
 from . import current_sources, experiment, programming, progress, report
 from .base import Backend, NotMappedError
 from .graph import bio_graph
@@ -117,13 +118,22 @@ class WaferBackend(Backend):
         self.prepare(until=Work.SHARE_STP)
         lost = ~prj.realized
         if name == "weight":
-            w = prj.weight_uS if prj.to_user is None else prj.to_user(prj.weight_uS)
+            w = self._user_weight_uS(prj)
+            w = w if prj.to_user is None else prj.to_user(w)
             return np.where(lost, np.nan, w)
         if name == "delay":
             return np.rint(prj.routed_delay / self.dt) * self.dt
         values = (prj.stp_realised if prj.stp_realised is not None else prj.stp)[
             :, STP_NAMES.index(name)]
         return values
+
+    @staticmethod
+    def _user_weight_uS(prj: ProjectionRecord) -> np.ndarray:
+        """Realised weights (µS) in the user's terms: a synapse driver with STP programs
+        U x w (its factor starts at 1), the user asked for w."""
+        if prj.weight_scale is None:
+            return prj.weight_uS
+        return prj.weight_uS / prj.weight_scale
 
     def _before_mapping(self, prj: ProjectionRecord, name: str) -> np.ndarray:
         """Before the (re)mapping the wafer has realised nothing yet: the request."""
@@ -253,6 +263,19 @@ class WaferBackend(Backend):
         if not prjs:
             return
         requested = np.concatenate([p.requested_conductance() for p in prjs])
+        # STDP: the row's gmax must cover w_max (the learned weight lives on its levels)
+        plastic = np.concatenate([np.full(p.size, p.plastic) for p in prjs])
+        if np.any(plastic):
+            requested[plastic] = np.concatenate(
+                [np.maximum(p.stdp_conductance("w_max"), p.stdp_conductance("w_min"))
+                 for p in prjs if p.plastic])
+        # STP with the driver's equations: the first spike carries the programmed weight,
+        # Tsodyks-Markram's carries U w: the driver's synapses are programmed with U w
+        for p in prjs:
+            p.weight_scale = stp_weight_scale(p.stp) if p.tsodyks_markram else None
+        scale = np.concatenate([np.ones(p.size) if p.weight_scale is None else p.weight_scale
+                                for p in prjs])
+        requested = requested * scale
         post = np.concatenate([p.post_neurons for p in prjs])
         neuron_size = np.zeros(self.network.n_neurons, dtype=np.int64)
         for pop in self.populations:
@@ -265,14 +288,18 @@ class WaferBackend(Backend):
             big_capacitors=self.options.parameter_transform.big_capacitors,
             rounding=sub.weight_rounding, wafer_seed=sub.wafer_seed,
             gmax=GMAX_TABLES[sub.gmax_table], floor=sub.effects.weight_floor,
-            quantise=sub.effects.weight_quantisation, mismatch=sub.effects.mismatch)
+            quantise=sub.effects.weight_quantisation, mismatch=sub.effects.mismatch,
+            levels_for=plastic if np.any(plastic) else None)
         if realised.statistics:
             self.result.statistics.weights = realised.statistics
         start = 0
         flags = []
+        level_rows = np.cumsum(plastic & np.asarray(self.result.realized, bool)) - 1
         for prj in prjs:
             sl = slice(start, start + prj.size)
             prj.weight_uS = realised.weight_uS[sl]
+            if prj.plastic:
+                self._start_learning(prj, realised.levels_uS, level_rows[sl])
             flags.append((realised.clipped[sl], realised.rounded_to_zero[sl],
                           realised.below_floor[sl], realised.floor_uS[sl]))
             start += prj.size
@@ -282,6 +309,110 @@ class WaferBackend(Backend):
         if error is not None:        # weights below the synaptic input's floor (issue 14)
             raise ParameterRangeError(error)
         self._pending_report = report.mapping_lines(self.result.statistics, summaries)
+
+    def _start_learning(self, prj: ProjectionRecord, levels_uS: np.ndarray,
+                        level_row: np.ndarray) -> None:
+        """A plastic projection's level table and 4-bit weights: the level nearest to the
+        learned weight (or, before learning, to the requested one)."""
+        real = prj.realized
+        prj.levels_uS = np.full((prj.size, 16), np.nan)
+        prj.levels_uS[real] = levels_uS[level_row[real]]
+        target = prj.requested_conductance()
+        if prj.learned_uS is not None:
+            target = np.where(np.isnan(prj.learned_uS), target, prj.learned_uS)
+        prj.digital = np.full(prj.size, -1, dtype=np.int64)
+        prj.digital[real] = np.argmin(np.abs(prj.levels_uS[real] - target[real, None]), axis=1)
+        prj.weight_uS = prj.weight_uS.copy()
+        prj.weight_uS[real] = prj.levels_uS[real, prj.digital[real]]
+
+    def check_stdp_request(self, prj: ProjectionRecord) -> None:
+        """On the wafer every delay is axonal and the circuit has its own pairing: said
+        (once) when the rule is programmed, with the parameters' translation."""
+
+    def _program_plasticity(self) -> None:
+        """The synapse arrays' STDP circuits (:func:`.programming.program_stdp`)."""
+        plastic = [p for p in self.projections if p.plastic]
+        if not plastic:
+            return
+        from ..hardware.parameter_transform import ParameterRangeError
+        cols = ("tau_plus", "tau_minus", "A_plus", "A_minus")
+        parts, syn_idx = [], []
+        for k, prj in enumerate(plastic):
+            syn, conn = self._plastic_synapses(prj)
+            gidx = self._mapping_offset(prj) + conn
+            params = np.column_stack([prj.stdp_column(c)[conn] for c in cols] + [
+                prj.stdp_conductance("w_min")[conn], prj.stdp_column("mu_plus")[conn],
+                prj.stdp_column("mu_minus")[conn]])
+            parts.append((params, np.full(conn.size, k), self.result.syn_hicann[gidx],
+                          self.result.syn_row[gidx], self.result.syn_column[gidx],
+                          prj.digital[conn], prj.levels_uS[conn]))
+            syn_idx.append(syn)
+        params, proj_of, h, row, col, digital, levels = (np.concatenate(x) for x in
+                                                         zip(*parts))
+        sub = self.options.substrate
+        prog = programming.program_stdp(
+            params.reshape(-1, 7), proj_of, [p.label for p in plastic], h, row, col, digital,
+            levels.reshape(-1, 16), speedup=self.options.mapping.speedup,
+            wafer_seed=sub.wafer_seed, mismatch=sub.effects.mismatch)
+        if prog.adaptations and self.options.strict:
+            label, notes = next(iter(prog.adaptations.items()))
+            raise ParameterRangeError(
+                f"STDPMechanism in projection '{label}' cannot be realised by the wafer's STDP "
+                f"circuit: {'; '.join(notes)} (setup(strict=False) adapts it)")
+        for label, notes in prog.adaptations.items():
+            self.warn_once(f"stdp adapt {label}", f"STDPMechanism in projection '{label}' on "
+                           f"BrainScaleS-1: {'; '.join(notes)}; Projection.get('weight') shows "
+                           "the learned 4-bit weights, setup(strict=True) makes this an error",
+                           HardwareParameterWarning, stacklevel=8)
+        for message in prog.sharing:
+            self.warn_once("stdp share " + message, message, HardwareParameterWarning,
+                           stacklevel=8)
+        self.warn_once(
+            "stdp circuit", "STDP runs on the wafer's circuit: reduced nearest-neighbour "
+            "pairing (NEST's stdp_facetshw_synapse_hom) instead of all-to-all, the "
+            "presynaptic spike paired at its arrival (all delay axonal), 4-bit weights "
+            f"updated row by row ({prog.table.t_row[0]:.1f} ms per synapse row; a row is "
+            "evaluated again after its controller has swept all its rows); setup(ideal=True) "
+            "runs NEST's stdp_synapse (docs/plasticity.md)", stacklevel=8)
+        prog.table.synapses = np.concatenate(syn_idx)
+        self.stdp_table = prog.table
+        self.network.set_plasticity(hardware=prog.table)
+
+    def _mapping_offset(self, prj: ProjectionRecord) -> int:
+        """Position of a projection's first connection in the mapping's order."""
+        return int(sum(p.size for p in self.projections[:prj.key]))
+
+    def _collect_learned(self) -> None:
+        """After a run: the learned 4-bit weights and their µS values."""
+        table = self.network.hardware_stdp
+        if table is None:
+            return
+        start = 0
+        for prj in self.projections:
+            if not prj.plastic:
+                continue
+            _, conn = self._plastic_synapses(prj)
+            d = table.digital[start:start + conn.size]
+            start += conn.size
+            prj.digital[conn] = d
+            prj.weight_uS[conn] = prj.levels_uS[conn, d]
+            if prj.learned_uS is None:
+                prj.learned_uS = np.full(prj.size, np.nan)
+            prj.learned_uS[conn] = prj.weight_uS[conn]
+
+    def _engine_stp_driver(self) -> np.ndarray | None:
+        """(lambda, N) of the synapse drivers' STP per engine synapse (issue 15: the ESS
+        equations replace Tsodyks-Markram's on the wafer)."""
+        if not any(p.tsodyks_markram for p in self.projections):
+            return None
+        parts = []
+        for prj in self.projections:
+            keep = prj.realized
+            if prj.tsodyks_markram:
+                parts.append(driver_parameters(self._engine_stp(prj)[keep]))
+            else:
+                parts.append(np.full((int(keep.sum()), 2), np.nan))
+        return np.concatenate(parts)
 
     def _share_stp(self) -> None:
         prjs = self.projections
@@ -306,7 +437,8 @@ class WaferBackend(Backend):
     def _weight_summaries(self, flags) -> list[report.WeightSummary]:
         """Per projection: realised, clipped and rounded weights (user units)."""
         prjs = self.projections
-        real = [p.weight_uS if p.to_user is None else p.to_user(p.weight_uS) for p in prjs]
+        real = [self._user_weight_uS(p) if p.to_user is None
+                else p.to_user(self._user_weight_uS(p)) for p in prjs]
         units = ["µS" if p.to_user is None else "nA" for p in prjs]
         floors = [f[3] if p.to_user is None else p.to_user(f[3]) for p, f in zip(prjs, flags)]
         return report.weight_summaries([p.label for p in prjs], units,

@@ -1137,6 +1137,24 @@ def realise_weights(weight_bio_uS, row_key, cm_bio_nF, c_hw_pF,
         n_below_floor=int(below_floor.sum()))
 
 
+def level_table_bio_uS(rw: RealisedWeights, which: np.ndarray | None = None) -> np.ndarray:
+    """The bio weight (µS) every one of the 16 digital levels would give each synapse
+    ``which`` (indices or mask into ``rw``; default all) in its row's configuration, with its
+    fixed pattern and the synaptic input's response: what an STDP controller's lookup moves
+    the synapse between.  Shape (n, 16)."""
+    idx = np.arange(rw.n_synapses) if which is None else np.flatnonzero(
+        np.asarray(which)) if np.asarray(which).dtype == bool else np.asarray(which)
+    gmax = rw.gmax
+    rows = rw.row_index[idx]
+    q, cfg = rw.row_quadrant[rows], rw.row_config[rows]
+    nominal = gmax.levels_nS[q, cfg]                              # (n, 16)
+    if not gmax.exact_calibration:
+        nominal = nominal * gmax.kappa[q, cfg][:, None]
+    conductance = nominal * rw.fixed_pattern[idx][:, None]
+    hw = input_response_nS(conductance, rw.threshold_nS) if rw.floor else conductance
+    return hw / (1000.0 * rw.scale[idx][:, None])
+
+
 #: the two preset tables (read-only; shared)
 HARDWARE_GMAX = GmaxConfig.hardware()
 ESS_GMAX = GmaxConfig.ess()

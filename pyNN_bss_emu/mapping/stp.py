@@ -221,3 +221,36 @@ def share_time_constants(tau, block, plastic) -> SharedTimeConstants:
         m = by_block[bounds[i]:bounds[i + 1]]
         members.append(m[tau[m] != chosen[i]])
     return SharedTimeConstants(out, blocks[bad], values, counts, chosen[bad], members)
+
+
+# ------------------------------------------------------------ the driver's equations (issue 15)
+#: largest facilitation strength lambda the driver realises (V_stdf) [E]
+LAMBDA_MAX = 4.0
+
+
+def stp_weight_scale(stp: np.ndarray) -> np.ndarray:
+    """Per connection: the factor a synapse driver with STP programs the weight with (its
+    realised U; 1 for static rows).  The driver's first spike carries the full programmed
+    weight, Tsodyks-Markram's first spike U w (ESS ``syndriver::pulse``)."""
+    p = realisable(stp)
+    return np.where(np.isnan(p[:, 0]), 1.0, realised_u(np.nan_to_num(p[:, 0], nan=U_RANGE[0])))
+
+
+def driver_parameters(stp_realised: np.ndarray) -> np.ndarray:
+    """(n, 2) (lambda, N) of the driver's equations that reproduce Tsodyks-Markram with the
+    realised (U, tau_rec, tau_facil) (NaN rows: static), given the weight programmed as U w:
+
+    * depression: I is Tsodyks-Markram's 1 - x (same update, same recovery), so factor
+      1 - I = x with lambda = 1, N = 0: U w x as NEST's ``tsodyks_synapse`` for
+      tau_psc << tau_rec;
+    * facilitation: I is u before the spike's update, Tsodyks-Markram's amplitude
+      w (U + (1 - U) u): lambda = (1 - U) / U, N = 0 (exact without depression).
+    """
+    p = np.asarray(stp_realised, dtype=float).reshape(-1, 3)
+    out = np.full((p.shape[0], 2), np.nan)
+    on = ~np.isnan(p[:, 0])
+    U = p[on, 0]
+    fac = p[on, 2] > 0
+    out[on, 0] = np.where(fac, np.minimum((1.0 - U) / U, LAMBDA_MAX), 1.0)
+    out[on, 1] = 0.0
+    return out

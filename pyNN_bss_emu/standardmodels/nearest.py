@@ -55,14 +55,10 @@ NEAREST_MODEL: dict[str, tuple[str, str]] = {
         "TsodyksMarkramSynapse", "the mean-field (deterministic) short-term plasticity of "
         "the synapse drivers"),
     "MultiQuantalSynapse": ("TsodyksMarkramSynapse", "deterministic short-term plasticity"),
-    "STDPMechanism": (
-        "StaticSynapse", "fixed weights; the wafer's STDP circuits are not emulated yet (the "
-        "in-the-loop training module changes weights between runs instead)"),
+    "Vogels2011Rule": (
+        "SpikePairRule", "the wafer's STDP circuit pairs spikes (inhibitory plasticity with "
+        "Vogels' symmetric rule is not a circuit mode)"),
 }
-for _name in ("AdditiveWeightDependence", "MultiplicativeWeightDependence",
-              "AdditivePotentiationMultiplicativeDepression", "GutigWeightDependence",
-              "SpikePairRule", "Vogels2011Rule"):
-    NEAREST_MODEL[_name] = NEAREST_MODEL["STDPMechanism"]
 
 
 def nearest_model_message(name: str, offered: list[str]) -> str:
