@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.plasticity import HardwareSTDP
 from ..hardware import wafer
 from ..hardware.calibration import DenmemLayout, realise_neuron_parameters
 from ..hardware.event_paths import DELAY_JITTER_MS
@@ -197,7 +198,7 @@ class ProgrammedSTDP:
     parameters (``tau_plus``, ``tau_minus`` ms, ``threshold`` pairs, ``controller``), and the
     messages for the user: ``adaptations`` (parameter -> circuit compromises, by projection)
     and ``sharing`` (FG blocks / controllers whose synapses asked for different settings)."""
-    table: "HardwareSTDP"
+    table: HardwareSTDP
     adaptations: dict
     sharing: list
 
@@ -215,7 +216,6 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
     ``params`` (n, 7): tau_plus, tau_minus, A_plus, A_minus, w_min (µS), mu_plus, mu_minus;
     ``projection_of`` (n,) index into ``labels``; hardware coordinates per synapse; initial
     ``digital`` weights and ``levels_uS`` (n, 16)."""
-    from ..engine.plasticity import HardwareSTDP
     from ..hardware import stdp as circuit
     n = params.shape[0]
     sets, key = np.unique(params, axis=0, return_inverse=True)
