@@ -140,14 +140,14 @@ def test_offered_models_are_pynn_standard_types(sim):
 
 @pytest.mark.parametrize("name", ["IF_curr_alpha", "IF_curr_delta", "HH_cond_exp", "Izhikevich",
                                   "IF_cond_alpha", "SpikeSourceGamma", "EIF_cond_alpha_isfa_ista",
-                                  "SimpleStochasticSynapse", "STDPMechanism"])
+                                  "SimpleStochasticSynapse", "Vogels2011Rule"])
 def test_unavailable_models_raise_naming_offered(sim, name):
     with pytest.raises(errors.NoModelAvailableError) as exc:
         getattr(sim, name)
     msg = str(exc.value)
     assert name in msg
-    if name.endswith("Synapse") or name == "STDPMechanism":
-        assert "StaticSynapse" in msg
+    if name.endswith("Synapse") or name == "Vogels2011Rule":
+        assert "StaticSynapse" in msg and "STDPMechanism" in msg
     else:
         for offered in OFFERED_CELLS:
             assert offered in msg

@@ -122,8 +122,6 @@ THRESHOLD_CURRENT = XFail(
     "residuals (tau_m, v_thresh, v_rest) and the 10-bit stimulus with its gain error move "
     "the threshold current by a few percent -> ideal run only", AssertionError)
 
-MODEL_NOTE_STDP = "BrainScaleS-1's STDP circuits are not emulated"
-
 EXPECTED: dict[str, dict[str, Skip | XFail | None]] = {
     # test__simulation_control.py
     "test__simulation_control.test_reset": {"wafer": READOUT_NOISE_RESET, "ideal": RUN},
@@ -151,9 +149,7 @@ EXPECTED: dict[str, dict[str, Skip | XFail | None]] = {
     "test_connection_handling.test_connections_attribute": both(RUN),
     "test_connection_handling.test_connection_access_weight_and_delay": both(RUN),
     "test_connection_handling.test_issue672": both(RUN),
-    "test_connection_handling.test_issue652": both(
-        missing("STDPMechanism", "SpikePairRule", "AdditiveWeightDependence",
-                note=MODEL_NOTE_STDP)),
+    "test_connection_handling.test_issue652": both(RUN),
     # test_connectors.py
     "test_connectors.test_all_to_all_static_no_self": both(RUN),
     "test_connectors.test_all_to_all_tsodyksmarkram": both(RUN),
@@ -213,9 +209,7 @@ EXPECTED: dict[str, dict[str, Skip | XFail | None]] = {
     "test_scenario1.test_scenario1": both(RUN),
     "test_scenario1.test_scenario1a": both(missing("IF_cond_alpha")),
     "test_scenario2.test_scenario2": {"wafer": THRESHOLD_CURRENT, "ideal": RUN},
-    "test_scenario3.test_scenario3": both(
-        missing("STDPMechanism", "SpikePairRule", "AdditiveWeightDependence",
-                note=MODEL_NOTE_STDP)),
+    "test_scenario3.test_scenario3": both(RUN),
     "test_scenario4.test_scenario4": both(RUN),
     "test_scenario5.test_scenario5": both(
         missing("MultiCompartmentNeuron", "NaChannel", "KdrChannel", "PassiveLeak",
@@ -398,12 +392,13 @@ EXAMPLES: dict[str, tuple[tuple[str, ...], Skip | NotHere | ExampleXFail | None]
     "simpleRandomNetwork.py": ((), RUN),
     "simpleRandomNetwork_csa.py": ((), NotHere("needs the csa package (Connection Set "
                                                "Algebra)")),
-    "simple_STDP.py": (("--plot-figure",), missing(
-        "STDPMechanism", "SpikePairRule", "AdditiveWeightDependence", note=MODEL_NOTE_STDP)),
+    "simple_STDP.py": (("--plot-figure",), RUN),
+    # issue 15: the STDP scripts in ideal mode too (PYNN_BSS_EMU_IDEAL=1, script unchanged)
+    "simple_STDP.py ideal": (("--plot-figure",), RUN),
+    "stdp_network.py ideal": ((), RUN),
     "small_network.py": (("--plot-figure",), missing("IF_cond_alpha")),
     "specific_network.py": ((), missing("IF_curr_alpha")),
-    "stdp_network.py": ((), missing(
-        "STDPMechanism", "SpikePairRule", "AdditiveWeightDependence", note=MODEL_NOTE_STDP)),
+    "stdp_network.py": ((), RUN),
     "stochastic_deterministic_comparison.py": (("--plot-figure",), missing(
         "StochasticTsodyksMarkramSynapse")),
     "stochastic_synapses.py": (("--plot-figure",), missing("SimpleStochasticSynapse")),
@@ -436,6 +431,8 @@ def test_pynn_example(key, args, scenarios, tmp_path):
     directory)."""
     script = _tree / "examples" / key.split()[0]
     env = dict(os.environ, MPLBACKEND="Agg", PYNN_BSS_EMU_PROGRESS="0")
+    if key.endswith(" ideal"):
+        env["PYNN_BSS_EMU_IDEAL"] = "1"
     res = subprocess.run([sys.executable, str(script), "bss_emu", *args], cwd=tmp_path,
                          env=env, capture_output=True, text=True, timeout=300)
     tail = "\n".join(res.stderr.strip().splitlines()[-3:])

@@ -186,7 +186,7 @@ def test_equal_spike_times_are_accepted_as_in_pynn(sim):
 @pytest.mark.parametrize("name, nearest", [
     ("IF_cond_alpha", "IF_cond_exp"), ("IF_curr_alpha", "IF_curr_exp"),
     ("Izhikevich", "EIF_cond_exp_isfa_ista"), ("HH_cond_exp", "EIF_cond_exp_isfa_ista"),
-    ("STDPMechanism", "StaticSynapse"), ("SpikePairRule", "StaticSynapse"),
+    ("Vogels2011Rule", "SpikePairRule"),
 ])
 def test_models_the_wafer_lacks_name_the_nearest_one(sim, name, nearest):
     with pytest.raises(errors.NoModelAvailableError) as exc:
