@@ -122,6 +122,14 @@ THRESHOLD_CURRENT = XFail(
     "residuals (tau_m, v_thresh, v_rest) and the 10-bit stimulus with its gain error move "
     "the threshold current by a few percent -> ideal run only", AssertionError)
 
+# STDP on the wafer (issue 15)
+SLOW_CONTROLLER = XFail(
+    "BY DESIGN: the t-test needs the 5 Hz and 40 Hz inputs' weights to separate within 10 s; "
+    "on the wafer one controller sweeps the 202 synapse rows this network uses at 31.8 ms "
+    "per row (6.4 s per sweep), so each synapse is evaluated about 1.5 times and moves by "
+    "at most one 4-bit level per evaluation (69 of 1000 weights changed) -> ideal run only",
+    AssertionError)
+
 EXPECTED: dict[str, dict[str, Skip | XFail | None]] = {
     # test__simulation_control.py
     "test__simulation_control.test_reset": {"wafer": READOUT_NOISE_RESET, "ideal": RUN},
@@ -209,7 +217,7 @@ EXPECTED: dict[str, dict[str, Skip | XFail | None]] = {
     "test_scenario1.test_scenario1": both(RUN),
     "test_scenario1.test_scenario1a": both(missing("IF_cond_alpha")),
     "test_scenario2.test_scenario2": {"wafer": THRESHOLD_CURRENT, "ideal": RUN},
-    "test_scenario3.test_scenario3": both(RUN),
+    "test_scenario3.test_scenario3": {"wafer": SLOW_CONTROLLER, "ideal": RUN},
     "test_scenario4.test_scenario4": both(RUN),
     "test_scenario5.test_scenario5": both(
         missing("MultiCompartmentNeuron", "NaChannel", "KdrChannel", "PassiveLeak",

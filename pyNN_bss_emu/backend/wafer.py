@@ -378,6 +378,15 @@ class WaferBackend(Backend):
         self.stdp_table = prog.table
         self.network.set_plasticity(hardware=prog.table)
 
+    def _push_weights(self) -> None:
+        """Changed weights to the engine; a plastic projection's new 4-bit weights also
+        become the controllers' starting point."""
+        plastic_changed = any(p.plastic and p.key in self._weights_changed
+                              for p in self.projections)
+        super()._push_weights()
+        if plastic_changed:
+            self._program_plasticity()
+
     def _mapping_offset(self, prj: ProjectionRecord) -> int:
         """Position of a projection's first connection in the mapping's order."""
         return int(sum(p.size for p in self.projections[:prj.key]))

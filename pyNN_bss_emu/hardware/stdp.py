@@ -21,8 +21,10 @@ Translation of PyNN's ``STDPMechanism(SpikePairRule, <weight dependence>)`` (doc
 * the 4-bit levels stand for the weights between the row's g(0) and g(15), programmed so
   that ``w_max`` is a level (the row's gmax includes it); one level is ``w_max / 15``;
 * an additive rule moves ``A_plus * w_max`` per causal pair at dt = 0: a level needs
-  ``1 / (15 A_plus)`` pairs.  The controller moves ``s_plus`` levels when the causal
-  accumulator exceeds the threshold, ``s_minus`` levels when the acausal one does: the
+  ``1 / (15 A_plus)`` pairs.  The evaluation patterns compare the accumulators' difference
+  with the threshold (:data:`CONFIGBIT`); the controller moves ``s_plus`` levels when the
+  causal accumulator leads by more than the threshold, ``s_minus`` levels when the acausal
+  one does: the
   integer steps (1..:data:`MAX_STEP`) whose ratio is nearest to ``A_plus / A_minus``, and the
   threshold ``s_plus / (15 A_plus)`` pairs (range :data:`THRESHOLD_RANGE` [E]), so the causal
   branch is exact on average and the acausal one is ``A_plus s_minus / s_plus``;
@@ -58,8 +60,14 @@ THRESHOLD_RANGE = (0.5, 100.0)
 MAX_STEP = 3
 #: spread of a synapse's comparator thresholds (relative, fixed pattern) [E]
 THRESHOLD_MISMATCH = 0.05
-#: evaluation patterns (e_cc, e_ca, e_ac, e_aa): bit 0 causal, bit 1 acausal
-CONFIGBIT = np.array([[0, 0, 1, 0], [0, 1, 0, 0]], dtype=np.int64)
+#: evaluation patterns (e_cc, e_ca, e_ac, e_aa) the translation programs: the comparators
+#: take the *difference* of the accumulators, bit 0 = (a_c - a_a > V_thigh - V_tlow), bit 1 =
+#: (a_a - a_c > V_thigh - V_tlow), so a synapse moves by the net correlation of its pairs, as
+#: an additive rule does (NEST's default patterns (0,0,1,0)/(0,1,0,0) test each accumulator
+#: alone, and a synapse with many pairs of both signs sets both bits)
+CONFIGBIT = np.array([[0, 0, 1, 1], [1, 1, 0, 0]], dtype=np.int64)
+#: V_tlow as the translation programs it (accumulator units); V_thigh = V_tlow + threshold
+THRESHOLD_LOW = 0.0
 #: reset both accumulators after any table was applied (hardware: all or nothing)
 RESET = np.ones(6, dtype=np.int64)
 #: columns of a projection's STDP request (user units for the weights)
