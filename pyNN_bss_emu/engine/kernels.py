@@ -366,7 +366,7 @@ def far_migrate(until, ring_e, ring_i, far_i, far_w, far_meta):
 @njit(cache=True)
 def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count,
              dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast, pp_par,
-             pp_state, hp_par, hs, hist_row, hist_t, hist_k, hist_n, hist_tau_inv):
+             pp_state, hp_par, hs, hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need):
     """Add the outgoing synapses of presynaptic ``node`` (emitted at ``step_emit``) to the ring
     buffers, or to the far queue for delays of ``L`` steps or more; ``count`` is the event
     multiplicity.  Synapses with ``stp_index[k] >= 0`` scale their weight by their short-term
@@ -377,7 +377,7 @@ def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i
         if learning and plast[k] != -1:    # STDP: the spike carries the updated weight
             weight[k] = plastic_pre(k, step_emit * dt, delay[k] * dt, hist_row[post[k]],
                                     plast, weight[k], pp_par, pp_state, hp_par, hs,
-                                    hist_t, hist_k, hist_n, hist_tau_inv)
+                                    hist_t, hist_k, hist_n, hist_tau_inv, hist_need)
         w = count * weight[k]
         if plastic:   # only networks with STP synapses pay for the lookup
             j = stp_index[k]
@@ -401,7 +401,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
               neuron_node, ptr, post, weight, delay, receptor, ring_e, ring_i,
               far_i, far_w, far_meta, far_out, neuron_far_out, stp_index, stp_par, stp_state,
               plast, pp_par, pp_state, hist_row, hist_t, hist_k, hist_n, hist_tau_inv,
-              keep_ms, hp_par, hs, hw_digital, hw_levels, hw_csr, hw_post_row, ctl_next_t,
+              hist_need, hp_par, hs, hw_digital, hw_levels, hw_csr, hw_post_row, ctl_next_t,
               ctl_next_row, ctl_t_row, ctl_row_ptr, row_syn_ptr, row_syn, ctl_lut, ctl_cfg,
               ctl_reset, stdp_counters, plast_flag,
               ev_step, ev_node, spike_flag,
@@ -453,7 +453,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     while ev_i < n_ev and ev_step[ev_i] <= step0:
         _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
                  1.0, dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast,
-                 pp_par, pp_state, hp_par, hs, hist_row, hist_t, hist_k, hist_n, hist_tau_inv)
+                 pp_par, pp_state, hp_par, hs, hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need)
         ev_far_left -= far_out[ev_node[ev_i]]
         ev_i += 1
     cap = spk_step.shape[0]
@@ -466,7 +466,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
             return s_rel
         if far_meta[FAR_COUNT] + neuron_far_out + ev_far_left > far_cap:
             return s_rel
-        if n_hist > 0 and history_blocked(s * dt, keep_ms, hist_t, hist_n):
+        if n_hist > 0 and history_blocked(hist_need, hist_t, hist_n):
             plast_flag[0] = 1     # a postsynaptic ring must grow first
             return s_rel
         step_end = s + 1
@@ -492,7 +492,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
             sweep_controllers(t_end, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
                               row_syn_ptr, row_syn, hw_csr, hw_post_row, hp_par, hs,
                               hw_digital, hw_levels, ctl_lut, ctl_cfg, ctl_reset,
-                              hist_t, hist_n, weight, stdp_counters)
+                              hist_t, hist_n, hist_need, weight, stdp_counters)
         for i in range(n):
             if spiked[i]:
                 blk = neuron_block[i]
@@ -517,7 +517,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                 _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
                          ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
                          far_i, far_w, far_meta, plast, pp_par, pp_state, hp_par, hs,
-                         hist_row, hist_t, hist_k, hist_n, hist_tau_inv)
+                         hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need)
                 if spike_flag[i]:
                     c = spk_count[0]
                     spk_step[c] = step_end
@@ -527,7 +527,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
             _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
                      ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
                      far_i, far_w, far_meta, plast, pp_par, pp_state, hp_par, hs,
-                     hist_row, hist_t, hist_k, hist_n, hist_tau_inv)
+                     hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need)
             ev_far_left -= far_out[ev_node[ev_i]]
             ev_i += 1
         for g in range(n_groups):

@@ -346,15 +346,15 @@ class Network:
         learning_post = np.zeros(self.n_neurons, dtype=bool)
         if self.tau_minus is None or self.tau_minus.size != self.n_neurons:
             self.tau_minus = np.full(self.n_neurons, 20.0)
-        keep = 0.0
+        pp_post = np.zeros(0, dtype=np.int64)
+        self._pp_delay = np.zeros(0)
         if pair is not None and np.asarray(pair.synapses).size:
             syn = np.asarray(pair.synapses, dtype=np.int64)
             plast[inv[syn]] = np.arange(syn.size)
             self._pp_par = pair.parameters()
             learning_post[self.syn_post[syn]] = True
-            keep = max(keep, float(self.syn_delay[syn].max()) + 40.0 * max(
-                float(self._pp_par[:, plasticity.PP_TAU_PLUS].max()),
-                float(self.tau_minus[self.syn_post[syn]].max())))
+            pp_post = self.syn_post[syn]
+            self._pp_delay = np.rint(self.syn_delay[syn] / self.dt) * self.dt
         if hw is not None and np.asarray(hw.synapses).size:
             syn = np.asarray(hw.synapses, dtype=np.int64)
             plast[inv[syn]] = -2 - np.arange(syn.size)
@@ -363,8 +363,6 @@ class Network:
             self._hw_levels = np.ascontiguousarray(hw.levels_uS, dtype=float)
             self._hw_digital = hw.digital
             learning_post[self.syn_post[syn]] = True
-            keep = max(keep, float(self.syn_delay[syn].max()) + 40.0 * float(
-                self._hp_par[:, :2].max()))
             ctl_row_ptr, row_syn_ptr, row_syn = hw.row_table()
             self._ctl = dict(
                 t_row=np.ascontiguousarray(hw.t_row, dtype=float),
@@ -382,7 +380,8 @@ class Network:
         self._hist_t = np.zeros((rows.size, plasticity.HISTORY_START if rows.size else 0))
         self._hist_k = np.zeros_like(self._hist_t)
         self._hist_n = np.zeros(rows.size, dtype=np.int64)
-        self._keep_ms = keep
+        self._hist_need = np.full(rows.size, np.inf)
+        self._pp_post_row = self._hist_row[pp_post]
         if self._hw_csr.size:
             self._hw_post_row = self._hist_row[self.syn_post[np.asarray(hw.synapses)]]
         self._reset_plasticity()
@@ -396,15 +395,27 @@ class Network:
         self._hs[:, plasticity.HS_TA_PEND] = plasticity.NONE
         if hasattr(self, "_hist_n"):
             self._hist_n[:] = 0
+            self._hist_need[:] = np.inf
         c = self._ctl
         n_c = 0 if c is None else c["t_row"].size
         self._ctl_next_t = np.zeros(n_c) if c is None else c["phase"] + c["t_row"]
         self._ctl_next_row = np.zeros(n_c, dtype=np.int64)
         self.stdp_counters = np.zeros(3, dtype=np.int64)
 
+    def _history_full(self) -> None:
+        """The kernel stopped: a postsynaptic ring is full and its oldest entry may still be
+        needed.  Recompute the exact horizon per neuron (the kernel keeps a lower bound);
+        grow the rings only if one is still blocked."""
+        P = plasticity
+        need = np.empty(self._hist_n.size)
+        P.history_need(self._pp_state, self._pp_delay, self._pp_post_row, self._hs,
+                       self._hw_post_row, self._hist_t, self._hist_n, need)
+        self._hist_need = need
+        if P.history_blocked(need, self._hist_t, self._hist_n):
+            self._grow_history()
+
     def _grow_history(self) -> None:
-        """Twice the ring length, entries kept in order (the kernel stopped because a ring
-        was full of entries it may still need)."""
+        """Twice the ring length, entries kept in order."""
         R, H = self._hist_t.shape
         t = np.zeros((R, 2 * H))
         k = np.zeros((R, 2 * H))
@@ -695,7 +706,7 @@ class Network:
             self.step += k
             if plast_flag[0]:
                 plast_flag[0] = 0
-                self._grow_history()      # a postsynaptic ring was full: longer, go on
+                self._history_full()      # a postsynaptic ring was full: make room, go on
             elif k == 0 or spk_count[0] > cap // 2:   # (k == 0: spike buffer too small)
                 cap *= 2
         if self._plastic_csr.size:
@@ -735,7 +746,7 @@ class Network:
             ctl = (self._ctl_next_t, self._ctl_next_row, c["t_row"], c["row_ptr"],
                    c["row_syn_ptr"], c["row_syn"], c["lut"], c["cfg"], c["reset"])
         return (self._plast, self._pp_par, self._pp_state, self._hist_row, self._hist_t,
-                self._hist_k, self._hist_n, self._hist_tau_inv, self._keep_ms, self._hp_par,
+                self._hist_k, self._hist_n, self._hist_tau_inv, self._hist_need, self._hp_par,
                 self._hs, self._hw_digital, self._hw_levels, self._hw_csr, self._hw_post_row,
                 *ctl, self.stdp_counters)
 

@@ -23,9 +23,12 @@ Two rules, chosen per synapse by the backend (the engine does not know why):
   synaptic input make of each level).
 
 Postsynaptic spikes of neurons with plastic input are kept in a ring per neuron (times and
-``K-`` after each spike); entries older than ``keep_ms`` (longest delay + 40 time constants)
-no longer change any weight by more than e^-40 and may be overwritten; a ring that would lose
-a younger entry stops the time loop, which grows it and continues (bit-identical).
+``K-`` after each spike), back to the oldest time a plastic synapse onto the neuron may still
+pair with (as NEST's archiving neurons keep their history): for the pair rule the last
+presynaptic spike minus the delay, for the wafer rule the last arrival whose causal pairing
+is open.  ``hist_need`` holds a lower bound of that time per neuron; a ring that would
+overwrite a younger entry stops the time loop, which recomputes the bound and, if it must,
+grows the ring, and continues (bit-identical).
 """
 from __future__ import annotations
 
@@ -193,20 +196,22 @@ def _oldest_after(r, t, q_start, hist_t, hist_n):
 
 
 @njit(cache=True)
-def history_blocked(t_now, keep_ms, hist_t, hist_n):
-    """Whether some ring is full and its oldest entry is younger than ``keep_ms``: one more
-    spike would overwrite an entry a weight update may still need."""
+def history_blocked(hist_need, hist_t, hist_n):
+    """Whether some ring is full and its oldest entry is younger than ``hist_need`` of its
+    row (a lower bound of the oldest time a plastic synapse onto the neuron may still pair
+    with): one more spike could overwrite an entry a weight update still needs."""
     H = hist_t.shape[1]
     for r in range(hist_n.shape[0]):
         n = hist_n[r]
-        if n >= H and hist_t[r, n % H] > t_now - keep_ms:
+        if n >= H and hist_t[r, n % H] > hist_need[r] - STDP_EPS:
             return True
     return False
 
 
 # ============================================================ pair rule (NEST stdp_synapse)
 @njit(cache=True)
-def pair_pre(j, t, d, r, w, pp_par, pp_state, hist_t, hist_k, hist_n, hist_tau_inv):
+def pair_pre(j, t, d, r, w, pp_par, pp_state, hist_t, hist_k, hist_n, hist_tau_inv,
+             hist_need):
     """Presynaptic spike of pair-rule synapse ``j`` at ``t`` (ms) with dendritic delay ``d``
     onto neuron row ``r``, current weight ``w`` (µS); returns the new weight."""
     tau_p = pp_par[j, PP_TAU_PLUS]
@@ -240,6 +245,9 @@ def pair_pre(j, t, d, r, w, pp_par, pp_state, hist_t, hist_k, hist_n, hist_tau_i
         w = w_min
     pp_state[j, PS_KPLUS] = k_plus * np.exp((t_last - t) / tau_p) + 1.0
     pp_state[j, PS_TLAST] = t
+    # the next spike's facilitation pairs with postsynaptic spikes after t - d
+    if t - d < hist_need[r]:
+        hist_need[r] = t - d
     return w
 
 
@@ -257,7 +265,7 @@ def _evaluate(a_c, a_a, th_high, th_low, cfg, c, p):
 
 
 @njit(cache=True)
-def hw_settle(jj, r, hp_par, hs, hist_t, hist_n):
+def hw_settle(jj, r, hp_par, hs, hist_t, hist_n, hist_need):
     """Pair the pending presynaptic arrival of wafer-rule synapse ``jj`` (if any) with the
     postsynaptic spikes since the previous arrival: the first one charges the causal
     accumulator (unless done already), the last one the acausal accumulator."""
@@ -280,15 +288,18 @@ def hw_settle(jj, r, hp_par, hs, hist_t, hist_n):
     hs[jj, HS_TA_PREV] = ta
     hs[jj, HS_TA_PEND] = NONE
     hs[jj, HS_CAUSAL_DONE] = 0.0
+    # the causal pairing of this arrival needs the first postsynaptic spike after it
+    if ta < hist_need[r]:
+        hist_need[r] = ta
 
 
 @njit(cache=True)
 def hw_evaluate(jj, T, r, c, hp_par, hs, digital, levels, lut, cfg, reset,
-                hist_t, hist_n):
+                hist_t, hist_n, hist_need):
     """The controller evaluates wafer-rule synapse ``jj`` at ``T`` (ms); returns its weight
     (µS) afterwards."""
     if hs[jj, HS_TA_PEND] != NONE and hs[jj, HS_TA_PEND] <= T + STDP_EPS:
-        hw_settle(jj, r, hp_par, hs, hist_t, hist_n)
+        hw_settle(jj, r, hp_par, hs, hist_t, hist_n, hist_need)
     tp = hs[jj, HS_TA_PREV]
     if hs[jj, HS_CAUSAL_DONE] == 0.0 and tp != NONE:
         # the first postsynaptic spike after the last arrival has charged the causal
@@ -324,7 +335,7 @@ def hw_evaluate(jj, T, r, c, hp_par, hs, digital, levels, lut, cfg, reset,
 @njit(cache=True)
 def sweep_controllers(t_end, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
                       row_syn_ptr, row_syn, hw_csr, hw_post_row, hp_par, hs, digital, levels,
-                      lut, cfg, reset, hist_t, hist_n, weight, counters):
+                      lut, cfg, reset, hist_t, hist_n, hist_need, weight, counters):
     """Every controller evaluates the rows whose time has come by ``t_end`` (ms), in order;
     ``weight`` (CSR) receives the new weights.  ``counters``: [rows evaluated, synapses
     evaluated, weights changed]."""
@@ -340,7 +351,7 @@ def sweep_controllers(t_end, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
                 before = digital[jj]
                 weight[hw_csr[jj]] = hw_evaluate(jj, T, hw_post_row[jj], c, hp_par, hs,
                                                  digital, levels, lut, cfg, reset,
-                                                 hist_t, hist_n)
+                                                 hist_t, hist_n, hist_need)
                 counters[1] += 1
                 if digital[jj] != before:
                     counters[2] += 1
@@ -350,24 +361,54 @@ def sweep_controllers(t_end, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
 
 
 @njit(cache=True)
-def hw_pre(jj, t, d, r, hp_par, hs, hist_t, hist_n):
+def hw_pre(jj, t, d, r, hp_par, hs, hist_t, hist_n, hist_need):
     """Presynaptic spike of wafer-rule synapse ``jj`` emitted at ``t`` (ms); it arrives at
     the synapse ``d`` ms later.  The previous arrival is paired first (exactly, unless it is
     still in flight: then with the postsynaptic spikes known so far)."""
     if hs[jj, HS_TA_PEND] != NONE:
-        hw_settle(jj, r, hp_par, hs, hist_t, hist_n)
+        hw_settle(jj, r, hp_par, hs, hist_t, hist_n, hist_need)
     hs[jj, HS_TA_PEND] = t + d
+    # its acausal pairing needs the last postsynaptic spike before the arrival: the newest
+    # one now or one still to come
+    n = hist_n[r]
+    if n > 0:
+        t_newest = hist_t[r, (n - 1) % hist_t.shape[1]]
+        if t_newest < hist_need[r]:
+            hist_need[r] = t_newest
 
 
 @njit(cache=True)
 def plastic_pre(k, t, d, r, plast, w, pp_par, pp_state, hp_par, hs, hist_t, hist_k, hist_n,
-                hist_tau_inv):
+                hist_tau_inv, hist_need):
     """Plasticity at the presynaptic spike of CSR synapse ``k`` (``plast[k]``: -1 static,
     j >= 0 pair rule, -2 - j wafer rule); returns the weight the spike carries."""
     j = plast[k]
     if j >= 0:
         return pair_pre(j, t, d, r, w, pp_par, pp_state, hist_t, hist_k, hist_n,
-                        hist_tau_inv)
+                        hist_tau_inv, hist_need)
     if j <= -2:
-        hw_pre(-2 - j, t, d, r, hp_par, hs, hist_t, hist_n)
+        hw_pre(-2 - j, t, d, r, hp_par, hs, hist_t, hist_n, hist_need)
     return w
+
+
+@njit(cache=True)
+def history_need(pp_state, pp_delay, pp_post_row, hs, hw_post_row, hist_t, hist_n, need):
+    """The exact horizon per postsynaptic ring (``need``, written): the oldest time any
+    plastic synapse onto the neuron may still pair with -- pair rule: last presynaptic spike
+    minus the delay (synapses that spiked); wafer rule: the last arrival while its causal
+    pairing is open, and for an arrival still to be paired the last postsynaptic spike
+    before it."""
+    need[:] = np.inf
+    for j in range(pp_state.shape[0]):
+        if pp_state[j, PS_KPLUS] > 0.0:
+            r = pp_post_row[j]
+            need[r] = min(need[r], pp_state[j, PS_TLAST] - pp_delay[j])
+    H = hist_t.shape[1]
+    for jj in range(hs.shape[0]):
+        r = hw_post_row[jj]
+        if hs[jj, HS_TA_PREV] != NONE and hs[jj, HS_CAUSAL_DONE] == 0.0:
+            need[r] = min(need[r], hs[jj, HS_TA_PREV])
+        if hs[jj, HS_TA_PEND] != NONE:
+            q = _newest_at_or_before(r, hs[jj, HS_TA_PEND], hist_t, hist_n)
+            if q >= max(0, hist_n[r] - H):
+                need[r] = min(need[r], hist_t[r, q % H])
