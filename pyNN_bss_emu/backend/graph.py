@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..hardware import synapse_weights, wafer
-from ..mapping.stp import stp_keys
+from ..mapping.stp import PLASTIC, stp_keys
 from ..mapping.types import BioGraph
 from .records import PopulationRecord, ProjectionRecord
 
@@ -47,7 +47,10 @@ def bio_graph(populations: list[PopulationRecord], projections: list[ProjectionR
         receptor.append(np.full(prj.size, prj.receptor, dtype=np.int64))
         proj_of.append(np.full(prj.size, j, dtype=np.int64))
         proj_labels.append(prj.label)
-        stp_key.append(stp_keys(prj.stp if stp is None else stp[j]))
+        # STDP synapses get rows of their own (a row's gmax must span their w_max, not a
+        # static neighbour's weight): the "plastic" key keeps them off static drivers
+        stp_key.append(np.full(prj.size, PLASTIC, dtype=np.int64) if prj.plastic
+                       else stp_keys(prj.stp if stp is None else stp[j]))
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
     limit = None
     if denmem_pF is not None:

@@ -123,6 +123,9 @@ class WaferBackend(Backend):
             return np.where(lost, np.nan, w)
         if name == "delay":
             return np.rint(prj.routed_delay / self.dt) * self.dt
+        if prj.plastic:
+            # the rule's parameters as asked (their circuit translation is in the warning)
+            return self.requested(prj, name)
         values = (prj.stp_realised if prj.stp_realised is not None else prj.stp)[
             :, STP_NAMES.index(name)]
         return values

@@ -9,7 +9,8 @@ STP keys
 
     * ``0``: static (STP circuit off);
     * ``1 + cap`` (1..8): depression (``tau_rec > 0``, ``tau_facil == 0``);
-    * ``9 + cap`` (9..16): facilitation (``tau_facil > 0``).
+    * ``9 + cap`` (9..16): facilitation (``tau_facil > 0``);
+    * ``17``: static, rows for STDP synapses only (:data:`PLASTIC`).
 
     Connections with different keys never share a driver.  A Tsodyks-Markram connection with
     ``tau_rec == tau_facil == 0`` counts as depression with its cap: the engine's
@@ -39,8 +40,11 @@ from ..hardware import wafer
 STATIC = 0
 DEPRESSION = 1            # keys 1..8: depression with cap = key - 1
 FACILITATION = 9          # keys 9..16: facilitation with cap = key - 9
+#: key 17: static driver (STP off) whose rows hold STDP synapses only (issue 15): a row's
+#: gmax is set by its largest weight, so plastic synapses do not share rows with static ones
+PLASTIC = 17
 N_CAPS = 8
-N_KEYS = 17
+N_KEYS = 18
 MODE_NAMES = ("static", "depression", "facilitation")
 #: range of U set by the 3-bit cap (4.6)
 U_RANGE = (0.25, 0.40)
@@ -133,13 +137,14 @@ def stp_classes(keys) -> tuple[np.ndarray, np.ndarray]:
 def key_mode(keys) -> np.ndarray:
     """0 static, 1 depression, 2 facilitation per STP key."""
     keys = np.asarray(keys, dtype=np.int64)
-    return np.where(keys <= 0, 0, np.where(keys < FACILITATION, 1, 2))
+    return np.where((keys <= 0) | (keys == PLASTIC), 0,
+                    np.where(keys < FACILITATION, 1, 2))
 
 
 def key_cap(keys) -> np.ndarray:
     """3-bit cap per STP key (-1 for static)."""
     keys = np.asarray(keys, dtype=np.int64)
-    return np.where(keys <= 0, -1, (keys - 1) % N_CAPS)
+    return np.where((keys <= 0) | (keys == PLASTIC), -1, (keys - 1) % N_CAPS)
 
 
 def driver_mode_counts(driver_stp: np.ndarray) -> dict:

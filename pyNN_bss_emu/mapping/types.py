@@ -82,7 +82,7 @@ class BioGraph:
                                  f"{self.stimulus.shape}")
         n = np.asarray(self.pre).size
         if self.stp_key is None:
-            self.stp_key = np.zeros(n, dtype=np.int8)     # int8: keys are 0..16
+            self.stp_key = np.zeros(n, dtype=np.int8)     # int8: keys are 0..17
         else:
             key = np.asarray(self.stp_key)
             if key.shape != (n,):
