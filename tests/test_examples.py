@@ -19,6 +19,7 @@ EXAMPLES = ROOT / "examples"
 COVERED = {
     "simple_network.py": "tests/test_examples.py::test_simple_network",
     "in_the_loop_training.py": "tests/test_training.py::test_example_runs_with_short_settings",
+    "stdp_on_the_wafer.py": "tests/test_examples.py::test_stdp_on_the_wafer",
 }
 
 RATE_LINE = r"{label}\s+mean rate\s+(\d+\.\d+) Hz \((\d+) spikes from {n} neurons\)"
@@ -57,3 +58,43 @@ def test_simple_network(backend, tmp_path):
         assert "MappingStatistics: synapse loss" in res.stdout
     assert f"figure written to {png}" in res.stdout
     assert png.stat().st_size > 5_000
+
+
+STDP_LINE = (r"{label}\s+correlated\s+(\d+\.\d+) nS \((\d+\.\d+) w_max\)\s+independent\s+"
+             r"(\d+\.\d+) nS \((\d+\.\d+) w_max\)\s+rate\s+(\d+\.\d+) Hz")
+
+
+@pytest.mark.slow
+def test_stdp_on_the_wafer(tmp_path):
+    """5 s of learning on every backend: the correlated inputs grow and the independent ones
+    decay (NEST: 0.5 -> 0.71 and 0.35 of w_max), ideal mode learns what NEST learns
+    from the same spikes, and the wafer separates the groups too (0.64 and 0.52)."""
+    png = tmp_path / "stdp.png"
+    backends = "nest,ideal,wafer" if _has_nest() else "ideal,wafer"
+    env = dict(os.environ, PYNEST_QUIET="1", MPLBACKEND="Agg")
+    res = subprocess.run([sys.executable, str(EXAMPLES / "stdp_on_the_wafer.py"),
+                          "--duration", "5000", "--interval", "500", "--backends", backends,
+                          "--output", str(png)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    final = {}
+    for label in ("pyNN.nest", "bss_emu, ideal=True", "bss_emu, wafer"):
+        m = re.search(STDP_LINE.format(label=re.escape(label)), res.stdout)
+        if m is None:
+            assert label == "pyNN.nest" and not _has_nest(), f"no line for {label}:\n{res.stdout}"
+            continue
+        corr_nS, corr, indep_nS, indep, rate = map(float, m.groups())
+        assert corr_nS == pytest.approx(4.5 * corr, abs=0.03)     # w_max = 4.5 nS
+        assert 5.0 < rate < 40.0                                   # the neurons fire, not saturate
+        final[label] = corr, indep
+    for label in ("pyNN.nest", "bss_emu, ideal=True"):
+        if label in final:
+            corr, indep = final[label]
+            assert corr > 0.6 and indep < 0.45, final
+    if "pyNN.nest" in final:
+        # the same rule on the same input spikes; the neurons' integrators differ slightly
+        assert final["bss_emu, ideal=True"] == pytest.approx(final["pyNN.nest"], abs=0.05)
+    corr, indep = final["bss_emu, wafer"]
+    assert corr > indep, final
+    assert f"figure written to {png}" in res.stdout
+    assert png.stat().st_size > 10_000

@@ -357,9 +357,9 @@ def test_fieres_repair_keeps_adding_over_several_passes():
 
 
 @pytest.mark.parametrize("change, match", [
-    # stp.N_KEYS = 17 keys -> valid keys 0..16; 17 is the first bad one
-    (dict(conn_stp=np.array([0, 17])), r"^conn_stp must be an STP key 0\.\.16$"),
-    (dict(conn_stp=np.array([-1, 0])), r"^conn_stp must be an STP key 0\.\.16$"),
+    # stp.N_KEYS = 18 keys (17: STDP rows, issue 15) -> valid keys 0..17; 18 is the first bad
+    (dict(conn_stp=np.array([0, 18])), r"^conn_stp must be an STP key 0\.\.17$"),
+    (dict(conn_stp=np.array([-1, 0])), r"^conn_stp must be an STP key 0\.\.17$"),
     # one request -> req_ok must have shape (1,)
     (dict(req_ok=np.array([True, False])), r"^req_ok must have shape \(1,\), got \(2,\)$"),
     (dict(req_side=np.array([0, 0])), r"^req_side must have shape \(1,\), got \(2,\)$"),

@@ -267,3 +267,12 @@ def test_wafer_stp_runs_the_driver_equations_with_tm_translation(mode):
         assert amps[-1] / amps[0] < 0.8                       # it depresses
     else:
         assert amps[-1] / amps[0] > 1.5                       # it facilitates
+
+
+def test_plastic_key_is_a_static_driver_of_its_own():
+    """Key 17 (rows for STDP synapses) is a static driver configuration (no STP cap) that
+    shares no driver with key 0."""
+    assert driver.key_mode([0, driver.PLASTIC]).tolist() == [0, 0]
+    assert driver.key_cap([driver.PLASTIC]).tolist() == [-1]
+    keys, cls = driver.stp_classes(np.array([0, driver.PLASTIC, 0]))
+    assert keys.tolist() == [0, driver.PLASTIC] and cls.tolist() == [0, 1, 0]

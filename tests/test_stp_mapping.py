@@ -209,7 +209,7 @@ def test_shortfall_with_receptors_and_decoders_inside_a_class():
 
 def test_bad_stp_keys_are_rejected():
     with pytest.raises(ValueError, match="conn_stp"):
-        alloc([63], [0], 2, stp=[17])
+        alloc([63], [0], 2, stp=[18])      # 0..17 (17: rows for STDP synapses)
     with pytest.raises(ValueError, match="conn_stp"):
         alloc([63, 62], [0, 0], 2, stp=[0])
 
