@@ -276,3 +276,29 @@ def test_plastic_key_is_a_static_driver_of_its_own():
     assert driver.key_cap([driver.PLASTIC]).tolist() == [-1]
     keys, cls = driver.stp_classes(np.array([0, driver.PLASTIC, 0]))
     assert keys.tolist() == [0, driver.PLASTIC] and cls.tolist() == [0, 1, 0]
+
+
+def test_shared_voltages_are_chosen_by_majority_and_said_once():
+    """Three plastic projections onto one neuron, tau_plus 10, 30, 30 ms (same tables): the
+    neuron's quadrant takes 30 ms (8 of 12 synapses) with one warning naming the first
+    projection; no lookup-table conflict (the tables agree)."""
+    sim.setup(timestep=DT, defects="none", clip_parameters=True, ideal=False)
+    pre = sim.Population(4, sim.SpikeSourcePoisson(rate=10.0))
+    post = sim.Population(1, sim.IF_cond_exp(tau_refrac=2.0))
+    prjs = [sim.Projection(pre, post, sim.AllToAllConnector(), sim.STDPMechanism(
+        timing_dependence=sim.SpikePairRule(tau_plus=tp, tau_minus=20.0, A_plus=0.01,
+                                            A_minus=0.01),
+        weight_dependence=sim.AdditiveWeightDependence(w_max=W_MAX), weight=0.005))
+        for tp in (10.0, 30.0, 30.0)]
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        sim.run(100.0)
+        sim.run(100.0)
+    shared = [str(x.message) for x in w if "shared by a quadrant" in str(x.message)]
+    assert len(shared) == 1
+    assert "tau_plus 10 ms" in shared[0] and "(4 synapses)" in shared[0]
+    assert "(8 synapses)" in shared[0] and repr(prjs[0].label) in shared[0]
+    assert not [x for x in w if "lookup tables belong" in str(x.message)]
+    table = sim.simulator.state.backend.stdp_table
+    np.testing.assert_array_equal(table.tau_plus, 30.0)
+    sim.end()

@@ -231,21 +231,48 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
     array = (np.asarray(row) >= circuit.ROWS_PER_ARRAY).astype(np.int64)
     block = np.asarray(hicann) * 4 + 2 * array + (np.asarray(column) >= 128)
     ctl_global = np.asarray(hicann) * 2 + array
+    # what is shared: per FG block the voltages (tau_plus, tau_minus, threshold), per
+    # controller the tables; parameter sets that agree on them do not conflict
+    fg_vals = np.array([(r.tau_plus, r.tau_minus, r.threshold) for r in requests])
+    _, fg_of_set = np.unique(fg_vals, axis=0, return_inverse=True)
+    lut_vals = np.array([r.lut.ravel() for r in requests])
+    _, lut_of_set = np.unique(lut_vals, axis=0, return_inverse=True)
+    fg_key, bad_blocks = circuit.share_per_group(block, fg_of_set.reshape(-1)[key])
+    lut_key, bad_ctl = circuit.share_per_group(ctl_global, lut_of_set.reshape(-1)[key])
+    # per synapse: the parameter set whose shared values it gets
+    set_of_fg = np.array([np.flatnonzero(fg_of_set.reshape(-1) == k)[0]
+                          for k in range(fg_of_set.max() + 1)]) if n else np.zeros(0, int)
+    set_of_lut = np.array([np.flatnonzero(lut_of_set.reshape(-1) == k)[0]
+                           for k in range(lut_of_set.max() + 1)]) if n else np.zeros(0, int)
+    block_key, ctl_key = set_of_fg[fg_key], set_of_lut[lut_key]
     sharing = []
-    block_key, bad_blocks = circuit.share_per_group(block, key)
-    ctl_key, bad_ctl = circuit.share_per_group(ctl_global, key)
+
+    def conflict(kind: str, where: str, groups: np.ndarray, bad: np.ndarray, cls: np.ndarray,
+                 chosen: np.ndarray, describe) -> str:
+        """A message on the groups ``bad`` whose synapses ask for different classes."""
+        members = groups == int(bad[0])
+        asked = ", ".join(f"{describe(int(k))} ({int((cls[members] == k).sum())} synapses)"
+                          for k in np.unique(cls[members]))
+        changed = np.unique(projection_of[np.isin(groups, bad) & (cls != chosen)])
+        names = ", ".join(repr(labels[int(p)]) for p in changed[:5])
+        return (f"{kind} {bad.size} {where} hold plastic synapses whose rules differ there "
+                f"(e.g. {asked}); each uses the setting most of its synapses ask for, so "
+                f"synapses of {names}{' ...' if changed.size > 5 else ''} run with another one")
+
     if bad_blocks.size:
-        sharing.append(
-            f"STDP thresholds and sensor time constants are floating-gate voltages shared by "
-            f"a quadrant of the synapse arrays: {bad_blocks.size} block(s) hold plastic "
-            f"synapses with different rules (e.g. HICANN {int(bad_blocks[0]) // 4} quadrant "
-            f"{int(bad_blocks[0]) % 4}); each block uses the rule most of its synapses ask for")
+        r_of = lambda k: requests[int(set_of_fg[k])]    # noqa: E731
+        sharing.append(conflict(
+            "STDP thresholds and sensor time constants are floating-gate voltages shared by "
+            "a quadrant of the synapse arrays:", "quadrant(s)", block, bad_blocks,
+            fg_of_set.reshape(-1)[key], fg_key,
+            lambda k: f"tau_plus {r_of(k).tau_plus:g} ms, tau_minus {r_of(k).tau_minus:g} ms, "
+                      f"threshold {r_of(k).threshold:.3g} pairs"))
     if bad_ctl.size:
-        sharing.append(
-            f"STDP lookup tables belong to the synapse array's controller: {bad_ctl.size} "
-            f"array(s) hold plastic synapses with different rules (e.g. HICANN "
-            f"{int(bad_ctl[0]) // 2} array {int(bad_ctl[0]) % 2}); each uses the tables of "
-            "the rule most of its synapses ask for")
+        sharing.append(conflict(
+            "STDP lookup tables belong to the controller of a synapse array:", "array(s)",
+            ctl_global, bad_ctl, lut_of_set.reshape(-1)[key], lut_key,
+            lambda k: "tables of steps +{}/-{}".format(requests[int(set_of_lut[k])].s_plus,
+                                                       requests[int(set_of_lut[k])].s_minus)))
     th = np.array([r.threshold for r in requests])[block_key]
     if mismatch and n:
         fp = FixedPattern((int(wafer_seed) * 7919 + 0x57D9) % 2 ** 31,
