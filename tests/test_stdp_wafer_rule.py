@@ -409,43 +409,33 @@ def fast_post_network(pre_period: float, rule: HardwareSTDP | None = None,
                          np.arange(3.0, 4000.0, 8.0), rule, pair)
 
 
-def nearest_neighbour_accumulators(arrivals: np.ndarray, posts: np.ndarray,
-                                   settled: int) -> np.ndarray:
-    """(a_causal, a_acausal) of the reduced nearest-neighbour pairing of the first ``settled``
-    arrivals, with no evaluation: arrival i pairs acausally with the last postsynaptic spike
-    before it and, for i >= 1, arrival i-1 causally with the first one after it."""
-    a = arrivals[:settled]
-    last_before = posts[np.searchsorted(posts, a, side="right") - 1]
-    first_after = posts[np.searchsorted(posts, a[:-1], side="right")]
-    return np.array([np.exp(-(first_after - a[:-1]) / TAU).sum(),
-                     np.exp(-(a - last_before) / TAU).sum()])
+def nearest_neighbour_accumulators(arrivals: np.ndarray, posts: np.ndarray) -> np.ndarray:
+    """(a_causal, a_acausal) of the reduced nearest-neighbour pairing with no evaluation,
+    charged when the spikes happen (as the sensor does): every arrival pairs acausally with
+    the last postsynaptic spike before it and causally with the first one after it (here a
+    postsynaptic spike follows every arrival before the next one and before the run ends)."""
+    last_before = posts[np.searchsorted(posts, arrivals, side="right") - 1]
+    first_after = posts[np.searchsorted(posts, arrivals, side="right")]
+    return np.array([np.exp(-(first_after - arrivals) / TAU).sum(),
+                     np.exp(-(arrivals - last_before) / TAU).sum()])
 
 
 NO_EVALUATION = dict(t_row=1e6, th_high=1e9, th_low=1e9)
 DEFAULT_HISTORY = plasticity.HISTORY_START        # entries per neuron before any growth
 
 
-@pytest.mark.parametrize("history_start", [DEFAULT_HISTORY, 8192])
-def test_ring_growth_keeps_the_pairings(monkeypatch, history_start):
+def test_fast_postsynaptic_firing_needs_no_history():
     """125 Hz postsynaptic firing for 2 s (62 spikes between arrivals, 500 ms apart): the
-    16-entry ring must grow (here to 128), and the accumulators are then bit for bit those of
-    a ring that never needs to (8192 entries) and equal the nearest-neighbour pairing
-    computed from the recorded spikes."""
-    monkeypatch.setattr(plasticity, "HISTORY_START", history_start)
+    sensor is charged when the spikes happen, so the wafer rule keeps no postsynaptic
+    history (no ring), and the accumulators equal the nearest-neighbour pairing computed from
+    the recorded spikes."""
     net = fast_post_network(500.0, hardware_rule(1, **NO_EVALUATION))
     posts = run_to(net, 2000.0)
     assert posts.size / 2.0 > 100.0                                    # Hz
+    assert net._hist_t.shape[0] == 0
     arrivals = np.arange(249.0, 2000.0, 500.0) + D_PLASTIC
-    # arrival i is paired when i + 1 is emitted; the last one is still pending
-    want = nearest_neighbour_accumulators(arrivals, posts, arrivals.size - 1)
+    want = nearest_neighbour_accumulators(arrivals, posts)
     np.testing.assert_allclose(net._hs[0, [HS_CAUSAL, HS_ACAUSAL]], want, rtol=1e-12)
-    if history_start == DEFAULT_HISTORY:
-        assert net._hist_t.shape[1] > DEFAULT_HISTORY                 # it did grow
-        monkeypatch.setattr(plasticity, "HISTORY_START", 8192)
-        big = fast_post_network(500.0, hardware_rule(1, **NO_EVALUATION))
-        run_to(big, 2000.0)
-        assert big._hist_t.shape[1] == 8192
-        np.testing.assert_array_equal(net._hs, big._hs)
 
 
 def test_sparse_presynaptic_spikes_keep_their_pairings():
@@ -455,7 +445,7 @@ def test_sparse_presynaptic_spikes_keep_their_pairings():
     net = fast_post_network(1200.0, hardware_rule(1, **NO_EVALUATION))
     posts = run_to(net, 4000.0)
     arrivals = np.arange(249.0, 4000.0, 1200.0) + D_PLASTIC
-    want = nearest_neighbour_accumulators(arrivals, posts, arrivals.size - 1)
+    want = nearest_neighbour_accumulators(arrivals, posts)
     np.testing.assert_allclose(net._hs[0, [HS_CAUSAL, HS_ACAUSAL]], want, rtol=1e-12)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..engine.plasticity import HardwareSTDP
+from ..engine.plasticity import HardwareSTDP, unique_rows
 from ..hardware import wafer
 from ..hardware.calibration import DenmemLayout, realise_neuron_parameters
 from ..hardware.event_paths import DELAY_JITTER_MS
@@ -218,8 +218,7 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
     ``digital`` weights and ``levels_uS`` (n, 16)."""
     from ..hardware import stdp as circuit
     n = params.shape[0]
-    sets, key = np.unique(params, axis=0, return_inverse=True)
-    key = key.reshape(-1)
+    sets, key = unique_rows(params)
     requests = [circuit.circuit_request(*s) for s in sets]
     adaptations: dict = {}
     for k, req in enumerate(requests):

@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit
 
 from .currents import inject
-from .plasticity import history_blocked, plastic_pre, register_post, sweep_controllers
+from .plasticity import hw_pre, pair_pre, post_spikes, sweep_controllers
 
 # column indices of the per-neuron parameter matrix ``P`` (shape (n_neurons, N_PARAMS))
 P_CM, P_GL, P_EL, P_VRESET, P_VTHRESH, P_VPEAK, P_TAUE, P_TAUI, P_EE, P_EI, P_A, P_B, \
@@ -366,7 +366,8 @@ def far_migrate(until, ring_e, ring_i, far_i, far_w, far_meta):
 @njit(cache=True)
 def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count,
              dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast, pp_par,
-             pp_state, hp_par, hs, hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need):
+             pp_set, pp_state, hp_par, hs, post_last, plast_row, hist_t, hist_k, hist_n,
+             hist_tau_inv, hist_need, hist_block):
     """Add the outgoing synapses of presynaptic ``node`` (emitted at ``step_emit``) to the ring
     buffers, or to the far queue for delays of ``L`` steps or more; ``count`` is the event
     multiplicity.  Synapses with ``stp_index[k] >= 0`` scale their weight by their short-term
@@ -374,10 +375,14 @@ def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i
     plastic = stp_par.shape[0] > 0
     learning = plast.shape[0] > 0
     for k in range(ptr[node], ptr[node + 1]):
-        if learning and plast[k] != -1:    # STDP: the spike carries the updated weight
-            weight[k] = plastic_pre(k, step_emit * dt, delay[k] * dt, hist_row[post[k]],
-                                    plast, weight[k], pp_par, pp_state, hp_par, hs,
-                                    hist_t, hist_k, hist_n, hist_tau_inv, hist_need)
+        if learning:
+            j = plast[k]
+            if j >= 0:         # NEST's pair rule: the spike carries the updated weight
+                weight[k] = pair_pre(j, step_emit * dt, delay[k] * dt, plast_row[k],
+                                     weight[k], pp_set, pp_par, pp_state, hist_t, hist_k,
+                                     hist_n, hist_tau_inv, hist_need, hist_block)
+            elif j <= -2:      # the wafer's sensor: the spike will arrive after its delay
+                hw_pre(-2 - j, step_emit * dt, delay[k] * dt, post[k], post_last, hp_par, hs)
         w = count * weight[k]
         if plastic:   # only networks with STP synapses pay for the lookup
             j = stp_index[k]
@@ -400,10 +405,11 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
               inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step, inj_tab_val,
               neuron_node, ptr, post, weight, delay, receptor, ring_e, ring_i,
               far_i, far_w, far_meta, far_out, neuron_far_out, stp_index, stp_par, stp_state,
-              plast, pp_par, pp_state, hist_row, hist_t, hist_k, hist_n, hist_tau_inv,
-              hist_need, hp_par, hs, hw_digital, hw_levels, hw_csr, hw_post_row, ctl_next_t,
-              ctl_next_row, ctl_t_row, ctl_row_ptr, row_syn_ptr, row_syn, ctl_lut, ctl_cfg,
-              ctl_reset, stdp_counters, plast_flag,
+              plast, plast_row, pp_set, pp_par, pp_state, hist_row, hist_t, hist_k, hist_n,
+              hist_tau_inv, hist_need, hist_block, hp_par, hs, hw_digital, hw_levels, hw_csr,
+              hw_in_ptr, hw_in, post_last, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
+              row_syn_ptr, row_syn, ctl_lut, ctl_cfg,
+              ctl_reset, stdp_counters,
               ev_step, ev_node, spike_flag,
               spk_step, spk_node, spk_count,
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
@@ -453,7 +459,8 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     while ev_i < n_ev and ev_step[ev_i] <= step0:
         _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
                  1.0, dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast,
-                 pp_par, pp_state, hp_par, hs, hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need)
+                 pp_par, pp_set, pp_state, hp_par, hs, post_last, plast_row, hist_t, hist_k,
+                 hist_n, hist_tau_inv, hist_need, hist_block)
         ev_far_left -= far_out[ev_node[ev_i]]
         ev_i += 1
     cap = spk_step.shape[0]
@@ -466,9 +473,8 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
             return s_rel
         if far_meta[FAR_COUNT] + neuron_far_out + ev_far_left > far_cap:
             return s_rel
-        if n_hist > 0 and history_blocked(hist_need, hist_t, hist_n):
-            plast_flag[0] = 1     # a postsynaptic ring must grow first
-            return s_rel
+        if hist_block[0] != 0:
+            return s_rel          # a postsynaptic ring must grow first (from Python)
         step_end = s + 1
         if inj_neuron.shape[0] > 0:
             # the current of step s holds during [s dt, (s + 1) dt), like NEST's generators
@@ -482,17 +488,15 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
             far_migrate(step_end + L - 1, ring_e, ring_i, far_i, far_w, far_meta)
         # step 4, serially: outgoing spikes of neurons, then of sources, at t = step_end * dt
         t_end = step_end * dt
-        if n_hist > 0:
+        if n_hist > 0 or hw_in_ptr.shape[0] > 0:
             # STDP sees every postsynaptic spike of this step before any presynaptic one
             # (a spike lost on its way to L1 still reached the neuron's own synapses)
-            for i in range(n):
-                if spiked[i] and hist_row[i] >= 0:
-                    register_post(hist_row[i], t_end, hist_t, hist_k, hist_n, hist_tau_inv)
+            post_spikes(t_end, spiked, hist_row, hist_t, hist_k, hist_n, hist_tau_inv,
+                        hist_need, hist_block, hw_in_ptr, hw_in, post_last, hp_par, hs)
         if n_ctl > 0:
             sweep_controllers(t_end, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
-                              row_syn_ptr, row_syn, hw_csr, hw_post_row, hp_par, hs,
-                              hw_digital, hw_levels, ctl_lut, ctl_cfg, ctl_reset,
-                              hist_t, hist_n, hist_need, weight, stdp_counters)
+                              row_syn_ptr, row_syn, hw_csr, hp_par, hs, hw_digital,
+                              hw_levels, ctl_lut, ctl_cfg, ctl_reset, weight, stdp_counters)
         for i in range(n):
             if spiked[i]:
                 blk = neuron_block[i]
@@ -516,8 +520,9 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                     encoder_sent[0] += 1
                 _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
                          ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
-                         far_i, far_w, far_meta, plast, pp_par, pp_state, hp_par, hs,
-                         hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need)
+                         far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
+                         hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
+                         hist_need, hist_block)
                 if spike_flag[i]:
                     c = spk_count[0]
                     spk_step[c] = step_end
@@ -526,8 +531,9 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
         while ev_i < n_ev and ev_step[ev_i] <= step_end:
             _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
                      ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
-                     far_i, far_w, far_meta, plast, pp_par, pp_state, hp_par, hs,
-                     hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need)
+                     far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par, hs,
+                     post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
+                     hist_need, hist_block)
             ev_far_left -= far_out[ev_node[ev_i]]
             ev_i += 1
         for g in range(n_groups):

@@ -61,6 +61,15 @@ _VAR_CODE = {"v": kernels.VAR_V, "gsyn_exc": kernels.VAR_GE, "gsyn_inh": kernels
              "w": kernels.VAR_W}
 
 
+def _aligned_zeros(shape: tuple, align: int = 64) -> np.ndarray:
+    """Zeros whose data start on an ``align``-byte boundary: a wafer-rule synapse's state
+    (8 doubles) is then one cache line, not two, when a postsynaptic spike reaches it."""
+    n = int(np.prod(shape))
+    buf = np.zeros(n + align // 8)
+    offset = (-buf.ctypes.data % align) // 8
+    return buf[offset:offset + n].reshape(shape)
+
+
 @dataclass
 class RecordRequest:
     """Sample ``variable`` of ``neurons`` (global indices) every ``every`` steps.
@@ -338,8 +347,9 @@ class Network:
         plast = np.full(n_syn, -1, dtype=np.int64)
         pair, hw = self.pair_stdp, self.hardware_stdp
         self._pp_par = np.zeros((0, plasticity.N_PP))
+        self._pp_set = np.zeros(0, dtype=np.int64)
         self._hp_par = np.zeros((0, plasticity.N_HP))
-        self._hw_csr = self._hw_post_row = np.zeros(0, dtype=np.int64)
+        self._hw_csr = self._hw_order = np.zeros(0, dtype=np.int64)
         self._hw_levels = np.zeros((0, plasticity.N_LEVELS))
         self._hw_digital = np.zeros(0, dtype=np.int64)
         self._ctl = None
@@ -350,20 +360,34 @@ class Network:
         self._pp_delay = np.zeros(0)
         if pair is not None and np.asarray(pair.synapses).size:
             syn = np.asarray(pair.synapses, dtype=np.int64)
+            # numbered in delivery (CSR) order: a spike's synapses read consecutive state
+            o = np.argsort(inv[syn], kind="stable")
+            syn = syn[o]
             plast[inv[syn]] = np.arange(syn.size)
-            self._pp_par = pair.parameters()
+            # parameters per distinct set (a projection has one or a few): a small table
+            # stays in cache while the synapses' updates read it
+            sets, set_of = plasticity.unique_rows(pair.parameters()[o])
+            self._pp_par = np.ascontiguousarray(sets)
+            self._pp_set = set_of
             learning_post[self.syn_post[syn]] = True
             pp_post = self.syn_post[syn]
             self._pp_delay = np.rint(self.syn_delay[syn] / self.dt) * self.dt
         if hw is not None and np.asarray(hw.synapses).size:
             syn = np.asarray(hw.synapses, dtype=np.int64)
+            # numbered in delivery (CSR) order, like the pair rule's; the table's order is
+            # restored when the learned 4-bit weights are handed back
+            o = np.argsort(inv[syn], kind="stable")
+            self._hw_order = o
+            syn = syn[o]
             plast[inv[syn]] = -2 - np.arange(syn.size)
-            self._hp_par = hw.parameters()
+            self._hp_par = np.ascontiguousarray(hw.parameters()[o])
             self._hw_csr = inv[syn]
-            self._hw_levels = np.ascontiguousarray(hw.levels_uS, dtype=float)
-            self._hw_digital = hw.digital
-            learning_post[self.syn_post[syn]] = True
+            self._hw_levels = np.ascontiguousarray(np.asarray(hw.levels_uS, dtype=float)[o])
+            self._hw_digital = np.ascontiguousarray(hw.digital[o])
             ctl_row_ptr, row_syn_ptr, row_syn = hw.row_table()
+            internal = np.empty(o.size, dtype=np.int64)
+            internal[o] = np.arange(o.size)
+            row_syn = internal[row_syn]
             self._ctl = dict(
                 t_row=np.ascontiguousarray(hw.t_row, dtype=float),
                 phase=np.ascontiguousarray(hw.phase, dtype=float),
@@ -376,23 +400,43 @@ class Network:
         rows = np.flatnonzero(learning_post)
         self._hist_row = np.full(self.n_neurons, -1, dtype=np.int64)
         self._hist_row[rows] = np.arange(rows.size)
-        self._hist_tau_inv = 1.0 / self.tau_minus[rows] if rows.size else np.zeros(0)
-        self._hist_t = np.zeros((rows.size, plasticity.HISTORY_START if rows.size else 0))
-        self._hist_k = np.zeros_like(self._hist_t)
+        # a neuron's header (horizon, 1/tau_minus) and each entry's (time, K-) side by side:
+        # an update reads few cache lines of a ring (the kernels get strided views)
+        header = np.zeros((rows.size, 2))
+        self._hist_need, self._hist_tau_inv = header[:, 0], header[:, 1]
+        self._hist_tau_inv[:] = 1.0 / self.tau_minus[rows] if rows.size else 0.0
+        self._set_rings(np.zeros((rows.size, plasticity.HISTORY_START if rows.size else 0, 2)))
         self._hist_n = np.zeros(rows.size, dtype=np.int64)
-        self._hist_need = np.full(rows.size, np.inf)
+        self._hist_need[:] = np.inf
         self._pp_post_row = self._hist_row[pp_post]
+        # the wafer rule: each neuron's incoming plastic synapses (its spikes reach their
+        # sensors at once) and its last spike time
+        self._hw_in_ptr = self._hw_in = np.zeros(0, dtype=np.int64)
+        self._post_last = np.zeros(0)
         if self._hw_csr.size:
-            self._hw_post_row = self._hist_row[self.syn_post[np.asarray(hw.synapses)]]
+            hw_post = self.syn_post[np.asarray(hw.synapses)[self._hw_order]]
+            self._hw_in = np.argsort(hw_post, kind="stable").astype(np.int64)
+            self._hw_in_ptr = np.concatenate([[0], np.cumsum(np.bincount(
+                hw_post, minlength=self.n_neurons))]).astype(np.int64)
+            self._post_last = np.full(self.n_neurons, plasticity.NONE)
+        # per synapse (CSR) the postsynaptic ring of a plastic one: read in delivery order
+        self._plast_row = np.where(self._plast != -1, self._hist_row[self._post], -1) \
+            if self._plast.size else np.zeros(0, dtype=np.int64)
         self._reset_plasticity()
 
     def _reset_plasticity(self) -> None:
         """Traces, accumulators and postsynaptic histories as before any spike (NEST: last
         presynaptic spike at t = 0); learned weights stay."""
-        self._pp_state = np.zeros((self._pp_par.shape[0], 2))
-        self._hs = np.zeros((self._hp_par.shape[0], plasticity.N_HS))
+        self._pp_state = np.zeros((self._pp_set.shape[0], 2))
+        self._hs = _aligned_zeros((self._hp_par.shape[0], plasticity.N_HS))
         self._hs[:, plasticity.HS_TA_PREV] = plasticity.NONE
         self._hs[:, plasticity.HS_TA_PEND] = plasticity.NONE
+        self._hs[:, plasticity.HS_LPB] = plasticity.NONE
+        self._hs[:, plasticity.HS_TAU_PLUS] = self._hp_par[:, plasticity.HP_TAU_PLUS]
+        self._hs[:, plasticity.HS_TAU_MINUS] = self._hp_par[:, plasticity.HP_TAU_MINUS]
+        if getattr(self, "_post_last", None) is not None:
+            self._post_last[:] = plasticity.NONE
+        self._hist_block = np.zeros(1, dtype=np.int64)
         if hasattr(self, "_hist_n"):
             self._hist_n[:] = 0
             self._hist_need[:] = np.inf
@@ -408,24 +452,28 @@ class Network:
         grow the rings only if one is still blocked."""
         P = plasticity
         need = np.empty(self._hist_n.size)
-        P.history_need(self._pp_state, self._pp_delay, self._pp_post_row, self._hs,
-                       self._hw_post_row, self._hist_t, self._hist_n, need)
-        self._hist_need = need
+        P.history_need(self._pp_state, self._pp_delay, self._pp_post_row, self._hist_t,
+                       self._hist_n, need)
+        self._hist_need[:] = need
         if P.history_blocked(need, self._hist_t, self._hist_n):
             self._grow_history()
+        self._hist_block[0] = 0
 
     def _grow_history(self) -> None:
         """Twice the ring length, entries kept in order."""
         R, H = self._hist_t.shape
-        t = np.zeros((R, 2 * H))
-        k = np.zeros((R, 2 * H))
+        rings = np.zeros((R, 2 * H, 2))
         n = self._hist_n
         for q in range(H):           # the q-th oldest kept entry, vectorised over rows
             absq = n - H + q
             rows = np.flatnonzero(absq >= 0)
-            t[rows, absq[rows] % (2 * H)] = self._hist_t[rows, absq[rows] % H]
-            k[rows, absq[rows] % (2 * H)] = self._hist_k[rows, absq[rows] % H]
-        self._hist_t, self._hist_k = t, k
+            rings[rows, absq[rows] % (2 * H)] = self._rings[rows, absq[rows] % H]
+        self._set_rings(rings)
+
+    def _set_rings(self, rings: np.ndarray) -> None:
+        """The postsynaptic rings (rows, entries, (time ms, K-)) and their two views."""
+        self._rings = rings
+        self._hist_t, self._hist_k = rings[:, :, 0], rings[:, :, 1]
 
     def _ring_length(self, max_delay_steps: int) -> int:
         """Rows of the ring buffers: the longest delay + 1 (as a ring spanning all delays),
@@ -662,7 +710,6 @@ class Network:
         spk_step = np.empty(cap, dtype=np.int64)
         spk_node = np.empty(cap, dtype=np.int64)
         spk_count = np.zeros(1, dtype=np.int64)
-        plast_flag = np.zeros(1, dtype=np.int64)
         while done < n_steps:
             if spk_step.size < cap:
                 spk_step = np.empty(cap, dtype=np.int64)
@@ -687,7 +734,7 @@ class Network:
                 self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
                 self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
                 self._far_out, self._neuron_far_out, self._stp_index, self._stp_par, self._stp_state,
-                *self._plasticity_args(), plast_flag,
+                *self._plasticity_args(),
                 ev_step[first:last], ev_node[first:last], self.spike_flag,
                 spk_step, spk_node, spk_count,
                 self.neuron_block, self.block_busy, self.encoder_service,
@@ -704,14 +751,15 @@ class Network:
                     filled[g] += m
             done += k
             self.step += k
-            if plast_flag[0]:
-                plast_flag[0] = 0
+            if self._hist_block[0]:
                 self._history_full()      # a postsynaptic ring was full: make room, go on
             elif k == 0 or spk_count[0] > cap // 2:   # (k == 0: spike buffer too small)
                 cap *= 2
         if self._plastic_csr.size:
             # learned weights back into the synapse table (creation order)
             self.syn_weight[self._perm[self._plastic_csr]] = weight[self._plastic_csr]
+        if self._hw_order.size:
+            self.hardware_stdp.digital[self._hw_order] = self._hw_digital
         if window is None:
             filled = [int(x) for x in grp_nsamp]
         for g, rid in enumerate(rids):
@@ -745,9 +793,11 @@ class Network:
         else:
             ctl = (self._ctl_next_t, self._ctl_next_row, c["t_row"], c["row_ptr"],
                    c["row_syn_ptr"], c["row_syn"], c["lut"], c["cfg"], c["reset"])
-        return (self._plast, self._pp_par, self._pp_state, self._hist_row, self._hist_t,
-                self._hist_k, self._hist_n, self._hist_tau_inv, self._hist_need, self._hp_par,
-                self._hs, self._hw_digital, self._hw_levels, self._hw_csr, self._hw_post_row,
+        return (self._plast, self._plast_row, self._pp_set, self._pp_par, self._pp_state, self._hist_row,
+                self._hist_t, self._hist_k, self._hist_n, self._hist_tau_inv, self._hist_need,
+                self._hist_block, self._hp_par,
+                self._hs, self._hw_digital, self._hw_levels, self._hw_csr,
+                self._hw_in_ptr, self._hw_in, self._post_last,
                 *ctl, self.stdp_counters)
 
     def _timestamps(self, times: np.ndarray) -> np.ndarray:
