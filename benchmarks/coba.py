@@ -81,9 +81,10 @@ W_INH = 51.0e-3             # µS (51 nS)
 
 
 # ------------------------------------------------------------------ the network (PyNN API only)
-def build_network(sim, n: int, seed: int = RNG_SEED) -> dict:
+def build_network(sim, n: int, seed: int = RNG_SEED, e2e_synapse=None) -> dict:
     """Create the COBA network on the backend ``sim`` (after ``sim.setup``); ``seed`` seeds the
-    initial membrane potentials and the recurrent connectivity."""
+    initial membrane potentials and the recurrent connectivity.  ``e2e_synapse`` replaces the
+    static synapse of the e->e projection (``coba_stdp.py`` puts STDP there)."""
     n_exc = int(round(n * R_EI / (1.0 + R_EI)))
     n_inh = n - n_exc
     celltype = sim.IF_cond_exp(**CELL_PARAMS)
@@ -105,7 +106,7 @@ def build_network(sim, n: int, seed: int = RNG_SEED) -> dict:
     ext_syn = sim.StaticSynapse(weight=W_STIM)
 
     prj = {
-        "e2e": sim.Projection(exc, exc, conn, exc_syn, receptor_type="excitatory"),
+        "e2e": sim.Projection(exc, exc, conn, e2e_synapse or exc_syn, receptor_type="excitatory"),
         "e2i": sim.Projection(exc, inh, conn, exc_syn, receptor_type="excitatory"),
         "i2e": sim.Projection(inh, exc, conn, inh_syn, receptor_type="inhibitory"),
         "i2i": sim.Projection(inh, inh, conn, inh_syn, receptor_type="inhibitory"),

@@ -68,7 +68,8 @@ STDP_LINE = (r"{label}\s+correlated\s+(\d+\.\d+) nS \((\d+\.\d+) w_max\)\s+indep
 def test_stdp_on_the_wafer(tmp_path):
     """5 s of learning on every backend: the correlated inputs grow and the independent ones
     decay (NEST: 0.5 -> 0.71 and 0.35 of w_max), ideal mode learns what NEST learns
-    from the same spikes, and the wafer separates the groups too (0.64 and 0.52)."""
+    from the same spikes, and the wafer separates the groups too, the independent ones
+    decaying as well (0.48 and 0.34: its comparators weigh acausal pairs twice, issue 15)."""
     png = tmp_path / "stdp.png"
     backends = "nest,ideal,wafer" if _has_nest() else "ideal,wafer"
     env = dict(os.environ, PYNEST_QUIET="1", MPLBACKEND="Agg")
@@ -95,6 +96,6 @@ def test_stdp_on_the_wafer(tmp_path):
         # the same rule on the same input spikes; the neurons' integrators differ slightly
         assert final["bss_emu, ideal=True"] == pytest.approx(final["pyNN.nest"], abs=0.05)
     corr, indep = final["bss_emu, wafer"]
-    assert corr > indep, final
+    assert corr > indep and indep < 0.45, final
     assert f"figure written to {png}" in res.stdout
     assert png.stat().st_size > 10_000

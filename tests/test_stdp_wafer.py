@@ -56,7 +56,8 @@ def test_additive_rule_translation():
 def test_unequal_amplitudes_and_multiplicative_rule_are_reported():
     req = circuit.circuit_request(20.0, 20.0, 0.01, 0.012, 0.0, 0.0, 0.0)
     assert req.A_minus_realised == pytest.approx(0.01)
-    assert any("A_minus/A_plus 1.2 -> 1/1" in a for a in req.adaptations)
+    assert any("A_minus/A_plus 1.2 -> 1 (comparator weight 1, 4-bit steps +1/-1" in a
+               for a in req.adaptations)
     mult = circuit.circuit_request(20.0, 20.0, 0.01, 0.01, 0.0, 1.0, 1.0)
     # causal step round(1 - d/15): +1 up to level 7, none above; acausal round(d/15)
     np.testing.assert_array_equal(mult.lut[0][:8], np.arange(1, 9))
@@ -64,6 +65,34 @@ def test_unequal_amplitudes_and_multiplicative_rule_are_reported():
     np.testing.assert_array_equal(mult.lut[1][:8], np.arange(8))
     np.testing.assert_array_equal(mult.lut[1][8:], np.arange(7, 15))
     assert any("rounded onto 4-bit tables" in a for a in mult.adaptations)
+
+
+@pytest.mark.parametrize("A_plus, A_minus, rho, steps", [
+    (0.01, 0.01, 1.0, (1, 1)), (0.01, 0.012, 1.0, (1, 1)), (0.02, 0.03, 2.0, (1, 1)),
+    (0.01, 0.02, 2.0, (1, 1)), (0.02, 0.01, 0.5, (1, 1)), (0.03, 0.01, 1.0, (3, 1)),
+    (0.01, 0.05, 2.0, (1, 2))])
+def test_comparator_weight_and_steps(A_plus, A_minus, rho, steps):
+    """rho s_minus / s_plus nearest to A_minus / A_plus, a step beyond one level costing
+    0.15 in log: 1.5 -> comparator weight 2 (error 0.29) rather than steps 2/3 (0.3)."""
+    assert circuit.comparator_and_steps(A_plus, A_minus) == (rho, *steps)
+
+
+@pytest.mark.parametrize("rho", [0.5, 1.0, 2.0])
+def test_evaluation_patterns_test_the_weighted_difference(rho):
+    """The programmed patterns and voltages make bit 0 = (a_c - rho a_a > T) and bit 1 =
+    (rho a_a - a_c > T), checked with the engine's comparator on a grid of accumulators."""
+    from pyNN_bss_emu.engine.plasticity import _evaluate
+    T = 6.0
+    th, tl = circuit.thresholds_for(rho, T)
+    cfg = circuit.CONFIGBIT[rho][None].astype(np.int64)
+    grid = np.linspace(0.0, 30.0, 31)
+    for a_c in grid:
+        for a_a in grid:
+            d = a_c - rho * a_a
+            if abs(abs(d) - T) < 1e-6:
+                continue                                   # on the edge
+            assert _evaluate(a_c, a_a, th, tl, cfg, 0, 0) == (d > T)
+            assert _evaluate(a_c, a_a, th, tl, cfg, 0, 1) == (-d > T)
 
 
 def test_out_of_range_time_constants_and_thresholds_are_clipped():
@@ -168,7 +197,7 @@ def test_learned_weights_survive_reset_and_restart_from_a_set_weight(quiet):
 
 
 def test_translation_warns_once_and_strict_refuses():
-    with pytest.warns(HardwareParameterWarning, match=r"A_minus/A_plus 1\.2 -> 1/1"):
+    with pytest.warns(HardwareParameterWarning, match=r"A_minus/A_plus 1\.2 -> 1 "):
         pairing_network(5.0, A=0.01, A_minus=0.012)
         sim.run(100.0)
     with warnings.catch_warnings(record=True) as w:

@@ -232,9 +232,9 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
     ctl_global = np.asarray(hicann) * 2 + array
     # what is shared: per FG block the voltages (tau_plus, tau_minus, threshold), per
     # controller the tables; parameter sets that agree on them do not conflict
-    fg_vals = np.array([(r.tau_plus, r.tau_minus, r.threshold) for r in requests])
+    fg_vals = np.array([(r.tau_plus, r.tau_minus, r.th_high, r.th_low) for r in requests])
     _, fg_of_set = np.unique(fg_vals, axis=0, return_inverse=True)
-    lut_vals = np.array([r.lut.ravel() for r in requests])
+    lut_vals = np.array([np.r_[r.lut.ravel(), r.configbit.ravel()] for r in requests])
     _, lut_of_set = np.unique(lut_vals, axis=0, return_inverse=True)
     fg_key, bad_blocks = circuit.share_per_group(block, fg_of_set.reshape(-1)[key])
     lut_key, bad_ctl = circuit.share_per_group(ctl_global, lut_of_set.reshape(-1)[key])
@@ -270,13 +270,18 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
         sharing.append(conflict(
             "STDP lookup tables belong to the controller of a synapse array:", "array(s)",
             ctl_global, bad_ctl, lut_of_set.reshape(-1)[key], lut_key,
-            lambda k: "tables of steps +{}/-{}".format(requests[int(set_of_lut[k])].s_plus,
-                                                       requests[int(set_of_lut[k])].s_minus)))
-    th = np.array([r.threshold for r in requests])[block_key]
+            lambda k: "tables of steps +{}/-{} with comparator weight {:g}".format(
+                requests[int(set_of_lut[k])].s_plus, requests[int(set_of_lut[k])].s_minus,
+                requests[int(set_of_lut[k])].rho)))
+    th = np.array([r.th_high for r in requests])[block_key]
+    tl = np.array([r.th_low for r in requests])[block_key]
     if mismatch and n:
+        # the comparators' fixed pattern scales both voltages (their difference sets the
+        # threshold)
         fp = FixedPattern((int(wafer_seed) * 7919 + 0x57D9) % 2 ** 31,
                           sigma_synapse=circuit.THRESHOLD_MISMATCH, sigma_driver=0.0)
-        th = th * fp.synapse_factors(hicann, row, column)
+        f = fp.synapse_factors(hicann, row, column)
+        th, tl = th * f, tl * f
     ctl_ids, ctl = np.unique(ctl_global, return_inverse=True)
     ctl = ctl.reshape(-1)
     arow = np.asarray(row) % circuit.ROWS_PER_ARRAY
@@ -294,9 +299,9 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
         levels_uS=np.asarray(levels_uS, dtype=float),
         tau_plus=np.array([r.tau_plus for r in requests])[block_key],
         tau_minus=np.array([r.tau_minus for r in requests])[block_key],
-        th_high=circuit.THRESHOLD_LOW + th, th_low=np.full(n, circuit.THRESHOLD_LOW),
-        controller=ctl, row=arow - first[ctl], lut=lut,
-        configbit=np.broadcast_to(circuit.CONFIGBIT, (ctl_ids.size, 2, 4)).copy(),
+        th_high=th, th_low=tl, controller=ctl, row=arow - first[ctl], lut=lut,
+        configbit=np.stack([requests[k].configbit for k in ctl_rule]) if n
+        else np.zeros((0, 2, 4), dtype=np.int64),
         reset=np.broadcast_to(circuit.RESET, (ctl_ids.size, 6)).copy(),
         t_row=np.full(ctl_ids.size, t_row), n_rows=last - first + 1,
         phase=np.zeros(ctl_ids.size))

@@ -21,13 +21,14 @@ Translation of PyNN's ``STDPMechanism(SpikePairRule, <weight dependence>)`` (doc
 * the 4-bit levels stand for the weights between the row's g(0) and g(15), programmed so
   that ``w_max`` is a level (the row's gmax includes it); one level is ``w_max / 15``;
 * an additive rule moves ``A_plus * w_max`` per causal pair at dt = 0: a level needs
-  ``1 / (15 A_plus)`` pairs.  The evaluation patterns compare the accumulators' difference
-  with the threshold (:data:`CONFIGBIT`); the controller moves ``s_plus`` levels when the
-  causal accumulator leads by more than the threshold, ``s_minus`` levels when the acausal
-  one does: the
-  integer steps (1..:data:`MAX_STEP`) whose ratio is nearest to ``A_plus / A_minus``, and the
-  threshold ``s_plus / (15 A_plus)`` pairs (range :data:`THRESHOLD_RANGE` [E]), so the causal
-  branch is exact on average and the acausal one is ``A_plus s_minus / s_plus``;
+  ``1 / (15 A_plus)`` pairs.  The evaluation patterns compare a weighted difference of the
+  accumulators, ``a_c - rho a_a``, with the threshold (:data:`CONFIGBIT`; rho = 1/2, 1 or 2,
+  the nearest to ``A_minus / A_plus``); the controller moves ``s_plus`` levels when the
+  causal side leads by more than the threshold, ``s_minus`` levels when the acausal side
+  does: the integer steps (1..:data:`MAX_STEP`) whose ratio is nearest to what rho leaves
+  of ``A_plus / A_minus``, and the threshold ``s_plus / (15 A_plus)`` pairs (range
+  :data:`THRESHOLD_RANGE` [E]), so the causal branch is exact on average and the acausal one
+  acts as ``A_plus rho s_minus / s_plus``;
 * the weight dependence shapes the tables: causal ``d + round(s_plus f+(d))``, acausal
   ``d - round(s_minus f-(d))``, both ``d + round(s_plus f+ - s_minus f-)``, with NEST's
   ``f+ = (1 - w/w_max)^mu_plus`` and ``f- = (w/w_max)^mu_minus`` (mu = 0 additive, 1
@@ -60,14 +61,41 @@ THRESHOLD_RANGE = (0.5, 100.0)
 MAX_STEP = 3
 #: spread of a synapse's comparator thresholds (relative, fixed pattern) [E]
 THRESHOLD_MISMATCH = 0.05
-#: evaluation patterns (e_cc, e_ca, e_ac, e_aa) the translation programs: the comparators
-#: take the *difference* of the accumulators, bit 0 = (a_c - a_a > V_thigh - V_tlow), bit 1 =
-#: (a_a - a_c > V_thigh - V_tlow), so a synapse moves by the net correlation of its pairs, as
-#: an additive rule does (NEST's default patterns (0,0,1,0)/(0,1,0,0) test each accumulator
-#: alone, and a synapse with many pairs of both signs sets both bits)
-CONFIGBIT = np.array([[0, 0, 1, 1], [1, 1, 0, 0]], dtype=np.int64)
-#: V_tlow as the translation programs it (accumulator units); V_thigh = V_tlow + threshold
-THRESHOLD_LOW = 0.0
+#: evaluation patterns (e_cc, e_ca, e_ac, e_aa) the translation programs, by the weight rho
+#: of the acausal accumulator: the comparators take a weighted *difference* of the
+#: accumulators, bit 0 = (a_c - rho a_a > T), bit 1 = (rho a_a - a_c > T), so a synapse moves
+#: by the net correlation of its pairs, as an additive rule with A_minus = rho A_plus does
+#: (NEST's default patterns (0,0,1,0)/(0,1,0,0) test each accumulator alone, and a synapse
+#: with many pairs of both signs sets both bits).  The averaging comparator
+#: (V_tlow + e_ac a_c + e_ca a_a) / (1 + e_ac + e_ca) > (V_thigh + e_cc a_c + e_aa a_a) /
+#: (1 + e_cc + e_aa) offers rho = 1/2, 1 and 2.
+CONFIGBIT = {0.5: np.array([[0, 1, 1, 1], [1, 1, 0, 1]], dtype=np.int64),
+             1.0: np.array([[0, 0, 1, 1], [1, 1, 0, 0]], dtype=np.int64),
+             2.0: np.array([[1, 0, 1, 1], [1, 1, 1, 0]], dtype=np.int64)}
+
+
+def pattern_form(pattern) -> tuple[int, int, int, int]:
+    """An evaluation pattern (e_cc, e_ca, e_ac, e_aa) as a linear test
+    ``c_c a_c + c_a a_a > k_h V_thigh - k_l V_tlow``: returns (c_c, c_a, k_h, k_l)."""
+    e_cc, e_ca, e_ac, e_aa = (int(x) for x in pattern)
+    left, right = 1 + e_ac + e_ca, 1 + e_cc + e_aa
+    return right * e_ac - left * e_cc, right * e_ca - left * e_aa, left, right
+
+
+def thresholds_for(rho: float, T: float) -> tuple[float, float]:
+    """(V_thigh, V_tlow) in accumulator units (0 = the capacitors' reset level) for which
+    the patterns of ``rho`` test a_c - rho a_a > T and rho a_a - a_c > T."""
+    rows, rhs = [], []
+    for bit, pattern in enumerate(CONFIGBIT[rho]):
+        c_c, c_a, k_h, k_l = pattern_form(pattern)
+        g = c_c if bit == 0 else -c_c          # the factor the test carries
+        rows.append([k_h, -k_l])
+        rhs.append(g * T)
+    A = np.array(rows, dtype=float)
+    if abs(np.linalg.det(A)) < 1e-12:          # both tests alike (rho = 1): V_tlow = 0
+        return float(rhs[0] / A[0, 0]), 0.0
+    th, tl = np.linalg.solve(A, np.array(rhs, dtype=float))
+    return float(th), float(tl)
 #: reset both accumulators after any table was applied (hardware: all or nothing)
 RESET = np.ones(6, dtype=np.int64)
 #: columns of a projection's STDP request (user units for the weights)
@@ -112,7 +140,9 @@ def lookup_tables(s_plus: int, s_minus: int, mu_plus: float, mu_minus: float) ->
 @dataclass
 class CircuitRequest:
     """What one STDP request (one distinct parameter set) needs of the circuit, and how far
-    it differs from the PyNN rule (``adaptations``: readable phrases, empty if none)."""
+    it differs from the PyNN rule (``adaptations``: readable phrases, empty if none).
+    ``threshold`` T (pairs), ``rho`` the acausal weight of the comparators, ``configbit``
+    their two patterns and ``th_high``/``th_low`` the voltages that realise T."""
     tau_plus: float
     tau_minus: float
     threshold: float
@@ -121,6 +151,33 @@ class CircuitRequest:
     s_minus: int
     A_minus_realised: float
     adaptations: list
+    rho: float = 1.0
+    configbit: np.ndarray = None
+    th_high: float = 0.0
+    th_low: float = 0.0
+
+
+#: cost (in log units of the A_minus/A_plus error) of each table step beyond one level: a
+#: coarser step makes learning jumpier for the same mean drift [E]
+STEP_PENALTY = 0.15
+
+
+def comparator_and_steps(A_plus: float, A_minus: float) -> tuple[float, int, int]:
+    """The comparators' acausal weight rho (1/2, 1, 2) and the table steps (s_plus, s_minus)
+    whose ``rho s_minus / s_plus`` is nearest to ``A_minus / A_plus`` (in log), each step
+    beyond one level costing :data:`STEP_PENALTY`; ties: rho 1, smaller steps.  A zero
+    amplitude: rho 1 and :func:`lut_steps`."""
+    if A_plus <= 0 or A_minus <= 0:
+        return (1.0, *lut_steps(A_plus, A_minus))
+    r = np.log(A_minus / A_plus)
+    best = None
+    for rho in (1.0, 0.5, 2.0):
+        for sp in range(1, MAX_STEP + 1):
+            for sm in range(1, MAX_STEP + 1):
+                score = abs(np.log(rho * sm / sp) - r) + STEP_PENALTY * (sp + sm - 2)
+                if best is None or round(score, 12) < round(best[0], 12):
+                    best = (score, rho, sp, sm)
+    return best[1], best[2], best[3]
 
 
 def circuit_request(tau_plus: float, tau_minus: float, A_plus: float, A_minus: float,
@@ -133,7 +190,9 @@ def circuit_request(tau_plus: float, tau_minus: float, A_plus: float, A_minus: f
         if got != asked:
             notes.append(f"{name} {asked:g} ms -> {got:g} ms (sensor range "
                          f"{TAU_RANGE_MS[0]:g}..{TAU_RANGE_MS[1]:g} ms)")
-    s_plus, s_minus = lut_steps(A_plus, A_minus)
+    # the comparators weigh the acausal accumulator by rho; the tables' steps carry what
+    # remains of the ratio
+    rho, s_plus, s_minus = comparator_and_steps(A_plus, A_minus)
     a_ref = A_plus if A_plus > 0 else A_minus
     s_ref = s_plus if A_plus > 0 else s_minus
     threshold = s_ref / (15.0 * a_ref) if a_ref > 0 else THRESHOLD_RANGE[1]
@@ -142,10 +201,12 @@ def circuit_request(tau_plus: float, tau_minus: float, A_plus: float, A_minus: f
         notes.append(f"threshold for A = {a_ref:g} needs {threshold:.3g} pairs, the "
                      f"comparators take {THRESHOLD_RANGE[0]:g}..{THRESHOLD_RANGE[1]:g}: "
                      f"weight changes are {threshold / th:.3g}x as large")
-    A_minus_real = (A_plus * s_minus / s_plus) if (A_plus > 0 and s_plus > 0) else A_minus
+    A_minus_real = (A_plus * rho * s_minus / s_plus) if (A_plus > 0 and s_plus > 0) \
+        else A_minus
     if A_plus > 0 and A_minus > 0 and abs(A_minus_real / A_minus - 1) > 1e-9:
-        notes.append(f"A_minus/A_plus {A_minus / A_plus:.3g} -> {s_minus}/{s_plus} (integer "
-                     f"4-bit steps: A_minus acts as {A_minus_real:.3g})")
+        notes.append(f"A_minus/A_plus {A_minus / A_plus:.3g} -> {rho * s_minus / s_plus:.3g} "
+                     f"(comparator weight {rho:g}, 4-bit steps +{s_plus}/-{s_minus}: A_minus "
+                     f"acts as {A_minus_real:.3g})")
     if w_min > 0:
         notes.append(f"w_min {w_min:g} is not a circuit setting: weights can fall to the "
                      "lowest level")
@@ -154,7 +215,9 @@ def circuit_request(tau_plus: float, tau_minus: float, A_plus: float, A_minus: f
         fixed = [int(d) for d in range(16) if lut[0, d] == d and lut[1, d] == d]
         notes.append(f"weight dependence (mu_plus={mu_plus:g}, mu_minus={mu_minus:g}) "
                      f"rounded onto 4-bit tables (levels that no branch moves: {fixed})")
-    return CircuitRequest(tp, tm, th, lut, s_plus, s_minus, A_minus_real, notes)
+    th_high, th_low = thresholds_for(rho, th)
+    return CircuitRequest(tp, tm, th, lut, s_plus, s_minus, A_minus_real, notes, rho,
+                          CONFIGBIT[rho], th_high, th_low)
 
 
 def share_per_group(group: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
