@@ -62,8 +62,8 @@ BUGS: tuple[PlantedBug, ...] = (
                '"I_gl": 0.510 * 1.1},',
                "calibrated tau_m residual (big-capacitor leak spread per denmem) +10 %"),
     PlantedBug("get_weight_times_1_15", "pyNN_bss_emu/backend/wafer.py",
-               "            w = prj.weight_uS if prj.to_user is None",
-               "            w = prj.weight_uS * 1.15 if prj.to_user is None",
+               "            w = self._user_weight_uS(prj)\n",
+               "            w = self._user_weight_uS(prj) * 1.15\n",
                "Projection.get reports realised weights x 1.15 (the engine keeps the true ones)"),
     PlantedBug("worse_merger_strategy", "pyNN_bss_emu/mapping/pipeline.py",
                "trial[-1].realized.sum() > best[-1].realized.sum()",
@@ -86,6 +86,23 @@ BUGS: tuple[PlantedBug, ...] = (
     PlantedBug("reset_keeps_poisson_streams", "pyNN_bss_emu/engine/network.py",
                "        self.poisson.rewind()\n", "",
                "reset() does not rewind the Poisson sources"),
+    # issue 15: plasticity
+    PlantedBug("pair_rule_without_dendritic_delay", "pyNN_bss_emu/engine/plasticity.py",
+               "    t2 = t - d\n", "    t2 = t\n",
+               "NEST's pair rule pairs the presynaptic spike with postsynaptic spikes up to t "
+               "instead of t - d (the dendritic delay forgotten)"),
+    PlantedBug("wafer_pairing_at_emission", "pyNN_bss_emu/engine/plasticity.py",
+               "    hs[jj, HS_TA_PEND] = t + d\n", "    hs[jj, HS_TA_PEND] = t\n",
+               "the wafer's sensor pairs the presynaptic spike at its emission, not at its "
+               "arrival after the routed delay"),
+    PlantedBug("driver_stp_factor_after_update", "pyNN_bss_emu/engine/kernels.py",
+               "    state[j, 0] = inactive + U * (1.0 - inactive)\n    state[j, 3] = t\n"
+               "    return factor if factor > 0.0 else 0.0\n",
+               "    state[j, 0] = inactive + U * (1.0 - inactive)\n    state[j, 3] = t\n"
+               "    factor = 1.0 - lam * (state[j, 0] - N)\n"
+               "    return factor if factor > 0.0 else 0.0\n",
+               "the synapse driver's STP factor from the inactive fraction after the spike's "
+               "update (the first spike no longer carries the full weight)"),
 )
 
 
