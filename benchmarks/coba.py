@@ -32,6 +32,12 @@ Usage::
     python benchmarks/coba.py --threads 1,2            # NEST with 1 and with 2 threads
     python benchmarks/coba.py --simtime 200 --n 1000   # quicker, smaller
     python benchmarks/coba.py --cold-jit --json benchmarks/results/coba.json
+    python benchmarks/coba.py --brian2-python /tmp/venv-brian2/bin/python   # + Brian2
+
+``--brian2-python`` adds Brian2 (its own interpreter, numpy < 2.4) through
+``coba_brian2.py``: the 'runtime' target (Brian2's default code generation) and
+'cpp_standalone' with one thread; their run times are the simulation loop only, code
+generation and compilation are reported apart (see coba_brian2.py).
 """
 from __future__ import annotations
 
@@ -267,11 +273,30 @@ def run_worker(simulator: str, args, threads: int = 1, env_extra: dict | None = 
     return res
 
 
+def run_brian2_worker(target: str, args) -> dict:
+    """Run coba_brian2.py with Brian2's interpreter (``--brian2-python``) for ``target``
+    ('runtime' or 'cpp_standalone'); return its measurements, as run_worker does."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "coba_brian2.py")
+    cmd = [args.brian2_python, script, "--target", target, "--simtime", str(args.simtime),
+           "--n", str(args.n), "--seed", str(args.seed)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise RuntimeError(f"Brian2 worker (target={target}, python={args.brian2_python}) "
+                           f"failed with code {proc.returncode}")
+    res = json.loads(lines[-1][len(MARKER):])
+    res["process_wall_s"] = wall
+    return res
+
+
 def median_result(runs: list[dict]) -> dict:
     """Median of the timing fields over repeats (the other fields from the first run)."""
     res = dict(runs[0])
     for key in ("import_s", "warmup_s", "setup_s", "build_s", "run_s", "peak_rss_mb",
-                "process_wall_s"):
+                "process_wall_s", "compile_s", "codegen_s", "run_cpu_s"):
         vals = [r[key] for r in runs if r.get(key) is not None]
         if vals:
             res[key] = statistics.median(vals)
@@ -299,14 +324,14 @@ def print_report(results: list[dict], cold: dict | None, args) -> None:
           f"simulated {args.simtime:g} ms")
     print(f"host: {platform.node()}, {os.cpu_count()} CPUs, python {platform.python_version()}"
           f", repeats per configuration: {args.repeat}")
-    head = (f"{'simulator':<14}{'thr':>4}{'warm-up s':>10}{'setup s':>9}{'build s':>9}"
+    head = (f"{'simulator':<18}{'thr':>4}{'warm-up s':>10}{'setup s':>9}{'build s':>9}"
             f"{'run s':>9}{'exc Hz':>8}{'inh Hz':>8}{'spikes':>9}{'late spk':>9}"
             f"{'synapses':>10}{'RSS MB':>8}")
     print(head)
     print("-" * len(head))
     for r in results:
         nsyn = sum(r["synapses"].values())
-        print(f"{r['simulator']:<14}{r['threads']:>4}{fmt(r['warmup_s'], '10.2f')}"
+        print(f"{r['simulator']:<18}{r['threads']:>4}{fmt(r['warmup_s'], '10.2f')}"
               f"{r['setup_s']:>9.2f}{r['build_s']:>9.2f}{r['run_s']:>9.2f}"
               f"{r['exc_rate_hz']:>8.2f}{r['inh_rate_hz']:>8.2f}{r['total_spikes']:>9d}"
               f"{r['spikes_last_100ms']:>9d}{nsyn:>10d}{r['peak_rss_mb']:>8.0f}")
@@ -338,6 +363,19 @@ def print_report(results: list[dict], cold: dict | None, args) -> None:
         print(f"ratio wafer / ideal run: {rr:.2f} (target <= 1.5: "
               f"{'MET' if rr <= 1.5 else 'NOT MET'}) at {spk:.2f}x the spikes emitted "
               f"({emitted} on the wafer, {wafer[0]['total_spikes']} of them recorded)")
+    brians = [r for r in results if r["simulator"].startswith("brian2")]
+    for r in brians:
+        print(f"{r['simulator']}: Brian2 {r['brian2_version']}, numpy {r['numpy_version']}, "
+              f"code target {r['codegen_target']}; "
+              + (f"code generation {r['codegen_s']:.2f} s, compilation (make) "
+                 f"{r['compile_s']:.2f} s, run CPU time {r['run_cpu_s']:.2f} s"
+                 if "codegen_s" in r else
+                 f"code generation + compilation (or cache load) {r['compile_s']:.2f} s")
+              + " (not in build or run)")
+    if ours and brians:
+        for ref in brians:
+            print(f"ratio bss_emu / {ref['simulator']}: run {ours[0]['run_s'] / ref['run_s']:.2f}"
+                  f", build {ours[0]['build_s'] / ref['build_s']:.2f}")
     nests = [r for r in results if r["simulator"] == "nest"]
     if ours and nests:
         o = ours[0]
@@ -380,6 +418,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cold-jit", action="store_true",
                     help="also measure bss_emu with an empty private numba cache (cold compile)")
     ap.add_argument("--json", metavar="PATH", help="also write all results to this JSON file")
+    ap.add_argument("--brian2-python", metavar="PATH",
+                    help="interpreter of a Brian2 2.9 venv: also run coba_brian2.py with it")
+    ap.add_argument("--brian2-targets", default="runtime,cpp_standalone",
+                    help="Brian2 targets for --brian2-python, comma-separated")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -390,6 +432,13 @@ def main(argv=None) -> int:
         print(MARKER + json.dumps(res), flush=True)
         return 0
 
+    brian2_targets = [t.strip() for t in args.brian2_targets.split(",") if t.strip()]
+    if args.brian2_python:   # check before the long runs, not after them
+        if not os.access(args.brian2_python, os.X_OK):
+            ap.error(f"--brian2-python {args.brian2_python!r} is not an executable file")
+        bad = [t for t in brian2_targets if t not in ("runtime", "cpp_standalone")]
+        if bad:
+            ap.error(f"--brian2-targets {','.join(bad)!r}: allowed are runtime, cpp_standalone")
     sims = [s.strip() for s in args.simulators.split(",") if s.strip()]
     thread_list = [int(t) for t in str(args.threads).split(",")]
     results = []
@@ -399,6 +448,13 @@ def main(argv=None) -> int:
             for k in range(args.repeat):
                 print(f"running {s} (threads={thr}) {k + 1}/{args.repeat} ...", flush=True)
                 runs.append(run_worker(s, args, thr))
+            results.append(median_result(runs))
+    if args.brian2_python:
+        for target in brian2_targets:
+            runs = []
+            for k in range(args.repeat):
+                print(f"running brian2 {target} {k + 1}/{args.repeat} ...", flush=True)
+                runs.append(run_brian2_worker(target, args))
             results.append(median_result(runs))
     cold = None
     if args.cold_jit and "bss_emu" in sims:
