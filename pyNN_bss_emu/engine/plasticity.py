@@ -62,6 +62,14 @@ N_LEVELS = 16
 HISTORY_START = 16
 
 
+def _per_synapse(synapses, columns) -> np.ndarray:
+    """(n, len(columns)) float table, each column a scalar or an array per synapse."""
+    n = np.asarray(synapses).size
+    return np.ascontiguousarray(np.column_stack(
+        [np.broadcast_to(np.asarray(c, dtype=float), (n,)) for c in columns]
+    ).reshape(n, len(columns)))
+
+
 @dataclass
 class PairSTDP:
     """NEST ``stdp_synapse`` on the synapses ``synapses`` (indices into the network's synapse
@@ -77,11 +85,10 @@ class PairSTDP:
     w_max: np.ndarray
 
     def parameters(self) -> np.ndarray:
-        cols = (self.tau_plus, self.A_plus, self.A_minus, self.mu_plus, self.mu_minus,
-                self.w_min, self.w_max)
-        n = np.asarray(self.synapses).size
-        return np.ascontiguousarray(np.column_stack(
-            [np.broadcast_to(np.asarray(c, dtype=float), (n,)) for c in cols]).reshape(n, N_PP))
+        """(n, N_PP) in the PP_* column order."""
+        return _per_synapse(self.synapses, (self.tau_plus, self.A_plus, self.A_minus,
+                                            self.mu_plus, self.mu_minus, self.w_min,
+                                            self.w_max))
 
 
 @dataclass
@@ -113,10 +120,9 @@ class HardwareSTDP:
     phase: np.ndarray
 
     def parameters(self) -> np.ndarray:
-        n = np.asarray(self.synapses).size
-        cols = (self.tau_plus, self.tau_minus, self.th_high, self.th_low)
-        return np.ascontiguousarray(np.column_stack(
-            [np.broadcast_to(np.asarray(c, dtype=float), (n,)) for c in cols]).reshape(n, N_HP))
+        """(n, N_HP) in the HP_* column order."""
+        return _per_synapse(self.synapses, (self.tau_plus, self.tau_minus, self.th_high,
+                                            self.th_low))
 
     def row_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Controllers' rows as CSR: ``ctl_row_ptr`` (C+1) into the rows, ``row_syn_ptr``
@@ -207,26 +213,6 @@ def _newest_at_or_before(r, t, hist_t, hist_n):
     return a
 
 
-@njit(cache=True, inline="always")
-def _oldest_after(r, t, q_start, hist_t, hist_n):
-    """Absolute index of the oldest spike with time > t + eps among those up to ``q_start``
-    (``q_start + 1`` if none; binary search)."""
-    H = hist_t.shape[1]
-    lo = max(0, hist_n[r] - H)
-    if q_start < lo or hist_t[r, q_start % H] <= t + STDP_EPS:
-        return q_start + 1
-    if hist_t[r, lo % H] > t + STDP_EPS:
-        return lo
-    a, b = lo, q_start                     # entry a at or before t, entry b after it
-    while b - a > 1:
-        m = (a + b) >> 1
-        if hist_t[r, m % H] <= t + STDP_EPS:
-            a = m
-        else:
-            b = m
-    return b
-
-
 @njit(cache=True)
 def history_blocked(hist_need, hist_t, hist_n):
     """Whether some ring is full and its oldest entry is younger than ``hist_need`` of its
@@ -259,7 +245,9 @@ def pair_pre(j, t, d, r, w, pp_set, pp_par, pp_state, hist_t, hist_k, hist_n, hi
     H = hist_t.shape[1]
     t2 = t - d
     last_in = _newest_at_or_before(r, t2, hist_t, hist_n)
-    first_in = _oldest_after(r, t_last - d, last_in, hist_t, hist_n)
+    # a ring is sorted in time: the oldest spike after t_last - d follows the newest one at
+    # or before it (t_last - d < t2, so it is at most last_in + 1)
+    first_in = _newest_at_or_before(r, t_last - d, hist_t, hist_n) + 1
     # facilitation by every postsynaptic spike since the last presynaptic one, oldest first
     for q in range(first_in, last_in + 1):
         kp = k_plus * np.exp((t_last - (hist_t[r, q % H] + d)) / tau_p)
