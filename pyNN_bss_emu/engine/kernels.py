@@ -180,57 +180,56 @@ def _adex_step(i, dt, p, D, ref_steps, v, w, ge, gi, refrac, i_ext):
     return spiked
 
 
+@njit(cache=True, inline="always")
+def _lif_step(i, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, spiked):
+    """Step 1-2 of LIF neuron ``i``: the membrane relaxes exponentially towards the
+    conductance-weighted reversal potential (exact step means of the conductances), clamped
+    while refractory; a crossing of v_peak is a spike."""
+    g_e = ge[i] * D[2, i]
+    g_i = gi[i] * D[3, i]
+    g_l = p[P_GL, i]
+    g_tot = g_l + g_e + g_i
+    v_inf = (g_l * p[P_EL, i] + g_e * p[P_EE, i] + g_i * p[P_EI, i] + p[P_IOFFSET, i]
+             + i_ext[i]) / g_tot
+    v_new = v_inf + (v[i] - v_inf) * np.exp(-g_tot * dt / p[P_CM, i])
+    r = refrac[i]
+    s = (v_new >= p[P_VPEAK, i]) and r == 0
+    v[i] = p[P_VRESET, i] if (s or r > 0) else v_new
+    refrac[i] = ref_steps[i] if s else max(r - 1, 0)
+    spiked[i] = s
+
+
+@njit(cache=True, inline="always")
+def _conductance_step(i, slot, D, ge, gi, ring_e, ring_i):
+    """Step 3 of neuron ``i``: its conductances decay and take the input arriving now."""
+    ge[i] = ge[i] * D[0, i] + ring_e[slot, i]
+    gi[i] = gi[i] * D[1, i] + ring_i[slot, i]
+    ring_e[slot, i] = 0.0
+    ring_i[slot, i] = 0.0
+
+
 @njit(cache=True)
 def _update_neurons(slot, dt, p, D, lif, adex, ref_steps, v, w, ge, gi, refrac, i_ext,
                     ring_e, ring_i, spiked):
     """Steps 1-3 for every neuron: ``lif``/``adex`` list the neurons of each integrator.
 
-    The LIF loop is written branch-free on structure-of-arrays columns so that the compiler
+    The LIF step is written branch-free on structure-of-arrays columns so that the compiler
     can vectorise it (~8 ns per neuron-step).  When every neuron is LIF (``adex`` empty,
     ``lif`` = 0..n-1) one fused pass does the membrane and the conductances of each neuron
     (the same arithmetic per neuron, in one sweep over memory instead of two)."""
     n = v.shape[0]
     if adex.shape[0] == 0 and lif.shape[0] == n:
         for i in range(n):
-            g_e = ge[i] * D[2, i]
-            g_i = gi[i] * D[3, i]
-            g_l = p[P_GL, i]
-            g_tot = g_l + g_e + g_i
-            v_inf = (g_l * p[P_EL, i] + g_e * p[P_EE, i] + g_i * p[P_EI, i]
-                     + p[P_IOFFSET, i] + i_ext[i]) / g_tot
-            v_new = v_inf + (v[i] - v_inf) * np.exp(-g_tot * dt / p[P_CM, i])
-            r = refrac[i]
-            s = (v_new >= p[P_VPEAK, i]) and r == 0
-            v[i] = p[P_VRESET, i] if (s or r > 0) else v_new
-            refrac[i] = ref_steps[i] if s else max(r - 1, 0)
-            spiked[i] = s
-            ge[i] = ge[i] * D[0, i] + ring_e[slot, i]
-            gi[i] = gi[i] * D[1, i] + ring_i[slot, i]
-            ring_e[slot, i] = 0.0
-            ring_i[slot, i] = 0.0
+            _lif_step(i, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, spiked)
+            _conductance_step(i, slot, D, ge, gi, ring_e, ring_i)
         return
     for k in range(lif.shape[0]):
-        i = lif[k]
-        g_e = ge[i] * D[2, i]
-        g_i = gi[i] * D[3, i]
-        g_l = p[P_GL, i]
-        g_tot = g_l + g_e + g_i
-        v_inf = (g_l * p[P_EL, i] + g_e * p[P_EE, i] + g_i * p[P_EI, i] + p[P_IOFFSET, i]
-                 + i_ext[i]) / g_tot
-        v_new = v_inf + (v[i] - v_inf) * np.exp(-g_tot * dt / p[P_CM, i])
-        r = refrac[i]
-        s = (v_new >= p[P_VPEAK, i]) and r == 0
-        v[i] = p[P_VRESET, i] if (s or r > 0) else v_new
-        refrac[i] = ref_steps[i] if s else max(r - 1, 0)
-        spiked[i] = s
+        _lif_step(lif[k], dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, spiked)
     for k in range(adex.shape[0]):
         i = adex[k]
         spiked[i] = _adex_step(i, dt, p, D, ref_steps, v, w, ge, gi, refrac, i_ext)
     for i in range(n):
-        ge[i] = ge[i] * D[0, i] + ring_e[slot, i]
-        gi[i] = gi[i] * D[1, i] + ring_i[slot, i]
-        ring_e[slot, i] = 0.0
-        ring_i[slot, i] = 0.0
+        _conductance_step(i, slot, D, ge, gi, ring_e, ring_i)
 
 
 #: short-term plasticity models (column ``STP_MODEL`` of the parameters)
