@@ -328,6 +328,6 @@ def test_shared_voltages_are_chosen_by_majority_and_said_once():
     assert "tau_plus 10 ms" in shared[0] and "(4 synapses)" in shared[0]
     assert "(8 synapses)" in shared[0] and repr(prjs[0].label) in shared[0]
     assert not [x for x in w if "lookup tables belong" in str(x.message)]
-    table = sim.simulator.state.backend.stdp_table
+    table = sim.simulator.state.backend.network.hardware_stdp
     np.testing.assert_array_equal(table.tau_plus, 30.0)
     sim.end()

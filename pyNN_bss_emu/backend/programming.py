@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.plasticity import HardwareSTDP, unique_rows
+from ..hardware import stdp as circuit
 from ..hardware import wafer
 from ..hardware.calibration import DenmemLayout, realise_neuron_parameters
 from ..hardware.event_paths import DELAY_JITTER_MS
@@ -203,6 +204,15 @@ class ProgrammedSTDP:
     sharing: list
 
 
+def _classes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows ``values``: each row's class (index of its distinct value) and, per class,
+    the first row that has it."""
+    if values.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    _, first, cls = np.unique(values, axis=0, return_index=True, return_inverse=True)
+    return cls.reshape(-1), first
+
+
 def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str],
                  hicann: np.ndarray, row: np.ndarray, column: np.ndarray,
                  digital: np.ndarray, levels_uS: np.ndarray, *, speedup: float,
@@ -216,7 +226,6 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
     ``params`` (n, 7): tau_plus, tau_minus, A_plus, A_minus, w_min (µS), mu_plus, mu_minus;
     ``projection_of`` (n,) index into ``labels``; hardware coordinates per synapse; initial
     ``digital`` weights and ``levels_uS`` (n, 16)."""
-    from ..hardware import stdp as circuit
     n = params.shape[0]
     sets, key = unique_rows(params)
     requests = [circuit.circuit_request(*s) for s in sets]
@@ -232,17 +241,14 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
     ctl_global = np.asarray(hicann) * 2 + array
     # what is shared: per FG block the voltages (tau_plus, tau_minus, threshold), per
     # controller the tables; parameter sets that agree on them do not conflict
+    # (set_of_*: a parameter set that has each distinct shared value)
     fg_vals = np.array([(r.tau_plus, r.tau_minus, r.th_high, r.th_low) for r in requests])
-    _, fg_of_set = np.unique(fg_vals, axis=0, return_inverse=True)
     lut_vals = np.array([np.r_[r.lut.ravel(), r.configbit.ravel()] for r in requests])
-    _, lut_of_set = np.unique(lut_vals, axis=0, return_inverse=True)
-    fg_key, bad_blocks = circuit.share_per_group(block, fg_of_set.reshape(-1)[key])
-    lut_key, bad_ctl = circuit.share_per_group(ctl_global, lut_of_set.reshape(-1)[key])
+    fg_of_set, set_of_fg = _classes(fg_vals)
+    lut_of_set, set_of_lut = _classes(lut_vals)
+    fg_key, bad_blocks = circuit.share_per_group(block, fg_of_set[key])
+    lut_key, bad_ctl = circuit.share_per_group(ctl_global, lut_of_set[key])
     # per synapse: the parameter set whose shared values it gets
-    set_of_fg = np.array([np.flatnonzero(fg_of_set.reshape(-1) == k)[0]
-                          for k in range(fg_of_set.max() + 1)]) if n else np.zeros(0, int)
-    set_of_lut = np.array([np.flatnonzero(lut_of_set.reshape(-1) == k)[0]
-                           for k in range(lut_of_set.max() + 1)]) if n else np.zeros(0, int)
     block_key, ctl_key = set_of_fg[fg_key], set_of_lut[lut_key]
     sharing = []
 
@@ -263,13 +269,13 @@ def program_stdp(params: np.ndarray, projection_of: np.ndarray, labels: list[str
         sharing.append(conflict(
             "STDP thresholds and sensor time constants are floating-gate voltages shared by "
             "a quadrant of the synapse arrays:", "quadrant(s)", block, bad_blocks,
-            fg_of_set.reshape(-1)[key], fg_key,
+            fg_of_set[key], fg_key,
             lambda k: f"tau_plus {r_of(k).tau_plus:g} ms, tau_minus {r_of(k).tau_minus:g} ms, "
                       f"threshold {r_of(k).threshold:.3g} pairs"))
     if bad_ctl.size:
         sharing.append(conflict(
             "STDP lookup tables belong to the controller of a synapse array:", "array(s)",
-            ctl_global, bad_ctl, lut_of_set.reshape(-1)[key], lut_key,
+            ctl_global, bad_ctl, lut_of_set[key], lut_key,
             lambda k: "tables of steps +{}/-{} with comparator weight {:g}".format(
                 requests[int(set_of_lut[k])].s_plus, requests[int(set_of_lut[k])].s_minus,
                 requests[int(set_of_lut[k])].rho)))

@@ -337,7 +337,6 @@ class WaferBackend(Backend):
         plastic = [p for p in self.projections if p.plastic]
         if not plastic:
             return
-        from ..hardware.parameter_transform import ParameterRangeError
         cols = ("tau_plus", "tau_minus", "A_plus", "A_minus")
         parts, syn_idx = [], []
         for k, prj in enumerate(plastic):
@@ -378,7 +377,6 @@ class WaferBackend(Backend):
             "evaluated again after its controller has swept all its rows); setup(ideal=True) "
             "runs NEST's stdp_synapse (docs/plasticity.md)", stacklevel=8)
         prog.table.synapses = np.concatenate(syn_idx)
-        self.stdp_table = prog.table
         self.network.set_plasticity(hardware=prog.table)
 
     def _push_weights(self) -> None:
