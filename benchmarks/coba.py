@@ -260,14 +260,19 @@ def run_worker(simulator: str, args, threads: int = 1, env_extra: dict | None = 
         cmd.append("--no-warmup")
     env = dict(os.environ)
     env.update(env_extra or {})
+    return _run_marked(cmd, env, f"worker {simulator} (threads={threads})")
+
+
+def _run_marked(cmd: list[str], env: dict | None, what: str) -> dict:
+    """Run a worker process; return the JSON of its last ``MARKER`` line plus the process's
+    wall time (``process_wall_s``).  A failed worker prints its output's tail and raises."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-        raise RuntimeError(f"worker {simulator} (threads={threads}) failed with code "
-                           f"{proc.returncode}")
+        raise RuntimeError(f"{what} failed with code {proc.returncode}")
     res = json.loads(lines[-1][len(MARKER):])
     res["process_wall_s"] = wall
     return res
@@ -279,17 +284,8 @@ def run_brian2_worker(target: str, args) -> dict:
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "coba_brian2.py")
     cmd = [args.brian2_python, script, "--target", target, "--simtime", str(args.simtime),
            "--n", str(args.n), "--seed", str(args.seed)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-        raise RuntimeError(f"Brian2 worker (target={target}, python={args.brian2_python}) "
-                           f"failed with code {proc.returncode}")
-    res = json.loads(lines[-1][len(MARKER):])
-    res["process_wall_s"] = wall
-    return res
+    return _run_marked(cmd, None, f"Brian2 worker (target={target}, "
+                                  f"python={args.brian2_python})")
 
 
 def median_result(runs: list[dict]) -> dict:
