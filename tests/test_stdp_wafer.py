@@ -173,7 +173,7 @@ def test_weights_learn_in_4bit_steps_on_the_synapses_levels(quiet, lag, directio
 def test_rows_of_plastic_synapses_hold_no_static_synapse(quiet):
     """The 0.2 µS static input and the plastic synapse from another source share no row
     (else the row's gmax would put w_max near level 1)."""
-    prj = pairing_network(5.0)
+    pairing_network(5.0)
     sim.run(DT)                                           # maps the network
     result = sim.simulator.state.backend.result
     rows = np.stack([result.syn_hicann, result.syn_row], axis=1)

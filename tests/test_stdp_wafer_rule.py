@@ -421,7 +421,6 @@ def nearest_neighbour_accumulators(arrivals: np.ndarray, posts: np.ndarray) -> n
 
 
 NO_EVALUATION = dict(t_row=1e6, th_high=1e9, th_low=1e9)
-DEFAULT_HISTORY = plasticity.HISTORY_START        # entries per neuron before any growth
 
 
 def test_fast_postsynaptic_firing_needs_no_history():
