@@ -202,11 +202,23 @@ def _lif_step(i, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, spiked):
     spiked[i] = s
 
 
+#: conductances (µS) below this are set to 0: a conductance left to decay for seconds without
+#: input would otherwise become a subnormal float, and every arithmetic operation on one costs
+#: ~100x more (microcode assist): a silent 106-neuron network ran at 14 µs instead of 0.5 µs
+#: per step.  1e-300 µS is 290 orders of magnitude below any synaptic conductance.
+G_FLUSH = 1e-300
+
+
+@njit(cache=True, inline="always")
+def _flush_tiny(g):
+    return g if abs(g) >= G_FLUSH else 0.0
+
+
 @njit(cache=True, inline="always")
 def _conductance_step(i, slot, D, ge, gi, ring_e, ring_i):
     """Step 3 of neuron ``i``: its conductances decay and take the input arriving now."""
-    ge[i] = ge[i] * D[0, i] + ring_e[slot, i]
-    gi[i] = gi[i] * D[1, i] + ring_i[slot, i]
+    ge[i] = _flush_tiny(ge[i] * D[0, i] + ring_e[slot, i])
+    gi[i] = _flush_tiny(gi[i] * D[1, i] + ring_i[slot, i])
     ring_e[slot, i] = 0.0
     ring_i[slot, i] = 0.0
 
@@ -253,7 +265,7 @@ def _decay_and_arrive(g, decay, row):
     """Step 3 for one receptor of all neurons: g <- g decay + input arriving now; the ring
     row is emptied for its next arrival step."""
     for i in range(g.shape[0]):
-        g[i] = g[i] * decay[i] + row[i]
+        g[i] = _flush_tiny(g[i] * decay[i] + row[i])
         row[i] = 0.0
 
 

@@ -1,4 +1,5 @@
-"""The engine's vectorisable exp (engine/fastexp.py) against libm's."""
+"""Numerics of the engine's fast paths: the vectorisable exp (engine/fastexp.py) against libm's,
+and conductances that decay for seconds without input (no subnormal floats)."""
 import numpy as np
 import pytest
 from numba import njit
@@ -46,3 +47,26 @@ def test_the_loop_is_vectorised():
     _exp_all(x)
     asm = _exp_all.inspect_asm(_exp_all.signatures[0])
     assert "vmulpd" in asm or "mulpd" in asm
+
+
+def test_conductances_decaying_for_seconds_end_at_zero_not_subnormal():
+    """A conductance left alone decays by exp(-dt/tau) per step and would become a subnormal
+    float after ~3.5 s (tau_syn 5 ms): every operation on one costs ~100x more.  The engine
+    sets it to 0 below 1e-300 µS instead; before that it decays as it should."""
+    import pyNN.bss_emu as sim
+    sim.setup(timestep=0.1, ideal=True)
+    cells = sim.Population(2, sim.IF_cond_exp(tau_syn_E=5.0, tau_syn_I=5.0))
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[1.0]))
+    sim.Projection(src, cells, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.01, delay=1.0),
+                   receptor_type="excitatory")
+    cells.record("gsyn_exc", sampling_interval=1.0)
+    sim.run(5000.0)
+    g = cells.get_data().segments[0].filter(name="gsyn_exc")[0].magnitude[:, 0]   # µS
+    peak = int(np.argmax(g))
+    assert g[peak] == pytest.approx(0.01, rel=1e-12)
+    # one time constant after the peak: exp(-1) of it, still exactly the analytical decay
+    assert g[peak + 5] == pytest.approx(0.01 * np.exp(-1.0), rel=1e-9)
+    tiny = (g > 0.0) & (g < np.finfo(float).tiny)
+    assert not tiny.any()
+    assert g[-1] == 0.0
+    sim.end()
