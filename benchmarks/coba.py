@@ -408,7 +408,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=RNG_SEED,
                     help="seed of initial v and connectivity (Poisson seeds follow it)")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="runs per configuration (fresh process each); medians are reported")
+                    help="runs per configuration (fresh process each, round-robin over the "
+                         "configurations); medians are reported")
     ap.add_argument("--no-warmup", action="store_true",
                     help="skip the tiny warm-up network (JIT loading then falls into build/run)")
     ap.add_argument("--cold-jit", action="store_true",
@@ -437,21 +438,23 @@ def main(argv=None) -> int:
             ap.error(f"--brian2-targets {','.join(bad)!r}: allowed are runtime, cpp_standalone")
     sims = [s.strip() for s in args.simulators.split(",") if s.strip()]
     thread_list = [int(t) for t in str(args.threads).split(",")]
-    results = []
+    # one (label, run) per configuration; the repeats go round-robin over them, so that a
+    # slow spell of a shared machine hits every simulator alike instead of one of them
+    configs = []
     for s in sims:
         for thr in (thread_list if s == "nest" else [1]):
-            runs = []
-            for k in range(args.repeat):
-                print(f"running {s} (threads={thr}) {k + 1}/{args.repeat} ...", flush=True)
-                runs.append(run_worker(s, args, thr))
-            results.append(median_result(runs))
+            configs.append((f"{s} (threads={thr})",
+                            lambda s=s, thr=thr: run_worker(s, args, thr)))
     if args.brian2_python:
         for target in brian2_targets:
-            runs = []
-            for k in range(args.repeat):
-                print(f"running brian2 {target} {k + 1}/{args.repeat} ...", flush=True)
-                runs.append(run_brian2_worker(target, args))
-            results.append(median_result(runs))
+            configs.append((f"brian2 {target}",
+                            lambda target=target: run_brian2_worker(target, args)))
+    runs = {label: [] for label, _ in configs}
+    for k in range(args.repeat):
+        for label, run in configs:
+            print(f"running {label} {k + 1}/{args.repeat} ...", flush=True)
+            runs[label].append(run())
+    results = [median_result(runs[label]) for label, _ in configs]
     cold = None
     if args.cold_jit and "bss_emu" in sims:
         with tempfile.TemporaryDirectory(prefix="coba-numba-") as cache:
