@@ -10,7 +10,7 @@ from pyNN.common.control import DEFAULT_MIN_DELAY, DEFAULT_TIMESTEP
 from pyNN.recording import get_io
 
 from . import simulator
-from .backend import make_backend, progress
+from .backend import make_backend, progress, world_exchange
 from .backend.options import SetupOptions, ignored_keywords_message, setup_keywords
 
 #: environment variable that makes ``setup()`` default to ``ideal=True``: runs an unmodified
@@ -27,7 +27,11 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
     """Start a new simulation; any previous network is discarded.
 
     ``timestep``, ``min_delay`` and ``max_delay`` are in ms.  Extra options: see
-    ``SETUP_OPTIONS`` (unknown keywords are an error).  Returns the MPI rank (always 0).
+    ``SETUP_OPTIONS`` (unknown keywords are an error).  Returns the MPI rank: started by
+    ``mpirun -np N`` (with the ``mpi`` extra installed) the emulation is distributed over
+    the N processes, each updating its own share of the neurons (``Population.local_cells``);
+    spikes are exchanged once per window of the smallest delay, and the results are
+    bit-identical for any N.
     With the environment variable ``PYNN_BSS_EMU_IDEAL=1`` the default is ``ideal=True``
     (an unmodified script runs on the ideal engine).
     """
@@ -38,10 +42,13 @@ def setup(timestep: float = DEFAULT_TIMESTEP, min_delay=DEFAULT_MIN_DELAY,
     if options.ignored:
         warnings.warn(ignored_keywords_message(options.ignored), UserWarning, stacklevel=2)
     # everything is validated before anything of the previous simulation is discarded
-    backend = make_backend(options, float(timestep))
+    exchange = world_exchange()         # None unless started by mpirun with > 1 rank
+    backend = make_backend(options, float(timestep), exchange)
     common.setup(timestep, min_delay, **extra_params)
     state = simulator.state
     state.start(backend, options, float(timestep))
+    state.mpi_rank = 0 if exchange is None else exchange.rank
+    state.num_processes = 1 if exchange is None else exchange.size
     state.min_delay = min_delay
     state.max_delay = options.engine.max_delay
     progress.set_progress(options.engine.progress)

@@ -288,7 +288,7 @@ class Population(_ParameterAccess, common.Population):
         else:
             self._check_parameters(params)
         self.all_cells = _new_ids(self, state.id_counter, self.size)
-        self._mask_local = np.ones(self.size, dtype=bool)
+        self._mask_local = state.backend.local_cells(self.size)
         state.id_counter += self.size
         backend = self._backend = state.backend
         if neurons:

@@ -4,13 +4,14 @@ Both implement :class:`~.base.Backend`; the PyNN surface talks only to that inte
 """
 from __future__ import annotations
 
+from ..engine.distributed import world_exchange
 from .base import Backend, NotMappedError
 from .ideal import IdealBackend
 from .options import SetupOptions
 from .wafer import WaferBackend
 
 __all__ = ["Backend", "IdealBackend", "NotMappedError", "SetupOptions", "WaferBackend",
-           "make_backend", "initial_backend"]
+           "make_backend", "initial_backend", "world_exchange"]
 
 
 def defect_map(options: SetupOptions):
@@ -24,13 +25,16 @@ def defect_map(options: SetupOptions):
         raise type(err)(f"setup(defects={spec!r}): {err}") from None
 
 
-def make_backend(options: SetupOptions, dt: float) -> Backend:
+def make_backend(options: SetupOptions, dt: float, exchange=None) -> Backend:
     """The backend ``options`` ask for (``options.ideal``); the defect spec is validated in
-    either case, so a script's bad option fails the same way in both modes."""
+    either case, so a script's bad option fails the same way in both modes.  ``exchange``:
+    the spike exchange of a distributed run (:mod:`pyNN_bss_emu.engine.distributed`), None
+    in one process."""
     defects = defect_map(options)
-    if options.ideal:
-        return IdealBackend(options, dt)
-    return WaferBackend(options, dt, defects)
+    backend = IdealBackend(options, dt) if options.ideal else WaferBackend(options, dt, defects)
+    if exchange is not None:
+        backend.network.set_partition(exchange)
+    return backend
 
 
 def initial_backend(dt: float) -> Backend:

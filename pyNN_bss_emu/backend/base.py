@@ -16,6 +16,7 @@ import numpy as np
 from pyNN import errors
 
 from ..engine import Network
+from ..engine.distributed import owned_cells
 from ..engine.sources import stream_keys
 from ..mapping.options import AUTO_NEURON_SIZE, AUTO_SIZE_SENTINEL
 from . import progress
@@ -89,6 +90,15 @@ class Backend:
         """Hook (issue 13): refuse ``size`` more neurons of population ``label`` that this
         backend cannot hold, before anything is allocated.  The ideal engine holds any
         number."""
+
+    def local_cells(self, size: int) -> np.ndarray:
+        """Which cells of a new population of ``size`` this process owns (PyNN's
+        ``_mask_local``): all of them in one process; under MPI a contiguous chunk per rank
+        (the engine updates and records exactly these)."""
+        part = self.network.partition
+        if part is None:
+            return np.ones(size, dtype=bool)
+        return owned_cells(size, part.rank, part.size)
 
     def create_neurons(self, label: str, size: int, model: str, engine_parameters: dict,
                        cell_type: str, request: dict) -> PopulationRecord:
@@ -465,6 +475,10 @@ class Backend:
             n_steps, "bss_emu run", unit="ms", unit_scale=self.dt, force=forced,
             seconds_per_unit=self.network.n_neurons * progress.RUN_SECONDS_PER_NEURON_STEP)
         chunk = progress.run_chunk(n_steps)
+        if self.network.partition is not None:
+            # every rank must run the same windows (they exchange spikes in each): no
+            # chunks chosen from each rank's own wall time
+            chunk = n_steps
         times, nodes = [], []
         with bar:
             done = 0

@@ -226,47 +226,66 @@ def _conductance_step(i, slot, D, ge, gi, ring_e, ring_i):
 # The passes below compile with numba's "numpy" error model: the default ("python") guards
 # every float division with a ZeroDivisionError branch, and a loop with such an exit cannot be
 # vectorised.  Divisors here are conductances and capacitances, positive by validation.
+# The passes take 1-D views of one neuron range and loop from 0: with an index that may be
+# negative (a range start read from memory) numba must emit Python's wrap-around for every
+# access, which keeps the loops from vectorising (measured 23 ns instead of 6 ns per
+# neuron-step).
 @njit(cache=True, error_model="numpy")
-def _lif_membranes(dt, p, D, v, ge, gi, i_ext):
-    """Step 1 for all neurons (all LIF): v <- the exponential relaxation of
-    :func:`_lif_step`, before the threshold and refractory clamp.  Writes one array only, so
-    that the compiler can prove the loop vectorisable with a few runtime overlap checks."""
+def _lif_membranes(dt_over_cm, g_l, e_l, e_e, e_i, i_off, mean_e, mean_i, v, ge, gi, i_ext):
+    """Step 1 (all LIF): v <- the exponential relaxation of :func:`_lif_step` towards the
+    conductance-weighted reversal potential, before the threshold and refractory clamp.
+    Writes one array only, so that the compiler can prove the loop vectorisable with a few
+    runtime overlap checks.  ``mean_*``: step means of the conductances per unit (D rows 2,
+    3); ``dt_over_cm``: D row 8."""
     for i in range(v.shape[0]):
-        g_e = ge[i] * D[2, i]
-        g_i = gi[i] * D[3, i]
-        g_l = p[P_GL, i]
-        g_tot = g_l + g_e + g_i
-        v_inf = (g_l * p[P_EL, i] + g_e * p[P_EE, i] + g_i * p[P_EI, i] + p[P_IOFFSET, i]
-                 + i_ext[i]) / g_tot
-        v[i] = v_inf + (v[i] - v_inf) * exp_vec(-g_tot * D[8, i])
+        g_e = ge[i] * mean_e[i]
+        g_i = gi[i] * mean_i[i]
+        g_tot = g_l[i] + g_e + g_i
+        v_inf = (g_l[i] * e_l[i] + g_e * e_e[i] + g_i * e_i[i] + i_off[i] + i_ext[i]) / g_tot
+        v[i] = v_inf + (v[i] - v_inf) * exp_vec(-g_tot * dt_over_cm[i])
 
 
 @njit(cache=True, error_model="numpy")
-def _lif_thresholds(p, ref_steps, v, refrac, spiked, spike_list):
-    """Step 1-2 (rest) for all neurons: a crossing of v_peak outside the refractory period is
-    a spike; spiking and refractory neurons are clamped to v_reset.  The spiking neurons are
-    also listed in ``spike_list`` in ascending order (branch-free compaction); returns their
-    number."""
-    m = 0
-    for i in range(v.shape[0]):
-        r = refrac[i]
-        s = (v[i] >= p[P_VPEAK, i]) and r == 0
+def _lif_thresholds(lo, v_peak, v_reset, ref_steps, v, refrac, spiked, spike_list, m):
+    """Step 1-2 (rest): a crossing of v_peak outside the refractory period is a spike;
+    spiking and refractory neurons are clamped to v_reset.  The spiking neurons (index
+    ``lo`` + position in the views) are listed in ``spike_list`` from position ``m`` on, in
+    ascending order (branch-free compaction); returns the new length of the list."""
+    for k in range(v.shape[0]):
+        r = refrac[k]
+        s = (v[k] >= v_peak[k]) and r == 0
         if s or r > 0:
-            v[i] = p[P_VRESET, i]
-        refrac[i] = ref_steps[i] if s else max(r - 1, 0)
-        spiked[i] = s
-        spike_list[m] = i
+            v[k] = v_reset[k]
+        refrac[k] = ref_steps[k] if s else max(r - 1, 0)
+        spiked[k] = s
+        spike_list[m] = lo + k
         m += s
     return m
 
 
 @njit(cache=True, error_model="numpy")
 def _decay_and_arrive(g, decay, row):
-    """Step 3 for one receptor of all neurons: g <- g decay + input arriving now; the ring
-    row is emptied for its next arrival step."""
+    """Step 3 for one receptor: g <- g decay + input arriving now; the ring row is emptied
+    for its next arrival step."""
     for i in range(g.shape[0]):
         g[i] = _flush_tiny(g[i] * decay[i] + row[i])
         row[i] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _lif_range(lo, hi, slot, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, ring_e, ring_i,
+               spiked, spike_list, m):
+    """Steps 1-3 for the LIF neurons ``lo..hi-1`` (the vectorised passes, on views of the
+    range); appends the spiking ones to ``spike_list`` from position ``m``; returns the new
+    length."""
+    _lif_membranes(D[8, lo:hi], p[P_GL, lo:hi], p[P_EL, lo:hi], p[P_EE, lo:hi],
+                   p[P_EI, lo:hi], p[P_IOFFSET, lo:hi], D[2, lo:hi], D[3, lo:hi],
+                   v[lo:hi], ge[lo:hi], gi[lo:hi], i_ext[lo:hi])
+    m = _lif_thresholds(lo, p[P_VPEAK, lo:hi], p[P_VRESET, lo:hi], ref_steps[lo:hi],
+                        v[lo:hi], refrac[lo:hi], spiked[lo:hi], spike_list, m)
+    _decay_and_arrive(ge[lo:hi], D[0, lo:hi], ring_e[slot, lo:hi])
+    _decay_and_arrive(gi[lo:hi], D[1, lo:hi], ring_i[slot, lo:hi])
+    return m
 
 
 @njit(cache=True, error_model="numpy")
@@ -281,11 +300,8 @@ def _update_neurons(slot, dt, p, D, lif, adex, ref_steps, v, w, ge, gi, refrac, 
     faster than one fused scalar pass, with the same arithmetic per neuron)."""
     n = v.shape[0]
     if adex.shape[0] == 0 and lif.shape[0] == n:
-        _lif_membranes(dt, p, D, v, ge, gi, i_ext)
-        m = _lif_thresholds(p, ref_steps, v, refrac, spiked, spike_list)
-        _decay_and_arrive(ge, D[0], ring_e[slot])
-        _decay_and_arrive(gi, D[1], ring_i[slot])
-        return m
+        return _lif_range(0, n, slot, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, ring_e,
+                          ring_i, spiked, spike_list, 0)
     for k in range(lif.shape[0]):
         _lif_step(lif[k], dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, spiked)
     for k in range(adex.shape[0]):
@@ -508,6 +524,33 @@ def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i
             far_push(far_i, far_w, far_meta, step_emit + d, post[k], receptor[k], w)
 
 
+@njit(cache=True, inline="always")
+def _passes_encoders(i, t_end, neuron_block, block_busy, encoder_service, encoder_sent,
+                     encoder_lost, neuron_merger, merger_busy, merger_service, merger_lost):
+    """Whether the spike of neuron ``i`` at ``t_end`` (ms) gets through its block's priority
+    encoder and its DNC merger (both: one event in service, one waiting register; busy and
+    register taken -> the event is lost, for its targets and the recording).  Neurons
+    without a block (``neuron_block[i] < 0``, the ideal engine) always pass."""
+    blk = neuron_block[i]
+    if blk >= 0 and encoder_service > 0.0:
+        start = max(t_end, block_busy[blk])
+        if not register_free(start - t_end, encoder_service):
+            encoder_lost[0] += 1
+            return False
+        block_busy[blk] = start + encoder_service
+        # the DNC merger collecting this block's (and merged neighbours') events
+        mrg = neuron_merger[i]
+        if mrg >= 0 and merger_service > 0.0:
+            t_in = start + encoder_service
+            m_start = max(t_in, merger_busy[mrg])
+            if not register_free(m_start - t_in, merger_service):
+                merger_lost[0] += 1
+                return False
+            merger_busy[mrg] = m_start + merger_service
+        encoder_sent[0] += 1
+    return True
+
+
 @njit(cache=True)
 def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac, i_ext,
               inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step, inj_tab_val,
@@ -608,25 +651,10 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                               hw_levels, ctl_lut, ctl_cfg, ctl_reset, weight, stdp_counters)
         for q in range(n_spiking):
             i = spike_list[q]
-            blk = neuron_block[i]
-            if blk >= 0 and encoder_service > 0.0:
-                # priority encoder of the neuron block: busy -> wait in its one register;
-                # register taken as well -> the event is lost (targets and recording)
-                start = max(t_end, block_busy[blk])
-                if not register_free(start - t_end, encoder_service):
-                    encoder_lost[0] += 1
-                    continue
-                block_busy[blk] = start + encoder_service
-                # the DNC merger collecting this block's (and merged neighbours') events
-                mrg = neuron_merger[i]
-                if mrg >= 0 and merger_service > 0.0:
-                    t_in = start + encoder_service
-                    m_start = max(t_in, merger_busy[mrg])
-                    if not register_free(m_start - t_in, merger_service):
-                        merger_lost[0] += 1
-                        continue
-                    merger_busy[mrg] = m_start + merger_service
-                encoder_sent[0] += 1
+            if not _passes_encoders(i, t_end, neuron_block, block_busy, encoder_service,
+                                    encoder_sent, encoder_lost, neuron_merger, merger_busy,
+                                    merger_service, merger_lost):
+                continue
             _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
                      ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
                      far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
@@ -663,3 +691,125 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                         out[base + c] = w[j]
                 grp_nsamp[g] += 1
     return n_steps
+
+
+# ---------------------------------------------------------------- distributed (MPI) windows
+# A rank updates its own neurons for a window of W steps without delivering anything (W is at
+# most the smallest delay, so nothing emitted in the window arrives within it), the spikes of
+# all ranks are exchanged, and every rank then delivers the window's spikes to its own
+# neurons step by step in the serial order (far-queue migration, neuron spikes by index,
+# external events): each ring cell sums its inputs in exactly the order of ``run_steps``.
+
+@njit(cache=True)
+def update_window(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_steps,
+                  v, w, ge, gi, refrac, i_ext, inj_neuron, inj_kind, inj_ipar, inj_fpar,
+                  inj_key, inj_tab_step, inj_tab_val, ring_e, ring_i, spk_step, spk_node,
+                  grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out):
+    """Steps 1-3 and the recording of ``n_steps`` steps from ``step0`` for this rank's
+    neurons: the index ranges ``ranges`` (rows lo, hi) when ``all_lif``, else the listed
+    ``lif``/``adex`` neurons and the conductances of ``local``.  Every spike is appended to
+    ``spk_step/spk_node`` (room for ``n_steps`` x local neurons); returns their number."""
+    L = ring_e.shape[0]
+    n = v.shape[0]
+    spiked = np.zeros(n, dtype=np.bool_)
+    spike_list = np.empty(n, dtype=np.int64)
+    c = 0
+    n_groups = grp_every.shape[0]
+    for s_rel in range(n_steps):
+        step_end = step0 + s_rel + 1
+        if inj_neuron.shape[0] > 0:
+            inject(step_end - 1, dt, inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key,
+                   inj_tab_step, inj_tab_val, i_ext)
+        slot = step_end % L
+        m = 0
+        if all_lif:
+            for r in range(ranges.shape[0]):
+                m = _lif_range(ranges[r, 0], ranges[r, 1], slot, dt, PT, D, ref_steps, v, ge,
+                               gi, refrac, i_ext, ring_e, ring_i, spiked, spike_list, m)
+        else:
+            for k in range(lif.shape[0]):
+                _lif_step(lif[k], dt, PT, D, ref_steps, v, ge, gi, refrac, i_ext, spiked)
+            for k in range(adex.shape[0]):
+                i = adex[k]
+                spiked[i] = _adex_step(i, dt, PT, D, ref_steps, v, w, ge, gi, refrac, i_ext)
+            for k in range(local.shape[0]):
+                i = local[k]
+                _conductance_step(i, slot, D, ge, gi, ring_e, ring_i)
+                spike_list[m] = i
+                m += spiked[i]
+        for q in range(m):
+            spk_step[c] = step_end
+            spk_node[c] = spike_list[q]
+            c += 1
+        for g in range(n_groups):
+            if step_end % grp_every[g] == 0:
+                c0 = grp_ptr[g]
+                nch = grp_ptr[g + 1] - c0
+                base = grp_out_offset[g] + grp_nsamp[g] * nch
+                for cc in range(nch):
+                    j = ch_neuron[c0 + cc]
+                    var = ch_var[c0 + cc]
+                    if var == VAR_V:
+                        out[base + cc] = v[j]
+                    elif var == VAR_GE:
+                        out[base + cc] = ge[j]
+                    elif var == VAR_GI:
+                        out[base + cc] = gi[j]
+                    else:
+                        out[base + cc] = w[j]
+                grp_nsamp[g] += 1
+    return c
+
+
+@njit(cache=True)
+def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, neuron_node,
+                   ptr, post, weight, delay, receptor, ring_e, ring_i, far_i, far_w, far_meta,
+                   stp_index, stp_par, stp_state, plast, plast_row, pp_set, pp_par, pp_state,
+                   hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block, hp_par, hs,
+                   post_last, spike_flag, spk_step, spk_node, spk_count,
+                   neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
+                   neuron_merger, merger_busy, merger_service, merger_lost):
+    """Deliver the spikes of all ranks (``g_step/g_node``, sorted by step, then neuron) and
+    the external events ``ev_step/ev_node`` (sorted; from position ``ev_i``) of the steps
+    ``step0 + 1 .. step0 + n_steps`` to this rank's synapses, in ``run_steps``' order; events
+    emitted at or before ``step0`` that are still pending go first.  Recorded spikes (neurons
+    with ``spike_flag``) are appended to ``spk_step/spk_node``.  Returns the new ``ev_i``."""
+    L = ring_e.shape[0]
+    n_ev = ev_step.shape[0]
+    far_migrate(step0 + L - 1, ring_e, ring_i, far_i, far_w, far_meta)
+    while ev_i < n_ev and ev_step[ev_i] <= step0:
+        _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
+                 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast,
+                 pp_par, pp_set, pp_state, hp_par, hs, post_last, plast_row, hist_t, hist_k,
+                 hist_n, hist_tau_inv, hist_need, hist_block)
+        ev_i += 1
+    q = 0
+    n_g = g_step.shape[0]
+    for s_rel in range(n_steps):
+        step_end = step0 + s_rel + 1
+        if far_meta[FAR_COUNT] > 0:
+            far_migrate(step_end + L - 1, ring_e, ring_i, far_i, far_w, far_meta)
+        t_end = step_end * dt
+        while q < n_g and g_step[q] == step_end:
+            i = g_node[q]
+            q += 1
+            if not _passes_encoders(i, t_end, neuron_block, block_busy, encoder_service,
+                                    encoder_sent, encoder_lost, neuron_merger, merger_busy,
+                                    merger_service, merger_lost):
+                continue
+            _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor, ring_e,
+                     ring_i, L, 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w,
+                     far_meta, plast, pp_par, pp_set, pp_state, hp_par, hs, post_last,
+                     plast_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block)
+            if spike_flag[i]:
+                c = spk_count[0]
+                spk_step[c] = step_end
+                spk_node[c] = i
+                spk_count[0] = c + 1
+        while ev_i < n_ev and ev_step[ev_i] <= step_end:
+            _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor, ring_e,
+                     ring_i, L, 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w,
+                     far_meta, plast, pp_par, pp_set, pp_state, hp_par, hs, post_last,
+                     plast_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block)
+            ev_i += 1
+    return ev_i

@@ -29,6 +29,7 @@ import numpy as np
 from . import kernels
 from . import plasticity
 from .currents import Injections
+from .distributed import Partition
 from .kernels import PARAM_COLUMNS, N_PARAMS
 from .plasticity import HardwareSTDP, PairSTDP
 from .sources import ArraySources, PoissonSources
@@ -108,6 +109,9 @@ class Network:
         self.i_ext = np.zeros(0)
         #: injected currents (current sources), evaluated per step in the time loop
         self.injections = Injections()
+        #: distributed emulation (MPI): this rank's neurons and the spike exchange; None:
+        #: one process, every neuron (:mod:`.distributed`)
+        self.partition: Partition | None = None
         self.spike_flag = np.zeros(0, dtype=np.bool_)
         self.poisson = PoissonSources()
         self.arrays = ArraySources()
@@ -182,8 +186,17 @@ class Network:
         self.spike_flag = np.concatenate([self.spike_flag, np.zeros(size, dtype=np.bool_)])
         self.neuron_block = np.concatenate([self.neuron_block, np.full(size, -1, np.int64)])
         self.neuron_merger = np.concatenate([self.neuron_merger, np.full(size, -1, np.int64)])
+        if self.partition is not None:
+            self.partition.add_population(size)
         self.set_neuron_parameters(idx, params)
         return idx, nodes
+
+    def set_partition(self, exchange) -> None:
+        """Run distributed: this process updates and delivers to its own neurons only and
+        exchanges spikes through ``exchange`` (:mod:`.distributed`).  Before any neuron."""
+        if self.n_neurons:
+            raise RuntimeError("set_partition() must come before the first neurons")
+        self.partition = Partition(exchange)
 
     def _new_nodes(self, size: int) -> np.ndarray:
         nodes = np.arange(self.n_nodes, self.n_nodes + size)
@@ -336,6 +349,8 @@ class Network:
         self._stp_state = np.zeros((int(plastic.sum()), 4))
         self._reset_stp()
         self._build_plasticity(order)
+        if self.partition is not None:
+            self._build_local()
         self._structure_dirty = False
         self._weights_dirty = True
 
@@ -727,22 +742,32 @@ class Network:
             # one spike of every neuron and all remaining external events (usually 0)
             self._far_reserve(self._neuron_far_out
                               + int(self._far_out[ev_node[first:last]].sum()))
-            k = kernels.run_steps(
-                self.step, steps, dt, PT, D, lif, adex, ref_steps,
-                self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
-                self.injections.neuron, *self.injections.arrays(),
-                self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
-                self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
-                self._far_out, self._neuron_far_out, self._stp_index, self._stp_par, self._stp_state,
-                *self._plasticity_args(),
-                ev_step[first:last], ev_node[first:last], self.spike_flag,
-                spk_step, spk_node, spk_count,
-                self.neuron_block, self.block_busy, self.encoder_service,
-                self.encoder_sent, self.encoder_lost,
-                self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
-                grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out)
-            spk_steps.append(spk_step[:spk_count[0]].copy())
-            spk_nodes.append(spk_node[:spk_count[0]].copy())
+            if self.partition is not None:
+                st, nd = self._advance_partitioned(
+                    steps, ev_step[first:last], ev_node[first:last], PT, D, lif, adex,
+                    ref_steps, weight,
+                    (grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out))
+                spk_steps.append(st)
+                spk_nodes.append(nd)
+                spk_count[0] = 0
+                k = steps
+            else:
+                k = kernels.run_steps(
+                    self.step, steps, dt, PT, D, lif, adex, ref_steps,
+                    self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
+                    self.injections.neuron, *self.injections.arrays(),
+                    self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
+                    self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
+                    self._far_out, self._neuron_far_out, self._stp_index, self._stp_par, self._stp_state,
+                    *self._plasticity_args(),
+                    ev_step[first:last], ev_node[first:last], self.spike_flag,
+                    spk_step, spk_node, spk_count,
+                    self.neuron_block, self.block_busy, self.encoder_service,
+                    self.encoder_sent, self.encoder_lost,
+                    self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
+                    grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out)
+                spk_steps.append(spk_step[:spk_count[0]].copy())
+                spk_nodes.append(spk_node[:spk_count[0]].copy())
             if window is not None:
                 for g in range(len(rids)):
                     m, c = int(grp_nsamp[g]), int(n_ch[g])
@@ -781,6 +806,107 @@ class Network:
         times = np.concatenate([n_times, ev_time[src_sel]])
         nodes = np.concatenate([n_nodes_all, ev_node[src_sel]])
         return times, nodes
+
+    # ----------------------------------------------------------------- distributed
+    def _build_local(self) -> None:
+        """This rank's share of the CSR: the synapses onto its own neurons, in the same
+        order (so each ring cell still sums its inputs in the serial order)."""
+        if self._plast.size or self._hw_order.size or self._hist_n.size:
+            raise NotImplementedError(
+                "STDP is not available in distributed runs yet (MPI with more than one "
+                "rank); run this network in one process")
+        sel = np.flatnonzero(self.partition.local[self._post])
+        pre_of = np.repeat(np.arange(self.n_nodes), np.diff(self._ptr))[sel]
+        counts = np.bincount(pre_of, minlength=self.n_nodes)
+        L = self.ring_e.shape[0]
+        delay = self._delay[sel]
+        self._local = {
+            "sel": sel,
+            "ptr": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            "post": self._post[sel], "delay": delay, "receptor": self._receptor[sel],
+            "stp_index": self._stp_index[sel],
+            "far_out": np.bincount(pre_of[delay >= L], minlength=self.n_nodes).astype(np.int64),
+        }
+        # the communication window: the smallest delay of the whole network (every rank
+        # computes the same), so that nothing emitted in a window arrives within it
+        self._window_steps = int(self._delay.min()) if self._delay.size else 1 << 30
+
+    def _advance_partitioned(self, steps: int, ev_step: np.ndarray, ev_node: np.ndarray,
+                             PT: np.ndarray, D: np.ndarray, lif: np.ndarray, adex: np.ndarray,
+                             ref_steps: np.ndarray, weight: np.ndarray, rec: tuple
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """``steps`` steps in communication windows (see :mod:`.distributed`); returns the
+        recorded spikes (steps, neuron indices) of all ranks, in the serial engine's order."""
+        part, loc = self.partition, self._local
+        L = self.ring_e.shape[0]
+        W = max(1, min(self._window_steps, L - 1))
+        local = np.flatnonzero(part.local)
+        ranges = part.ranges()
+        all_lif = adex.size == 0
+        lif_l, adex_l = lif[part.local[lif]], adex[part.local[adex]]
+        w_loc = weight[loc["sel"]]
+        empty = np.zeros(0, dtype=np.int64)
+        plast = self._plasticity_args()
+        # the kernel's plasticity arguments for _deliver (empty: refused in _build_local)
+        pl = dict(plast=plast[0], plast_row=plast[1], pp_set=plast[2], pp_par=plast[3],
+                  pp_state=plast[4], hist_t=plast[6], hist_k=plast[7], hist_n=plast[8],
+                  hist_tau_inv=plast[9], hist_need=plast[10], hist_block=plast[11],
+                  hp_par=plast[12], hs=plast[13], post_last=plast[19])
+        spk_step = np.empty(max(64, 4 * self.n_neurons), dtype=np.int64)
+        spk_node = np.empty_like(spk_step)
+        spk_count = np.zeros(1, dtype=np.int64)
+        buf_step = np.empty(W * max(local.size, 1), dtype=np.int64)
+        buf_node = np.empty_like(buf_step)
+        out_steps, out_nodes = [], []
+
+        def deliver(step0, n, g_step, g_node, ev_i):
+            need = int(loc["far_out"][self.neuron_node[g_node]].sum()) \
+                + int(loc["far_out"][ev_node[ev_i:]].sum())
+            self._far_reserve(need)
+            spk_count[0] = 0
+            if spk_step.size < g_step.size:
+                raise AssertionError("spike buffer too small")   # sized below
+            ev_i = kernels.deliver_window(
+                step0, n, self.dt, g_step, g_node, ev_step, ev_node, ev_i, self.neuron_node,
+                loc["ptr"], loc["post"], w_loc, loc["delay"], loc["receptor"],
+                self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
+                loc["stp_index"], self._stp_par, self._stp_state, pl["plast"],
+                pl["plast_row"], pl["pp_set"], pl["pp_par"], pl["pp_state"], pl["hist_t"],
+                pl["hist_k"], pl["hist_n"], pl["hist_tau_inv"], pl["hist_need"],
+                pl["hist_block"], pl["hp_par"], pl["hs"], pl["post_last"], self.spike_flag,
+                spk_step, spk_node, spk_count,
+                self.neuron_block, self.block_busy, self.encoder_service,
+                self.encoder_sent, self.encoder_lost,
+                self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost)
+            out_steps.append(spk_step[:spk_count[0]].copy())
+            out_nodes.append(spk_node[:spk_count[0]].copy())
+            return ev_i
+
+        ev_i = deliver(self.step, 0, empty, empty, 0)      # pending events of the past
+        done = 0
+        grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out = rec
+        while done < steps:
+            n = min(W, steps - done)
+            step0 = self.step + done
+            c = kernels.update_window(
+                step0, n, self.dt, PT, D, all_lif, ranges, lif_l, adex_l, local, ref_steps,
+                self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
+                self.injections.neuron, *self.injections.arrays(), self.ring_e, self.ring_i,
+                buf_step, buf_node, grp_every, grp_ptr, grp_out_offset, grp_nsamp,
+                ch_neuron, ch_var, out)
+            g_step, g_node = part.exchange.allgather(buf_step[:c], buf_node[:c])
+            if part.size > 1:
+                order = np.lexsort((g_node, g_step))
+                g_step = np.ascontiguousarray(g_step[order])
+                g_node = np.ascontiguousarray(g_node[order])
+            if spk_step.size < g_step.size:
+                spk_step = np.empty(2 * g_step.size, dtype=np.int64)
+                spk_node = np.empty_like(spk_step)
+            ev_i = deliver(step0, n, g_step, g_node, ev_i)
+            part.windows += 1
+            part.spikes_exchanged += int(g_step.size)
+            done += n
+        return np.concatenate(out_steps), np.concatenate(out_nodes)
 
     def _plasticity_args(self) -> tuple:
         """The STDP tables and state in the kernel's argument order."""

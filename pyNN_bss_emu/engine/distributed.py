@@ -1,0 +1,128 @@
+"""Distributed emulation: which rank updates which neurons, and how spikes are exchanged.
+
+Every rank holds the whole model description (the script runs on every rank, as PyNN scripts
+do under MPI, and builds the same network from the same seeds); a rank *updates* only its
+own neurons and *delivers* only to them.  Ownership follows PyNN's convention of local cells
+per population: cell ``i`` of a population of ``n`` cells belongs to rank ``(i * P) // n``
+(``P`` ranks), a contiguous, balanced chunk per population and rank, so that the vectorised
+neuron passes run over index ranges.
+
+Spikes are exchanged once per *communication window* of ``W`` steps, ``W`` at most the
+smallest synaptic delay: nothing a neuron emits inside a window can arrive inside it, so the
+ranks advance a window independently, gather all spikes, and deliver them in the serial
+engine's order; the results are bit-identical for any number of ranks (``kernels``).
+
+The exchange is an object with ``allgather(steps, neurons) -> (steps, neurons)`` and
+``rank``/``size``: :class:`SerialExchange` (one process: the same windowed code path, used to
+test it without MPI) or :class:`MPIExchange` (mpi4py's ``Allgatherv`` on int64 buffers).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: environment variables that the MPI launchers of MPICH/Intel MPI (PMI), Open MPI and PMIx
+#: set in every rank: their presence means "started by mpirun/mpiexec"
+_LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK",
+                       "MPI_LOCALNRANKS")
+
+
+def owned_cells(size: int, rank: int, n_ranks: int) -> np.ndarray:
+    """Boolean mask of the cells of a population of ``size`` that ``rank`` owns."""
+    return (np.arange(size, dtype=np.int64) * n_ranks) // max(size, 1) == rank
+
+
+class SerialExchange:
+    """One process: the windowed path without communication (the spikes are all local)."""
+    rank = 0
+    size = 1
+
+    def allgather(self, steps: np.ndarray, neurons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return steps, neurons
+
+    def bytes_sent(self) -> int:
+        return 0
+
+
+class MPIExchange:
+    """Spike exchange over an mpi4py communicator: the counts with ``allgather``, then the
+    (step, neuron) pairs of every rank with one ``Allgatherv`` of int64 pairs."""
+
+    def __init__(self, comm) -> None:
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self._sent = 0
+
+    def allgather(self, steps: np.ndarray, neurons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from mpi4py import MPI
+        local = np.empty((steps.size, 2), dtype=np.int64)
+        local[:, 0] = steps
+        local[:, 1] = neurons
+        counts = np.asarray(self.comm.allgather(2 * steps.size), dtype=np.int64)
+        out = np.empty((int(counts.sum()) // 2, 2), dtype=np.int64)
+        displ = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.comm.Allgatherv([local, MPI.INT64_T], [out, (counts, displ), MPI.INT64_T])
+        self._sent += local.nbytes
+        return out[:, 0], out[:, 1]
+
+    def bytes_sent(self) -> int:
+        """Bytes of spikes this rank has sent so far (for the communication volume)."""
+        return self._sent
+
+
+def launched_by_mpi() -> bool:
+    """Whether this process was started by an MPI launcher (mpirun/mpiexec)."""
+    return any(v in os.environ for v in _LAUNCHER_VARIABLES)
+
+
+def world_exchange() -> MPIExchange | None:
+    """The exchange over MPI's world communicator when this process runs under an MPI
+    launcher with more than one rank, else None (one process).  Under a launcher, mpi4py
+    must be installed: ``pip install "pyNN_bss_emu[mpi]"``."""
+    if not launched_by_mpi():
+        return None
+    try:
+        from mpi4py import MPI
+    except Exception as err:   # not installed, or no MPI library (RuntimeError)
+        raise RuntimeError(
+            "pyNN.bss_emu was started by an MPI launcher, but mpi4py cannot be used "
+            f"({err}); install the MPI extra: pip install \"pyNN_bss_emu[mpi]\" "
+            "(mpi4py and an MPI runtime from PyPI)") from None
+    comm = MPI.COMM_WORLD
+    if comm.Get_size() == 1:
+        return None
+    return MPIExchange(comm)
+
+
+@dataclass
+class Partition:
+    """This rank's share of the neurons (filled population by population as they are
+    created) and the spike exchange.  ``ranges`` are [lo, hi) neuron index ranges."""
+    exchange: object
+    local: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    #: spikes exchanged and windows run (for the communication report)
+    windows: int = 0
+    spikes_exchanged: int = 0
+
+    @property
+    def rank(self) -> int:
+        return self.exchange.rank
+
+    @property
+    def size(self) -> int:
+        return self.exchange.size
+
+    def add_population(self, size: int) -> np.ndarray:
+        """Ownership mask of a new population of ``size`` neurons (appended)."""
+        mask = owned_cells(size, self.rank, self.size)
+        self.local = np.concatenate([self.local, mask])
+        return mask
+
+    def ranges(self) -> np.ndarray:
+        """The local neurons as [lo, hi) index ranges, shape (k, 2)."""
+        x = np.concatenate([[False], self.local, [False]]).astype(np.int8)
+        d = np.diff(x)
+        return np.column_stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)]).astype(np.int64)
