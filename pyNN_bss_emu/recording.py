@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from pyNN import recording
+from pyNN import errors, recording
 
 from . import simulator
 from .backend import progress
@@ -57,7 +57,25 @@ class Recorder(recording.Recorder):
                 raise ValueError(
                     f"sampling_interval={sampling_interval!r} ms: must be a positive multiple of "
                     f"the time step dt={dt} ms")
-        super().record(variables, ids, sampling_interval, locations)
+        # PyNN's Recorder.record keeps local cells only.  Every rank asks the backend for
+        # all cells instead: the wafer's mapping depends on what is recorded (analog
+        # readout), and must come out the same on every rank; only local cells are
+        # reported (filter_recorded), as PyNN does.
+        self._check_sampling_interval(sampling_interval)
+        ids = set(ids)
+        for variable in self._localize_variables(variables, locations):
+            if not pop.can_record(variable.name, variable.location):
+                raise errors.RecordingError(variable, pop.celltype)
+            new_ids = ids.difference(self.recorded[variable])
+            self.recorded[variable] = self.recorded[variable].union(ids)
+            self._record(variable, new_ids, sampling_interval)
+
+    def filter_recorded(self, variable, filter_ids):
+        """The recorded cells of ``variable`` (among ``filter_ids``) on this rank."""
+        ids = super().filter_recorded(variable, filter_ids)
+        if simulator.state.num_processes > 1:
+            ids = {i for i in ids if i.local}
+        return ids
 
     def _record(self, variable, new_ids, sampling_interval=None):
         pop = self.population
