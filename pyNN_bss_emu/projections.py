@@ -294,6 +294,12 @@ class Projection(common.Projection):
     def __len__(self) -> int:
         return int(self._pre_idx.size)
 
+    def size(self, gather: bool = True) -> int:
+        """The number of connections.  Every MPI rank holds all of them (the model
+        description is replicated, :mod:`pyNN_bss_emu.engine.distributed`), so there is
+        nothing to sum over ranks, unlike PyNN's default."""
+        return len(self)
+
     def __getitem__(self, i):
         n = len(self)
         if isinstance(i, (int, np.integer)):

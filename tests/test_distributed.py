@@ -147,6 +147,9 @@ def test_mpi_runs_are_bit_identical_to_one_process(serial_results, network, n):
     assert res["digest"] == ref["digest"]
     assert res["counts"] == ref["counts"]            # get_data(gather=True) at the root
     assert res["exc_total"] == ref["exc_total"]      # get_spike_counts(gather=True)
+    # connections: every rank holds all of them; size(gather=True) counts them once
+    assert res["e2e_size"] == ref["e2e_size"] > 1000
+    assert res["e2e_weights"] == ref["e2e_weights"]
     # local cells: rank 0's share plus the other ranks' shares cover the populations once
     shares = [res["local_exc"]] + [int(ln.split()[2]) for ln in local]
     noise = [res["local_noise"]] + [int(ln.split()[3]) for ln in local]

@@ -37,7 +37,7 @@ def build_and_run(sim, wafer: bool, stp: bool, serial_windows: bool = False) -> 
     syn_e = sim.TsodyksMarkramSynapse(U=0.4, tau_rec=80.0, tau_facil=0.0, weight=0.004,
                                       delay=1.0) if stp else \
         sim.StaticSynapse(weight=0.004, delay=1.0)
-    sim.Projection(exc, exc, conn, syn_e, receptor_type="excitatory")
+    e2e = sim.Projection(exc, exc, conn, syn_e, receptor_type="excitatory")
     sim.Projection(exc, inh, conn, sim.StaticSynapse(weight=0.004, delay=0.8),
                    receptor_type="excitatory")
     sim.Projection(inh, exc, conn, sim.StaticSynapse(weight=0.01, delay=0.5),
@@ -82,7 +82,9 @@ def build_and_run(sim, wafer: bool, stp: bool, serial_windows: bool = False) -> 
     total = exc.get_spike_counts(gather=True)
     result = {"rank": rank, "num_processes": sim.num_processes(), "digest": digest.hexdigest(),
               "counts": counts, "exc_total": int(sum(total.values())),
-              "local_exc": int(exc.local_size), "local_noise": int(noise.local_size)}
+              "local_exc": int(exc.local_size), "local_noise": int(noise.local_size),
+              "e2e_size": int(e2e.size(gather=True)),
+              "e2e_weights": float(np.nansum(e2e.get("weight", format="array")))}
     sim.end()
     return result
 
