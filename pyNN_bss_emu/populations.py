@@ -171,7 +171,11 @@ class _ParameterAccess:
         return ct.reverse_translate(self._get_native_parameters(*native_names))
 
     def _get_native_parameters(self, *names):
+        """Native parameters of the local cells (all cells in one process; PyNN gathers
+        the other ranks' cells for ``get(gather=True)``)."""
         owner, idx = self._owner(), self._indices()
+        if not np.all(self._mask_local):
+            idx = idx[self._mask_local]
         check_current(owner)
         values = {}
         for name in names:

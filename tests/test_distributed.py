@@ -150,6 +150,9 @@ def test_mpi_runs_are_bit_identical_to_one_process(serial_results, network, n):
     # connections: every rank holds all of them; size(gather=True) counts them once
     assert res["e2e_size"] == ref["e2e_size"] > 1000
     assert res["e2e_weights"] == ref["e2e_weights"]
+    # parameters: get(gather=True) has every cell in order at the root, get() the local ones
+    assert res["tau_m"] == ref["tau_m"] == list(np.linspace(14.0, 16.0, 120))
+    assert res["tau_m_local"] == res["local_exc"] < 120
     # local cells: rank 0's share plus the other ranks' shares cover the populations once
     shares = [res["local_exc"]] + [int(ln.split()[2]) for ln in local]
     noise = [res["local_noise"]] + [int(ln.split()[3]) for ln in local]

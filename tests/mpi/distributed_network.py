@@ -32,6 +32,7 @@ def build_and_run(sim, wafer: bool, stp: bool, serial_windows: bool = False) -> 
     stim = sim.Population(2, sim.SpikeSourceArray(spike_times=[3.0, 40.0, 41.0]), label="stim")
     v0 = sim.RandomDistribution("uniform", low=-65.0, high=-55.0, rng=rng)
     exc.initialize(v=v0)
+    exc.set(tau_m=np.linspace(14.0, 16.0, exc.size))    # heterogeneous: get() must gather
     inh.initialize(v=v0)
     conn = sim.FixedProbabilityConnector(0.1, rng=rng)
     syn_e = sim.TsodyksMarkramSynapse(U=0.4, tau_rec=80.0, tau_facil=0.0, weight=0.004,
@@ -84,6 +85,8 @@ def build_and_run(sim, wafer: bool, stp: bool, serial_windows: bool = False) -> 
               "counts": counts, "exc_total": int(sum(total.values())),
               "local_exc": int(exc.local_size), "local_noise": int(noise.local_size),
               "e2e_size": int(e2e.size(gather=True)),
+              "tau_m": [float(x) for x in exc.get("tau_m", gather=True)],
+              "tau_m_local": len(exc.get("tau_m", gather=False)),
               "e2e_weights": float(np.nansum(e2e.get("weight", format="array")))}
     sim.end()
     return result
