@@ -226,65 +226,69 @@ def _conductance_step(i, slot, D, ge, gi, ring_e, ring_i):
 # The passes below compile with numba's "numpy" error model: the default ("python") guards
 # every float division with a ZeroDivisionError branch, and a loop with such an exit cannot be
 # vectorised.  Divisors here are conductances and capacitances, positive by validation.
-# The passes take 1-D views of one neuron range and loop from 0: with an index that may be
-# negative (a range start read from memory) numba must emit Python's wrap-around for every
-# access, which keeps the loops from vectorising (measured 23 ns instead of 6 ns per
-# neuron-step).
+# The passes index with unsigned integers: with an index that numba cannot prove
+# non-negative (a range start read from memory) it emits Python's wrap-around for every
+# access, which keeps the loops from vectorising (23 instead of 6 ns per neuron-step); views
+# of the range would avoid that too, but each view costs reference counting per call, which
+# dominated small networks (2 µs per step for 106 neurons).
 @njit(cache=True, error_model="numpy")
-def _lif_membranes(dt_over_cm, g_l, e_l, e_e, e_i, i_off, mean_e, mean_i, v, ge, gi, i_ext):
-    """Step 1 (all LIF): v <- the exponential relaxation of :func:`_lif_step` towards the
-    conductance-weighted reversal potential, before the threshold and refractory clamp.
-    Writes one array only, so that the compiler can prove the loop vectorisable with a few
-    runtime overlap checks.  ``mean_*``: step means of the conductances per unit (D rows 2,
-    3); ``dt_over_cm``: D row 8."""
-    for i in range(v.shape[0]):
-        g_e = ge[i] * mean_e[i]
-        g_i = gi[i] * mean_i[i]
-        g_tot = g_l[i] + g_e + g_i
-        v_inf = (g_l[i] * e_l[i] + g_e * e_e[i] + g_i * e_i[i] + i_off[i] + i_ext[i]) / g_tot
-        v[i] = v_inf + (v[i] - v_inf) * exp_vec(-g_tot * dt_over_cm[i])
+def _lif_membranes(lo, hi, p, D, v, ge, gi, i_ext):
+    """Step 1 (all LIF) for neurons ``lo..hi-1``: v <- the exponential relaxation of
+    :func:`_lif_step` towards the conductance-weighted reversal potential, before the
+    threshold and refractory clamp.  Writes one array only, so that the compiler can prove
+    the loop vectorisable with a few runtime overlap checks."""
+    for k in range(hi - lo):
+        i = np.uint64(lo + k)
+        g_e = ge[i] * D[2, i]
+        g_i = gi[i] * D[3, i]
+        g_l = p[P_GL, i]
+        g_tot = g_l + g_e + g_i
+        v_inf = (g_l * p[P_EL, i] + g_e * p[P_EE, i] + g_i * p[P_EI, i] + p[P_IOFFSET, i]
+                 + i_ext[i]) / g_tot
+        v[i] = v_inf + (v[i] - v_inf) * exp_vec(-g_tot * D[8, i])
 
 
 @njit(cache=True, error_model="numpy")
-def _lif_thresholds(lo, v_peak, v_reset, ref_steps, v, refrac, spiked, spike_list, m):
-    """Step 1-2 (rest): a crossing of v_peak outside the refractory period is a spike;
-    spiking and refractory neurons are clamped to v_reset.  The spiking neurons (index
-    ``lo`` + position in the views) are listed in ``spike_list`` from position ``m`` on, in
-    ascending order (branch-free compaction); returns the new length of the list."""
-    for k in range(v.shape[0]):
-        r = refrac[k]
-        s = (v[k] >= v_peak[k]) and r == 0
+def _lif_thresholds(lo, hi, p, ref_steps, v, refrac, spiked, spike_list, m):
+    """Step 1-2 (rest) for neurons ``lo..hi-1``: a crossing of v_peak outside the refractory
+    period is a spike; spiking and refractory neurons are clamped to v_reset.  The spiking
+    neurons are listed in ``spike_list`` from position ``m`` on, in ascending order
+    (branch-free compaction); returns the new length of the list."""
+    for k in range(hi - lo):
+        j = lo + k
+        i = np.uint64(j)
+        r = refrac[i]
+        s = (v[i] >= p[P_VPEAK, i]) and r == 0
         if s or r > 0:
-            v[k] = v_reset[k]
-        refrac[k] = ref_steps[k] if s else max(r - 1, 0)
-        spiked[k] = s
-        spike_list[m] = lo + k
+            v[i] = p[P_VRESET, i]
+        refrac[i] = ref_steps[i] if s else max(r - 1, 0)
+        spiked[i] = s
+        spike_list[np.uint64(m)] = j
         m += s
     return m
 
 
 @njit(cache=True, error_model="numpy")
-def _decay_and_arrive(g, decay, row):
-    """Step 3 for one receptor: g <- g decay + input arriving now; the ring row is emptied
-    for its next arrival step."""
-    for i in range(g.shape[0]):
-        g[i] = _flush_tiny(g[i] * decay[i] + row[i])
-        row[i] = 0.0
+def _decay_and_arrive(lo, hi, g, D, receptor, ring, slot):
+    """Step 3 for one receptor (0 exc, 1 inh) of neurons ``lo..hi-1``: g <- g decay + input
+    arriving now; the ring row is emptied for its next arrival step."""
+    row = np.uint64(slot)
+    d = np.uint64(receptor)
+    for k in range(hi - lo):
+        i = np.uint64(lo + k)
+        g[i] = _flush_tiny(g[i] * D[d, i] + ring[row, i])
+        ring[row, i] = 0.0
 
 
 @njit(cache=True, error_model="numpy")
 def _lif_range(lo, hi, slot, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, ring_e, ring_i,
                spiked, spike_list, m):
-    """Steps 1-3 for the LIF neurons ``lo..hi-1`` (the vectorised passes, on views of the
-    range); appends the spiking ones to ``spike_list`` from position ``m``; returns the new
-    length."""
-    _lif_membranes(D[8, lo:hi], p[P_GL, lo:hi], p[P_EL, lo:hi], p[P_EE, lo:hi],
-                   p[P_EI, lo:hi], p[P_IOFFSET, lo:hi], D[2, lo:hi], D[3, lo:hi],
-                   v[lo:hi], ge[lo:hi], gi[lo:hi], i_ext[lo:hi])
-    m = _lif_thresholds(lo, p[P_VPEAK, lo:hi], p[P_VRESET, lo:hi], ref_steps[lo:hi],
-                        v[lo:hi], refrac[lo:hi], spiked[lo:hi], spike_list, m)
-    _decay_and_arrive(ge[lo:hi], D[0, lo:hi], ring_e[slot, lo:hi])
-    _decay_and_arrive(gi[lo:hi], D[1, lo:hi], ring_i[slot, lo:hi])
+    """Steps 1-3 for the LIF neurons ``lo..hi-1`` (the vectorised passes); appends the
+    spiking ones to ``spike_list`` from position ``m``; returns the new length."""
+    _lif_membranes(lo, hi, p, D, v, ge, gi, i_ext)
+    m = _lif_thresholds(lo, hi, p, ref_steps, v, refrac, spiked, spike_list, m)
+    _decay_and_arrive(lo, hi, ge, D, 0, ring_e, slot)
+    _decay_and_arrive(lo, hi, gi, D, 1, ring_i, slot)
     return m
 
 
