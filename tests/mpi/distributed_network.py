@@ -67,19 +67,22 @@ def build_and_run(sim, wafer: bool, stp: bool, serial_windows: bool = False) -> 
     noise.record("spikes")
     sim.run(60.0)
     sim.run(40.0)                # two runs: windows continue across run() calls
+    sim.reset()                  # a second trial (new Poisson trains), a second segment
+    sim.run(30.0)
     digest = hashlib.sha256()
     counts = {}
     for p in pops + [noise]:
         block = p.get_data(gather=True)
         if rank == 0:
-            seg = block.segments[0]
-            trains = sorted(seg.spiketrains, key=lambda s: s.annotations["source_index"])
-            counts[p.label] = [int(sum(len(s) for s in trains)), len(trains)]
-            for st in trains:
-                digest.update(np.asarray(st.magnitude).tobytes())
-            for sig in seg.analogsignals:
-                digest.update(np.asarray(sig.magnitude).tobytes())
-                counts[p.label].append(list(sig.shape))
+            counts[p.label] = []
+            for seg in block.segments:
+                trains = sorted(seg.spiketrains, key=lambda s: s.annotations["source_index"])
+                counts[p.label] += [int(sum(len(s) for s in trains)), len(trains)]
+                for st in trains:
+                    digest.update(np.asarray(st.magnitude).tobytes())
+                for sig in seg.analogsignals:
+                    digest.update(np.asarray(sig.magnitude).tobytes())
+                    counts[p.label].append(list(sig.shape))
     total = exc.get_spike_counts(gather=True)
     result = {"rank": rank, "num_processes": sim.num_processes(), "digest": digest.hexdigest(),
               "counts": counts, "exc_total": int(sum(total.values())),
