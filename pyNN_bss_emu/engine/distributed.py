@@ -47,7 +47,7 @@ class SerialExchange:
 
 
 class MPIExchange:
-    """Spike exchange over an mpi4py communicator: the counts with ``allgather``, then the
+    """Spike exchange over an mpi4py communicator: the counts with ``Allgather``, then the
     (step, neuron) pairs of every rank with one ``Allgatherv`` of int64 pairs."""
 
     def __init__(self, comm) -> None:
@@ -55,13 +55,18 @@ class MPIExchange:
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
         self._sent = 0
+        self._count = np.zeros(1, dtype=np.int64)
 
     def allgather(self, steps: np.ndarray, neurons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from mpi4py import MPI
         local = np.empty((steps.size, 2), dtype=np.int64)
         local[:, 0] = steps
         local[:, 1] = neurons
-        counts = np.asarray(self.comm.allgather(2 * steps.size), dtype=np.int64)
+        # the counts through a buffer collective: mpi4py's lower-case allgather pickles, which
+        # cost ~60 µs per window against ~10 µs
+        self._count[0] = 2 * steps.size
+        counts = np.empty(self.size, dtype=np.int64)
+        self.comm.Allgather([self._count, MPI.INT64_T], [counts, MPI.INT64_T])
         out = np.empty((int(counts.sum()) // 2, 2), dtype=np.int64)
         displ = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.comm.Allgatherv([local, MPI.INT64_T], [out, (counts, displ), MPI.INT64_T])
