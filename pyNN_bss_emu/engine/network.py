@@ -846,12 +846,6 @@ class Network:
         lif_l, adex_l = lif[part.local[lif]], adex[part.local[adex]]
         w_loc = weight[loc["sel"]]
         empty = np.zeros(0, dtype=np.int64)
-        plast = self._plasticity_args()
-        # the kernel's plasticity arguments for _deliver (empty: refused in _build_local)
-        pl = dict(plast=plast[0], plast_row=plast[1], pp_set=plast[2], pp_par=plast[3],
-                  pp_state=plast[4], hist_t=plast[6], hist_k=plast[7], hist_n=plast[8],
-                  hist_tau_inv=plast[9], hist_need=plast[10], hist_block=plast[11],
-                  hp_par=plast[12], hs=plast[13], post_last=plast[19])
         spk_step = np.empty(max(64, 4 * self.n_neurons), dtype=np.int64)
         spk_node = np.empty_like(spk_step)
         spk_count = np.zeros(1, dtype=np.int64)
@@ -873,10 +867,12 @@ class Network:
                 step0, n, self.dt, g_step, g_node, ev_step, ev_node, ev_i, self.neuron_node,
                 loc["ptr"], loc["post"], w_loc, loc["delay"], loc["receptor"],
                 self.ring_e, self.ring_i, self._far_i, self._far_w, self._far_meta,
-                loc["stp_index"], self._stp_par, self._stp_state, pl["plast"],
-                pl["plast_row"], pl["pp_set"], pl["pp_par"], pl["pp_state"], pl["hist_t"],
-                pl["hist_k"], pl["hist_n"], pl["hist_tau_inv"], pl["hist_need"],
-                pl["hist_block"], pl["hp_par"], pl["hs"], pl["post_last"], self.spike_flag,
+                loc["stp_index"], self._stp_par, self._stp_state,
+                # STDP's tables (empty: distributed runs refuse STDP, _build_local)
+                self._plast, self._plast_row, self._pp_set, self._pp_par, self._pp_state,
+                self._hist_t, self._hist_k, self._hist_n, self._hist_tau_inv,
+                self._hist_need, self._hist_block, self._hp_par, self._hs,
+                self._post_last, self.spike_flag,
                 spk_step, spk_node, spk_count,
                 self.neuron_block, self.block_busy, self.encoder_service,
                 self.encoder_sent, self.encoder_lost,
