@@ -103,6 +103,15 @@ BUGS: tuple[PlantedBug, ...] = (
                "    return factor if factor > 0.0 else 0.0\n",
                "the synapse driver's STP factor from the inactive fraction after the spike's "
                "update (the first spike no longer carries the full weight)"),
+    PlantedBug("no_subnormal_flush", "pyNN_bss_emu/engine/kernels.py",
+               "G_FLUSH = 1e-300\n", "G_FLUSH = 0.0\n",
+               "decaying conductances are no longer set to 0 below 1e-300 uS (they become "
+               "subnormal floats, ~100x slower per operation)"),
+    PlantedBug("mpi_spikes_in_rank_order", "pyNN_bss_emu/engine/network.py",
+               "                order = np.lexsort((g_node, g_step))\n",
+               "                order = np.argsort(g_step, kind=\"stable\")\n",
+               "the gathered spikes of a window are delivered in rank order within a step, "
+               "not by neuron index (results then depend on the number of MPI ranks)"),
 )
 
 
