@@ -293,30 +293,58 @@ def _lif_range(lo, hi, slot, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, ring
 
 
 @njit(cache=True, error_model="numpy")
-def _update_neurons(slot, dt, p, D, lif, adex, ref_steps, v, w, ge, gi, refrac, i_ext,
-                    ring_e, ring_i, spiked, spike_list):
-    """Steps 1-3 for every neuron: ``lif``/``adex`` list the neurons of each integrator.
-    Flags the spiking neurons in ``spiked``, lists them in ascending order in ``spike_list``
-    and returns their number.
+def _update_neurons(slot, dt, p, D, all_lif, ranges, lif, adex, local, ref_steps, v, w, ge, gi,
+                    refrac, i_ext, ring_e, ring_i, spiked, spike_list):
+    """Steps 1-3 for the neurons this process updates: all of them in one process; under MPI
+    its own (:mod:`.distributed`).  Flags the spiking neurons in ``spiked``, lists them in
+    ascending order in ``spike_list`` and returns their number.
 
-    When every neuron is LIF (``adex`` empty, ``lif`` = 0..n-1, the usual case) the update runs
-    as four simple passes over the neuron arrays that the compiler vectorises (SIMD; ~3x
-    faster than one fused scalar pass, with the same arithmetic per neuron)."""
-    n = v.shape[0]
-    if adex.shape[0] == 0 and lif.shape[0] == n:
-        return _lif_range(0, n, slot, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, ring_e,
-                          ring_i, spiked, spike_list, 0)
+    When every neuron is LIF (``all_lif``, the usual case) the update runs as four simple
+    passes over the index ranges ``ranges`` (rows lo, hi) that the compiler vectorises (SIMD;
+    ~3x faster than one fused scalar pass, with the same arithmetic per neuron).  Otherwise
+    ``lif``/``adex`` list the neurons of each integrator and ``local`` all of them, in
+    ascending order."""
+    m = 0
+    if all_lif:
+        for r in range(ranges.shape[0]):
+            m = _lif_range(ranges[r, 0], ranges[r, 1], slot, dt, p, D, ref_steps, v, ge, gi,
+                           refrac, i_ext, ring_e, ring_i, spiked, spike_list, m)
+        return m
     for k in range(lif.shape[0]):
         _lif_step(lif[k], dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, spiked)
     for k in range(adex.shape[0]):
         i = adex[k]
         spiked[i] = _adex_step(i, dt, p, D, ref_steps, v, w, ge, gi, refrac, i_ext)
-    m = 0
-    for i in range(n):
+    for k in range(local.shape[0]):
+        i = local[k]
         _conductance_step(i, slot, D, ge, gi, ring_e, ring_i)
         spike_list[m] = i
         m += spiked[i]
     return m
+
+
+@njit(cache=True, inline="always")
+def _record_samples(step_end, grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron,
+                    ch_var, v, w, ge, gi, out):
+    """Step 5: channel group ``g`` samples at every ``grp_every[g]``-th step the channels
+    ``grp_ptr[g]..grp_ptr[g+1]`` (neuron ``ch_neuron``, variable ``ch_var``) into ``out``."""
+    for g in range(grp_every.shape[0]):
+        if step_end % grp_every[g] == 0:
+            c0 = grp_ptr[g]
+            nch = grp_ptr[g + 1] - c0
+            base = grp_out_offset[g] + grp_nsamp[g] * nch
+            for c in range(nch):
+                j = ch_neuron[c0 + c]
+                var = ch_var[c0 + c]
+                if var == VAR_V:
+                    out[base + c] = v[j]
+                elif var == VAR_GE:
+                    out[base + c] = ge[j]
+                elif var == VAR_GI:
+                    out[base + c] = gi[j]
+                else:
+                    out[base + c] = w[j]
+            grp_nsamp[g] += 1
 
 
 #: short-term plasticity models (column ``STP_MODEL`` of the parameters)
@@ -599,9 +627,13 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     """
     n = v.shape[0]
     L = ring_e.shape[0]
-    n_groups = grp_every.shape[0]
     spiked = np.zeros(n, dtype=np.bool_)
     spike_list = np.empty(n, dtype=np.int64)
+    # one process updates every neuron: one range, or all listed
+    all_lif = adex.shape[0] == 0 and lif.shape[0] == n
+    ranges = np.zeros((1, 2), dtype=np.int64)
+    ranges[0, 1] = n
+    local = np.arange(n)
     ev_i = 0
     n_ev = ev_step.shape[0]
     # far-queue rows the rest of this window's external events can take (upper bound)
@@ -636,8 +668,9 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
             # the current of step s holds during [s dt, (s + 1) dt), like NEST's generators
             inject(s, dt, inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step,
                    inj_tab_val, i_ext)
-        n_spiking = _update_neurons(step_end % L, dt, PT, D, lif, adex, ref_steps, v, w, ge,
-                                    gi, refrac, i_ext, ring_e, ring_i, spiked, spike_list)
+        n_spiking = _update_neurons(step_end % L, dt, PT, D, all_lif, ranges, lif, adex, local,
+                                    ref_steps, v, w, ge, gi, refrac, i_ext, ring_e, ring_i,
+                                    spiked, spike_list)
         # the row just taken now stands for arrival step_end + L: far input arriving up to
         # step_end + L - 1 enters the ring before this step's spikes add to those rows
         if far_meta[FAR_COUNT] > 0:
@@ -677,23 +710,8 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                      hist_need, hist_block)
             ev_far_left -= far_out[ev_node[ev_i]]
             ev_i += 1
-        for g in range(n_groups):
-            if step_end % grp_every[g] == 0:
-                c0 = grp_ptr[g]
-                nch = grp_ptr[g + 1] - c0
-                base = grp_out_offset[g] + grp_nsamp[g] * nch
-                for c in range(nch):
-                    j = ch_neuron[c0 + c]
-                    var = ch_var[c0 + c]
-                    if var == VAR_V:
-                        out[base + c] = v[j]
-                    elif var == VAR_GE:
-                        out[base + c] = ge[j]
-                    elif var == VAR_GI:
-                        out[base + c] = gi[j]
-                    else:
-                        out[base + c] = w[j]
-                grp_nsamp[g] += 1
+        _record_samples(step_end, grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron,
+                        ch_var, v, w, ge, gi, out)
     return n_steps
 
 
@@ -718,50 +736,20 @@ def update_window(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, 
     spiked = np.zeros(n, dtype=np.bool_)
     spike_list = np.empty(n, dtype=np.int64)
     c = 0
-    n_groups = grp_every.shape[0]
     for s_rel in range(n_steps):
         step_end = step0 + s_rel + 1
         if inj_neuron.shape[0] > 0:
             inject(step_end - 1, dt, inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key,
                    inj_tab_step, inj_tab_val, i_ext)
-        slot = step_end % L
-        m = 0
-        if all_lif:
-            for r in range(ranges.shape[0]):
-                m = _lif_range(ranges[r, 0], ranges[r, 1], slot, dt, PT, D, ref_steps, v, ge,
-                               gi, refrac, i_ext, ring_e, ring_i, spiked, spike_list, m)
-        else:
-            for k in range(lif.shape[0]):
-                _lif_step(lif[k], dt, PT, D, ref_steps, v, ge, gi, refrac, i_ext, spiked)
-            for k in range(adex.shape[0]):
-                i = adex[k]
-                spiked[i] = _adex_step(i, dt, PT, D, ref_steps, v, w, ge, gi, refrac, i_ext)
-            for k in range(local.shape[0]):
-                i = local[k]
-                _conductance_step(i, slot, D, ge, gi, ring_e, ring_i)
-                spike_list[m] = i
-                m += spiked[i]
+        m = _update_neurons(step_end % L, dt, PT, D, all_lif, ranges, lif, adex, local,
+                            ref_steps, v, w, ge, gi, refrac, i_ext, ring_e, ring_i, spiked,
+                            spike_list)
         for q in range(m):
             spk_step[c] = step_end
             spk_node[c] = spike_list[q]
             c += 1
-        for g in range(n_groups):
-            if step_end % grp_every[g] == 0:
-                c0 = grp_ptr[g]
-                nch = grp_ptr[g + 1] - c0
-                base = grp_out_offset[g] + grp_nsamp[g] * nch
-                for cc in range(nch):
-                    j = ch_neuron[c0 + cc]
-                    var = ch_var[c0 + cc]
-                    if var == VAR_V:
-                        out[base + cc] = v[j]
-                    elif var == VAR_GE:
-                        out[base + cc] = ge[j]
-                    elif var == VAR_GI:
-                        out[base + cc] = gi[j]
-                    else:
-                        out[base + cc] = w[j]
-                grp_nsamp[g] += 1
+        _record_samples(step_end, grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron,
+                        ch_var, v, w, ge, gi, out)
     return c
 
 
