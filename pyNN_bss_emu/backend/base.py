@@ -276,6 +276,11 @@ class Backend:
         """Hook: the engine's (n, 3) STP parameters."""
         return prj.stp
 
+    def _engine_pre_nodes(self, prj: ProjectionRecord) -> np.ndarray:
+        """Hook: the engine's presynaptic node per connection (the wafer relays
+        connections between wafers through nodes of their own)."""
+        return prj.pre_nodes
+
     def _build_synapses(self) -> None:
         """Give the engine the synapses of all projections (COO, in projection order); lost
         synapses never reach it."""
@@ -283,7 +288,7 @@ class Backend:
         offset = 0
         for prj in self.projections:
             keep = prj.realized
-            arrays = (prj.pre_nodes[keep], prj.post_neurons[keep],
+            arrays = (self._engine_pre_nodes(prj)[keep], prj.post_neurons[keep],
                       self._engine_weight(prj)[keep], self._engine_delay(prj)[keep],
                       np.full(int(keep.sum()), prj.receptor, dtype=np.int8),
                       self._engine_stp(prj)[keep])

@@ -15,19 +15,34 @@ from ..hardware.readout import check_analog_outputs, read_membrane, readout_offs
 from ..mapping.pipeline import MappingResult
 from .programming import denmem_keys
 from .records import PopulationRecord
+from .system import system_fpga
 
 
 def configure_event_paths(network: Network, populations: list[PopulationRecord],
-                          result: MappingResult, speedup: float, *,
-                          event_loss: bool = True) -> None:
+                          cell_hicann: np.ndarray, cell_block: np.ndarray,
+                          cell_merger: np.ndarray, speedup: float, *,
+                          event_loss: bool = True, relays=None) -> None:
     """Give the engine the limits of the mapped event paths: stimulus playback per FPGA
     (125 MHz) and HICANN link (17.8 MHz), the priority encoder of each neuron block (2 PLL
     cycles at 125 MHz per event), the DNC mergers (62.5 MHz in slow mode), and the 4 ns
     timestamp resolution of played-back and recorded spikes.  ``event_loss=False`` (an
     ablation, ``setup(effects={'event_loss': False})``) leaves the paths unlimited and keeps
-    only the timestamp resolution."""
+    only the timestamp resolution.
+
+    Per global cell: ``cell_hicann`` the system HICANN (``k * 384 + h`` on wafer k; see
+    :mod:`.system`), ``cell_block`` and ``cell_merger`` of neurons.  ``relays``
+    (:class:`.system.Relays`, several wafers): the off-wafer relays of neurons and the
+    replicas of spike sources played into several wafers."""
     to_bio_ms = speedup * 1e3          # 1 s of hardware time in bio ms
     network.time_quantum = TIMESTAMP_S * to_bio_ms
+    if relays is not None:
+        network.set_relays(relays.neuron, relays.node, relays.up, relays.down,
+                           relays.spacing)
+        network.set_replicas(relays.replica_of, relays.replica)
+    else:
+        network.set_relays(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                           np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64), np.zeros(0))
+        network.set_replicas(np.zeros(0, np.int64), np.zeros(0, np.int64))
     if not event_loss:
         # an engine without bandwidth objects and with no encoders passes every event
         network.input_bandwidth = None
@@ -40,17 +55,18 @@ def configure_event_paths(network: Network, populations: list[PopulationRecord],
     node_link = np.full(network.n_nodes, -1, dtype=np.int64)
     neuron_block = np.full(network.n_neurons, -1, dtype=np.int64)
     neuron_merger = np.full(network.n_neurons, -1, dtype=np.int64)
-    hicann = result.cell_hicann()
     for pop in populations:
         cells = pop.cells
-        h = hicann[cells]
+        h = cell_hicann[cells]
         node_link[pop.nodes] = h
         if not pop.is_source:
             neuron_block[pop.neuron_index] = np.where(
-                h >= 0, h * wafer.N_NEURON_BLOCKS + result.placement.block[cells], -1)
+                h >= 0, h * wafer.N_NEURON_BLOCKS + cell_block[cells], -1)
             neuron_merger[pop.neuron_index] = np.where(
-                h >= 0, h * wafer.N_DNC_MERGERS + result.mergers.dnc_merger[cells], -1)
-    node_fpga = np.where(node_link >= 0, wafer.FPGA_OF[np.maximum(node_link, 0)], -1)
+                h >= 0, h * wafer.N_DNC_MERGERS + cell_merger[cells], -1)
+    if relays is not None and relays.replica.size:
+        node_link[relays.replica] = relays.replica_hicann
+    node_fpga = system_fpga(node_link)
     for direction in ("input_bandwidth", "recording_bandwidth"):
         setattr(network, direction, InputBandwidth(
             node_fpga, node_link, fpga_spacing=to_bio_ms / FPGA_EVENT_RATE_HZ,

@@ -27,6 +27,8 @@ Tree (paths from :class:`SetupOptions`, defaults stated once, in the dataclasses
         analog_recording_limit                False
     engine                                    EngineOptions
         stimulus_seed, max_delay, progress    0, pyNN's DEFAULT_MAX_DELAY ('auto'), None
+    system                                    SystemOptions (several wafer modules)
+        wafers, offwafer_latency_us           1, event_paths.OFFWAFER_LATENCY_S (1.3 µs)
 
 :data:`KEYWORDS` maps every ``setup()`` keyword to its path in the tree, its description and
 the values it accepts (:class:`Bool`, :class:`Integer`, :class:`Real`, :class:`Choice`,
@@ -50,12 +52,13 @@ from pyNN.common.control import DEFAULT_MAX_DELAY
 
 from ..hardware import parameter_transform as _pt
 from ..hardware import wafer
+from ..hardware.event_paths import MAX_WAFERS, OFFWAFER_LATENCY_S
 from ..hardware.synapse_weights import ROUNDING_MODES
 from ..mapping.options import (MULTAPSE_MODES, PLACEMENT_STRATEGIES, MappingOptions,
                                check_neuron_size_or_auto)
 
 __all__ = ["ParameterTransformOptions", "DefectOptions", "EffectOptions", "SubstrateOptions",
-           "EngineOptions", "PRESETS",
+           "EngineOptions", "SystemOptions", "PRESETS",
            "SetupOptions", "Bool", "Integer", "Real", "Choice", "Custom", "Keyword",
            "KEYWORDS", "setup_keywords", "accepted_values"]
 
@@ -185,6 +188,27 @@ class EngineOptions:
 
 
 @dataclass(frozen=True)
+class SystemOptions:
+    """A system of several wafer modules (issue 16; brainscales1.md 1.1: up to 20).
+
+    * ``wafers``: the number of wafer modules (1..20; wafer k has the seed ``wafer_seed + k``
+      for its defects and fixed pattern) or a tuple of distinct wafer seeds, one per wafer.
+      Populations are spread over the wafers (``mapping.system``); connections between
+      wafers leave through the FPGAs and enter the target wafer as external input.
+    * ``offwafer_latency_us``: latency (µs of hardware time) a spike takes from one wafer
+      to another, added to the routed delay on the target wafer [E].
+    """
+    wafers: Union[int, tuple] = 1
+    offwafer_latency_us: float = OFFWAFER_LATENCY_S * 1e6
+
+    def wafer_seeds(self, wafer_seed: int) -> tuple[int, ...]:
+        """The seed of every wafer: the listed ones, or ``wafer_seed + k``."""
+        if isinstance(self.wafers, tuple):
+            return self.wafers
+        return tuple(int(wafer_seed) + k for k in range(int(self.wafers)))
+
+
+@dataclass(frozen=True)
 class SetupOptions:
     """Everything ``setup()`` was asked for, as a tree of frozen dataclasses (see the module
     docstring for the paths and defaults).
@@ -209,6 +233,7 @@ class SetupOptions:
     defects: DefectOptions = field(default_factory=DefectOptions)
     substrate: SubstrateOptions = field(default_factory=SubstrateOptions)
     engine: EngineOptions = field(default_factory=EngineOptions)
+    system: SystemOptions = field(default_factory=SystemOptions)
     ignored: tuple = field(default=(), compare=False)
 
     @classmethod
@@ -459,6 +484,30 @@ def _check_mapping_file(name: str, value, timestep: float) -> str | None:
     return path
 
 
+def _check_wafers(name: str, value, timestep: float) -> int | tuple:
+    """A number of wafers 1..MAX_WAFERS, or a list/tuple of distinct wafer seeds."""
+    if isinstance(value, (list, tuple)):
+        seeds = tuple(value)
+        if not 1 <= len(seeds) <= MAX_WAFERS:
+            raise ValueError(f"setup({name}={value!r}): expected 1..{MAX_WAFERS} wafer seeds")
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or \
+                    not 0 <= s < 2**63:
+                raise TypeError(f"setup({name}={value!r}): wafer seed {s!r} is not an "
+                                "int >= 0")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"setup({name}={value!r}): the wafer seeds must differ (one "
+                             "wafer module each)")
+        return tuple(int(s) for s in seeds)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"setup({name}={value!r}): expected a number of wafers (int "
+                        f"1..{MAX_WAFERS}) or a list of wafer seeds")
+    if not 1 <= value <= MAX_WAFERS:
+        raise ValueError(f"setup({name}={value!r}): a BrainScaleS-1 system has 1 .. "
+                         f"{MAX_WAFERS} wafer modules")
+    return int(value)
+
+
 # ------------------------------------------------------------------ the keyword table
 @dataclass(frozen=True)
 class Keyword:
@@ -603,6 +652,16 @@ KEYWORDS: dict[str, Keyword] = {
                      "from marocco/calibtic: see the preset table); keywords given "
                      "explicitly override the preset",
         Choice(("default", "marocco"))),
+    "wafers": Keyword(
+        ("system", "wafers"), "wafer modules of the system: a number (wafer k gets the seed "
+                              "wafer_seed + k) or a list of wafer seeds; populations are "
+                              "spread over them, keeping connected ones together",
+        Custom(((f"an int 1 … {MAX_WAFERS}", False), (" or a list of distinct seeds", False)),
+               _check_wafers)),
+    "offwafer_latency": Keyword(
+        ("system", "offwafer_latency_us"), "latency of a spike from one wafer to another, µs "
+                                           "of hardware time (FPGA to FPGA; added to the "
+                                           "routed delay)", Real(0.0, 100.0)),
     "effects": Keyword(
         ("substrate", "effects"), "ablation: a dict switching emulated effects off, e.g. "
                                   "{'event_loss': False}; effects: mismatch, trial_noise, "

@@ -127,6 +127,24 @@ def program_weights(requested_uS: np.ndarray, cm_nF: np.ndarray, neuron_size: np
     return RealisedWeights(out, stats, clipped, rounded, below_floor, floor_uS, levels)
 
 
+def gather_weights(parts: list[tuple[np.ndarray, RealisedWeights]], n: int
+                   ) -> RealisedWeights:
+    """The :class:`RealisedWeights` of all connections from those of every wafer (each with
+    the global connections it holds, in its order); counts are summed.  Without level
+    tables (STDP stays on one wafer)."""
+    out = RealisedWeights(np.full(n, np.nan), {}, np.zeros(n, dtype=bool),
+                          np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.full(n, np.nan))
+    for conn, rw in parts:
+        out.weight_uS[conn] = rw.weight_uS
+        out.clipped[conn] = rw.clipped
+        out.rounded_to_zero[conn] = rw.rounded_to_zero
+        out.below_floor[conn] = rw.below_floor
+        out.floor_uS[conn] = rw.floor_uS
+        for key, v in rw.statistics.items():
+            out.statistics[key] = out.statistics.get(key, 0) + v
+    return out
+
+
 @dataclass
 class RealisedSTP:
     """:func:`program_stp`' result: (n, 3) realised U, tau_rec, tau_facil per synapse and,

@@ -189,6 +189,16 @@ def run_lines(pulses: dict, recorded_missing: dict[str, int], recorded_total: in
             f"stimulus events dropped before the wafer for want of input bandwidth: "
             f"{_share(dropped, down)}. Details: sim.get_pulse_statistics(). Helps: lower "
             "source rates, spread the sources over more HICANNs, or a lower speed-up"))
+    r_sent = pulses.get("l2_relay_sent", 0)
+    r_lost = pulses.get("l2_relay_lost", 0)
+    if r_lost and r_lost >= MATERIAL_SHARE * (r_sent + r_lost):
+        lines.append(ReportLine(
+            "relayed spikes lost", r_lost / (r_sent + r_lost),
+            f"spikes between wafers lost for want of off-wafer bandwidth (HICANN link 17.8 "
+            f"MHz, FPGA 125 MHz, up and down): {_share(r_lost, r_sent + r_lost)}; they did "
+            "not reach their targets on the other wafer. Details: "
+            "sim.get_pulse_statistics()['l2_relay_lost']. Helps: fewer wafers (keep "
+            "connected populations on one), lower rates, or a lower speed-up"))
     return lines
 
 

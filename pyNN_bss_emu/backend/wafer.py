@@ -20,7 +20,9 @@ from ..mapping.options import AUTO_NEURON_SIZE
 from ..mapping.pipeline import MappingResult, load_for_reuse, map_network
 from ..mapping.stp import (circuit_violation, driver_parameters, realisable,
                            stp_keys, stp_weight_scale)
+from ..mapping.system import SystemMapping, map_system
 from . import current_sources, experiment, programming, progress, report
+from . import system as wafer_system
 from .base import Backend, NotMappedError
 from .graph import bio_graph
 from .invalidation import WAFER_RULES, Change, Work
@@ -35,8 +37,18 @@ class WaferBackend(Backend):
 
     def __init__(self, options, dt: float, defects) -> None:
         super().__init__(options, dt)
-        self.defects = defects
-        self.result: MappingResult | None = None
+        #: one DefectMap per wafer of the system (``setup(wafers=...)``); ``defects`` is
+        #: wafer 0's
+        self.wafer_defects = list(defects) if isinstance(defects, (list, tuple)) \
+            else [defects]
+        self.defects = self.wafer_defects[0]
+        self.seeds = options.system.wafer_seeds(options.substrate.wafer_seed)
+        #: the mapping: a MappingResult (one wafer) or a SystemMapping (several)
+        self.result: MappingResult | SystemMapping | None = None
+        #: engine nodes of relayed neurons and replayed sources (multi-wafer), reused
+        #: when the network is mapped again
+        self._relay_pool = np.zeros(0, dtype=np.int64)
+        self._conn_pre_node: np.ndarray | None = None
         self.graph = None
         self._recorded_membranes: dict[int, tuple[PopulationRecord, np.ndarray]] = {}
         self._pending_report: list[report.ReportLine] | None = None
@@ -55,21 +67,26 @@ class WaferBackend(Backend):
         from ..mapping.types import ResourceExhaustedError
         s = self.options.mapping.neuron_placement.default_neuron_size
         s = 2 if s == AUTO_NEURON_SIZE else int(s)    # "auto" goes down to 2 if it must
-        d = self.defects
-        usable = int((d.denmem_ok.all(axis=1) & d.hicann_ok[:, None]).sum()) * hw.DENMEM_ROWS
+        usable = sum(int((d.denmem_ok.all(axis=1) & d.hicann_ok[:, None]).sum())
+                     * hw.DENMEM_ROWS for d in self.wafer_defects)
+        n_w = len(self.wafer_defects)
+        where = "the wafer has" if n_w == 1 else f"the {n_w} wafers have"
+        n_hicann = sum(int(d.hicann_ok.sum()) for d in self.wafer_defects)
         used = sum(int(np.maximum(p.neuron_size, 2).sum()) for p in self.populations
                    if not p.is_source)
         if used + size * s <= usable:
             return
         room = max(usable - used, 0) // s
         smaller = f"a smaller neuron size (setup(neuron_size=2): 2 denmems per neuron, " \
-            f"{usable // 2:,} neurons on this wafer), " if s > 2 else ""
+            f"{usable // 2:,} neurons on {'this wafer' if n_w == 1 else 'these wafers'}), " \
+            if s > 2 else ""
+        more = "more wafers (setup(wafers=N), up to 20), " if n_w < 20 else ""
         raise ResourceExhaustedError(
             f"population '{label}': {size:,} neurons of neuron size {s} need {size * s:,} "
-            f"denmems, but the wafer has {usable:,} usable denmems ({int(d.hicann_ok.sum())} "
+            f"denmems, but {where} {usable:,} usable denmems ({n_hicann} "
             f"HICANNs x {hw.DENMEMS_PER_HICANN} denmems, defects excluded), of which the "
             f"neuron populations created before take {used:,}: room for {room:,} more neurons "
-            f"of size {s}. Use fewer neurons, {smaller}or setup(ideal=True), which runs any "
+            f"of size {s}. Use fewer neurons, {smaller}{more}or setup(ideal=True), which runs any "
             "number of neurons without the wafer's limits")
 
     # ================================================================ synapse requests
@@ -167,30 +184,13 @@ class WaferBackend(Backend):
                           # bounds neuron_size="auto" by the weights (issue 14)
                           denmem_pF=neuron_capacitance_pF(1, pt.big_capacitors),
                           speedup=self.options.mapping.speedup)
-        opts = self.options.mapping
-        path = opts.mapping_file
-        if path is not None and os.path.lexists(path):
-            # the path exactly as given (no suffix added, as MappingResult.save writes it);
-            # the file must fit this network, defect map and mapping options, and its
-            # synapse loss is checked against this setup's loss policy; a mismatch raises
-            # (MappingFileError) instead of remapping over a file the user kept
-            result = load_for_reuse(path, graph, opts, self.defects)
+        if len(self.seeds) > 1:
+            result = self._map_system(graph)
         else:
-            bar = progress.progress_bar(None, "bss_emu mapping", unit="stage") \
-                if graph.pre.size >= progress.PROGRESS_MIN_SYNAPSES else None
-            try:
-                result = map_network(graph, opts, self.defects,
-                                     progress=None if bar is None
-                                     else progress.stage_callback(bar))
-            finally:
-                if bar is not None:
-                    bar.close()
-            if path is not None:
-                result.save(path)     # atomic; refuses to replace a file that is no mapping
+            result = self._map_wafer(graph)
         self.graph, self.result = graph, result
+        delays = self._routed_delays(result)
         start = 0
-        delays = programming.routed_delays(result, self.dt,
-                                           self.options.substrate.wafer_seed)
         for prj in self.projections:
             n = prj.size
             prj.realized = np.asarray(result.realized[start:start + n], dtype=bool).copy()
@@ -203,15 +203,84 @@ class WaferBackend(Backend):
                 "the route + 0.644 ms, spread 0.1 ms); Projection.get('delay') shows them",
                 stacklevel=7)
 
+    def _map_wafer(self, graph) -> MappingResult:
+        """One wafer: map (or reuse the mapping file)."""
+        opts = self.options.mapping
+        path = opts.mapping_file
+        if path is not None and os.path.lexists(path):
+            # the path exactly as given (no suffix added, as MappingResult.save writes it);
+            # the file must fit this network, defect map and mapping options, and its
+            # synapse loss is checked against this setup's loss policy; a mismatch raises
+            # (MappingFileError) instead of remapping over a file the user kept
+            return load_for_reuse(path, graph, opts, self.defects)
+        bar = progress.progress_bar(None, "bss_emu mapping", unit="stage") \
+            if graph.pre.size >= progress.PROGRESS_MIN_SYNAPSES else None
+        try:
+            result = map_network(graph, opts, self.defects,
+                                 progress=None if bar is None
+                                 else progress.stage_callback(bar))
+        finally:
+            if bar is not None:
+                bar.close()
+        if path is not None:
+            result.save(path)     # atomic; refuses to replace a file that is no mapping
+        return result
+
+    def _map_system(self, graph) -> SystemMapping:
+        """Several wafers (:func:`~pyNN_bss_emu.mapping.system.map_system`).  What does not
+        cross wafers yet is refused here, before any work."""
+        n = len(self.seeds)
+        if self.options.mapping.mapping_file is not None:
+            raise NotImplementedError(
+                f"setup(mapping_file=...) with {n} wafers: saving and reusing the mapping of "
+                "a multi-wafer system is not supported yet (use wafers=1, or no mapping file)")
+        plastic = [p.label for p in self.projections if p.plastic]
+        if plastic:
+            raise NotImplementedError(
+                f"STDP (projection '{plastic[0]}') on a system of {n} wafers is not supported "
+                "yet: the wafer's STDP controllers are emulated per wafer; use wafers=1 or "
+                "setup(ideal=True)")
+        if np.any(graph.stimulus >= 0):
+            raise NotImplementedError(
+                f"current sources on a system of {n} wafers are not supported yet (the FG "
+                "current stimuli are programmed per wafer); use wafers=1 or setup(ideal=True)")
+        group = wafer_system.population_groups(graph, self.populations)
+        result = map_system(graph, group, self.options.mapping, self.wafer_defects,
+                            [p.label for p in self.populations])
+        self.warn_once(
+            f"system {n}", f"the network was spread over {result.statistics.wafers_used} of "
+            f"{n} wafers: {result.statistics.offwafer_synapses:,} synapses cross wafers; their "
+            f"spikes leave through the FPGAs and enter the target wafer as external input "
+            f"({self.options.system.offwafer_latency_us:g} µs of hardware latency added to "
+            "their delays, FIFO losses counted in get_pulse_statistics()['l2_relay_lost']); "
+            "get_mapping_statistics().per_wafer has each wafer's statistics", stacklevel=8)
+        return result
+
+    def _views(self) -> list:
+        """Every used wafer's :class:`~.system.WaferView` (one for a single wafer)."""
+        return wafer_system.views(self.result, self.populations,
+                                  sum(p.size for p in self.projections), self.seeds)
+
+    def _routed_delays(self, result) -> np.ndarray:
+        """Per connection: the routed delay on its (target's) wafer, plus the off-wafer
+        latency where it crosses wafers."""
+        n = sum(p.size for p in self.projections)
+        delays = np.full(n, np.nan)
+        for v in self._views():
+            delays[v.conn] = programming.routed_delays(v.result, self.dt, v.seed)
+        if isinstance(result, SystemMapping):
+            latency_ms = self.options.system.offwafer_latency_us * 1e-6 \
+                * self.options.mapping.speedup * 1e3
+            delays[result.offwafer] += latency_ms
+        return delays
+
     def _program_neurons(self) -> None:
         sub = self.options.substrate
         settings = self.options.parameter_transform.settings(self.options.mapping.speedup)
-        for pop in self.populations:
-            if pop.is_source:
-                continue
+        for view, pop in self._neuron_populations():
             try:
                 params, clipped, dac_clipped = programming.program_neurons(
-                    pop, self.result, settings, wafer_seed=sub.wafer_seed,
+                    view.local(pop), view.result, settings, wafer_seed=view.seed,
                     trial_seed=sub.trial_seed, calibration=sub.calibration,
                     clip=self.options.parameter_transform.clip,
                     mismatch=sub.effects.mismatch, trial_noise=sub.effects.trial_noise,
@@ -239,6 +308,13 @@ class WaferBackend(Backend):
                     "setup(strict=True) makes this an error", HardwareParameterWarning,
                     stacklevel=7)
 
+    def _neuron_populations(self):
+        """(wafer view, population) of every neuron population, in creation order."""
+        views = self._views()
+        for pop in self.populations:
+            if not pop.is_source:
+                yield next(v for v in views if v.holds(pop)), pop
+
     def _program_currents(self) -> None:
         """Issue 12: the FG current stimuli of the stimulated neurons
         (:func:`.current_sources.program_stimuli`)."""
@@ -256,9 +332,32 @@ class WaferBackend(Backend):
         self.currents.log(self.network.step, prog.first)
 
     def _configure_event_paths(self) -> None:
+        views = self._views()
+        hicann, block, merger = wafer_system.cell_placement(views, self.populations,
+                                                            self._n_cells)
+        relays = None
+        self._conn_pre_node = None
+        if isinstance(self.result, SystemMapping):
+            need = wafer_system.virtual_cells(self.result)
+            if need > self._relay_pool.size:
+                self._relay_pool = np.concatenate([
+                    self._relay_pool, self.network.add_relay_nodes(need - self._relay_pool.size)])
+            relays = wafer_system.relay_tables(
+                self.result, self.graph, self.populations, hicann, self._relay_pool,
+                self.options.mapping.speedup, self.options.substrate.effects.event_loss)
+            self._conn_pre_node = relays.conn_pre_node
         experiment.configure_event_paths(
-            self.network, self.populations, self.result, self.options.mapping.speedup,
-            event_loss=self.options.substrate.effects.event_loss)
+            self.network, self.populations, hicann, block, merger,
+            self.options.mapping.speedup,
+            event_loss=self.options.substrate.effects.event_loss, relays=relays)
+
+    def _engine_pre_nodes(self, prj: ProjectionRecord) -> np.ndarray:
+        """A connection from another wafer starts at the relay (or replica) node of its
+        source on the target's wafer."""
+        if self._conn_pre_node is None:
+            return prj.pre_nodes
+        own = self._conn_pre_node[self._mapping_offset(prj):][:prj.size]
+        return np.where(own >= 0, own, prj.pre_nodes)
 
     def _program_weights(self) -> None:
         from ..engine.kernels import P_CM
@@ -281,19 +380,26 @@ class WaferBackend(Backend):
         requested = requested * scale
         post = np.concatenate([p.post_neurons for p in prjs])
         neuron_size = np.zeros(self.network.n_neurons, dtype=np.int64)
-        for pop in self.populations:
-            if not pop.is_source:     # as placed (neuron_size="auto" is chosen there)
-                neuron_size[pop.neuron_index] = 2 * self.result.placement.width[pop.cells]
+        for view, pop in self._neuron_populations():   # as placed ("auto" is chosen there)
+            neuron_size[pop.neuron_index] = 2 * view.result.placement.width[view.local(pop).cells]
         sub = self.options.substrate
-        realised = programming.program_weights(
-            requested, self.network.P[post, P_CM], neuron_size[post], self.result,
-            speedup=self.options.mapping.speedup,
-            big_capacitors=self.options.parameter_transform.big_capacitors,
-            rounding=sub.weight_rounding, wafer_seed=sub.wafer_seed,
-            gmax=GMAX_TABLES[sub.gmax_table], floor=sub.effects.weight_floor,
-            quantise=sub.effects.weight_quantisation, mismatch=sub.effects.mismatch,
-            levels_for=plastic if np.any(plastic) else None)
-        if realised.statistics:
+        cm = self.network.P[post, P_CM]
+        parts = []
+        for view in self._views():      # every wafer with its own rows and fixed pattern
+            c = view.conn
+            parts.append((c, programming.program_weights(
+                requested[c], cm[c], neuron_size[post[c]], view.result,
+                speedup=self.options.mapping.speedup,
+                big_capacitors=self.options.parameter_transform.big_capacitors,
+                rounding=sub.weight_rounding, wafer_seed=view.seed,
+                gmax=GMAX_TABLES[sub.gmax_table], floor=sub.effects.weight_floor,
+                quantise=sub.effects.weight_quantisation, mismatch=sub.effects.mismatch,
+                levels_for=plastic[c] if np.any(plastic) else None)))
+            if parts[-1][1].statistics:
+                view.result.statistics.weights = parts[-1][1].statistics
+        realised = parts[0][1] if len(parts) == 1 else programming.gather_weights(
+            parts, requested.size)
+        if isinstance(self.result, SystemMapping):
             self.result.statistics.weights = realised.statistics
         start = 0
         flags = []
@@ -433,15 +539,21 @@ class WaferBackend(Backend):
             return
         lengths = np.array([p.size for p in prjs], dtype=np.int64)
         stp = np.concatenate(self._stp_requests()).reshape(-1, 3)
-        realised = programming.program_stp(stp, self.result, [p.label for p in prjs],
-                                           np.repeat(np.arange(len(prjs)), lengths))
-        if realised.conflict is not None:
-            self.warn_once("stp time constants: " + realised.conflict, realised.conflict,
-                           HardwareParameterWarning, stacklevel=7)
+        proj_of = np.repeat(np.arange(len(prjs)), lengths)
+        shared = stp.copy()
+        for view in self._views():      # the FG blocks are per wafer
+            c = view.conn
+            realised = programming.program_stp(stp[c], view.result, [p.label for p in prjs],
+                                               proj_of[c])
+            shared[c] = realised.stp
+            if realised.conflict is not None:
+                message = realised.conflict if len(self.seeds) == 1 \
+                    else f"wafer {view.k}: {realised.conflict}"
+                self.warn_once("stp time constants: " + message, message,
+                               HardwareParameterWarning, stacklevel=7)
         start = 0
         for p, n in zip(prjs, lengths):
-            p.stp_realised = realised.stp[start:start + n].copy() if p.tsodyks_markram \
-                else None
+            p.stp_realised = shared[start:start + n].copy() if p.tsodyks_markram else None
             start += n
 
     def _weight_summaries(self, flags) -> list[report.WeightSummary]:
@@ -487,8 +599,12 @@ class WaferBackend(Backend):
         if lines is not None:
             self.reporter.report("mapping", lines, "mapping and 4-bit weights", stacklevel=7)
         if self.options.substrate.analog_recording_limit and self._recorded_membranes:
-            experiment.check_recorded_membranes(list(self._recorded_membranes.values()),
-                                                self.result)
+            views = self._views()
+            for view in views:        # the analog outputs of every wafer's reticles
+                recorded = [(view.local(pop), idx) for pop, idx in
+                            self._recorded_membranes.values() if view.holds(pop)]
+                if recorded:
+                    experiment.check_recorded_membranes(recorded, view.result)
 
     def prepare(self, until: Work | None = None) -> None:
         try:
@@ -519,8 +635,10 @@ class WaferBackend(Backend):
             return values
         sub = self.options.substrate
         pt = self.options.parameter_transform
-        return experiment.read_membranes(pop, np.asarray(idx), values, self.result,
-                                         wafer_seed=sub.wafer_seed, trial_seed=sub.trial_seed,
+        view = next(v for v in self._views() if v.holds(pop))
+        return experiment.read_membranes(view.local(pop), np.asarray(idx), values,
+                                         view.result, wafer_seed=view.seed,
+                                         trial_seed=sub.trial_seed,
                                          segment=segment, readout=readout, alpha=pt.alpha,
                                          shift_V=pt.shift)
 
@@ -545,20 +663,28 @@ class WaferBackend(Backend):
                 "l1_encoder_lost": int(net.encoder_lost[0]),
                 "l1_merger_lost": int(net.merger_lost[0]),
                 "l2_up_sent": up.sent if up is not None else 0,
-                "l2_up_lost": up.dropped if up is not None else 0}
+                "l2_up_lost": up.dropped if up is not None else 0,
+                # multi-wafer systems: neuron spikes relayed to other wafers (per target
+                # wafer), and those the FIFOs dropped on the way up or down
+                "l2_relay_sent": int(net.relay_counts[0]),
+                "l2_relay_lost": int(net.relay_counts[1] + net.relay_counts[2])}
 
     def synapse_loss_per_hicann(self) -> tuple[np.ndarray, np.ndarray]:
-        """(requested, lost) synapse counts per HICANN of the postsynaptic neuron."""
+        """(requested, lost) synapse counts per HICANN of the postsynaptic neuron; on a
+        system of wafers per system HICANN ``k * 384 + h``."""
         from ..hardware import wafer
         result = self.mapping()
-        requested = np.zeros(wafer.N_HICANN, dtype=np.int64)
-        lost = np.zeros(wafer.N_HICANN, dtype=np.int64)
+        n = wafer.N_HICANN * len(self.seeds)
+        requested = np.zeros(n, dtype=np.int64)
+        lost = np.zeros(n, dtype=np.int64)
         post = self.graph.post if self.graph is not None else np.zeros(0, dtype=np.int64)
         if post.size == 0 or post.size != np.asarray(result.realized).size:
             return requested, lost
-        h = result.placement.hicann[post]
+        hicann, _, _ = wafer_system.cell_placement(self._views(), self.populations,
+                                                   self._n_cells)
+        h = hicann[post]
         ok = h >= 0
         realized = np.asarray(result.realized, dtype=bool)
-        requested += np.bincount(h[ok], minlength=wafer.N_HICANN)
-        lost += np.bincount(h[ok & ~realized], minlength=wafer.N_HICANN)
+        requested += np.bincount(h[ok], minlength=n)
+        lost += np.bincount(h[ok & ~realized], minlength=n)
         return requested, lost

@@ -583,6 +583,82 @@ def _passes_encoders(i, t_end, neuron_block, block_busy, encoder_service, encode
     return True
 
 
+# ---------------------------------------------------------------- off-wafer relays (issue 16)
+# A neuron with targets on other wafers sends each spike (once it passed its encoder and
+# merger) up its HICANN link and FPGA, then for every target wafer down that wafer's FPGA
+# and the HICANN link its virtual source was placed on.  Every stage is a FIFO channel of
+# ``rl_depth`` entries serving one event per ``ch_spacing[c]`` ms (event_loss.InputBandwidth
+# has the same rule): a full FIFO drops the event.  The fixed latency of the path is part of
+# the relayed synapses' delays, so the down channels are queued at the up release time (a
+# common shift of all their events leaves the queueing unchanged).  Counted in
+# ``rl_counts``: [delivered, lost going up, lost going down] per relayed event.
+
+@njit(cache=True, inline="always")
+def _fifo_pass(t, c, ch_spacing, ch_last, depth):
+    """Release time of an event entering channel ``c`` at ``t`` (ms), or -1 when the FIFO
+    is full; ``c < 0``: no channel, released at once."""
+    if c < 0:
+        return t
+    sp = ch_spacing[c]
+    start = max(t, ch_last[c] + sp)
+    if start - t > depth * sp + TIME_EPS:
+        return -1.0
+    ch_last[c] = start
+    return start
+
+
+@njit(cache=True)
+def _deliver_late(node, step_emit, extra, dt, ptr, post, weight, delay, receptor, ring_e,
+                  ring_i, L, stp_index, stp_par, stp_state, far_i, far_w, far_meta):
+    """``_deliver`` for a relayed event that the FIFOs released ``extra`` steps late (static
+    and STP synapses; STDP does not cross wafers)."""
+    base = step_emit % L
+    plastic = stp_par.shape[0] > 0
+    for k in range(ptr[node], ptr[node + 1]):
+        w = weight[k]
+        if plastic:
+            j = stp_index[k]
+            if j >= 0:
+                w *= _stp_factor(j, (step_emit + extra) * dt, stp_par, stp_state)
+        d = delay[k] + extra
+        if d < L:
+            slot = (base + d) % L
+            if receptor[k] == 0:
+                ring_e[slot, post[k]] += w
+            else:
+                ring_i[slot, post[k]] += w
+        else:
+            far_push(far_i, far_w, far_meta, step_emit + d, post[k], receptor[k], w)
+
+
+@njit(cache=True)
+def _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth,
+           rl_counts, ptr, post, weight, delay, receptor, ring_e, ring_i, L, stp_index,
+           stp_par, stp_state, far_i, far_w, far_meta):
+    """Relay the spike of neuron ``i`` at ``step_end`` to its other wafers (see above)."""
+    lo = rl_ptr[i]
+    hi = rl_ptr[i + 1]
+    t0 = step_end * dt
+    t = _fifo_pass(t0, rl_up[i, 0], ch_spacing, ch_last, rl_depth)
+    if t >= 0.0:
+        t = _fifo_pass(t, rl_up[i, 1], ch_spacing, ch_last, rl_depth)
+    if t < 0.0:
+        rl_counts[1] += hi - lo
+        return
+    for r in range(lo, hi):
+        u = _fifo_pass(t, rl_down[r, 0], ch_spacing, ch_last, rl_depth)
+        if u >= 0.0:
+            u = _fifo_pass(u, rl_down[r, 1], ch_spacing, ch_last, rl_depth)
+        if u < 0.0:
+            rl_counts[2] += 1
+            continue
+        rl_counts[0] += 1
+        extra = int(np.ceil((u - t0) / dt - 1e-9))
+        _deliver_late(rl_node[r], step_end, extra, dt, ptr, post, weight, delay, receptor,
+                      ring_e, ring_i, L, stp_index, stp_par, stp_state, far_i, far_w,
+                      far_meta)
+
+
 @njit(cache=True)
 def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac, i_ext,
               inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step, inj_tab_val,
@@ -597,6 +673,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
               spk_step, spk_node, spk_count,
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
               neuron_merger, merger_busy, merger_service, merger_lost,
+              rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth, rl_counts,
               grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out):
     """Advance the network from step ``step0`` by ``n_steps`` steps of ``dt``.
 
@@ -653,6 +730,7 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
         ev_i += 1
     cap = spk_step.shape[0]
     far_cap = far_i.shape[0]
+    n_rl = rl_ptr.shape[0]
     n_hist = hist_n.shape[0]
     n_ctl = ctl_next_t.shape[0]
     for s_rel in range(n_steps):
@@ -697,6 +775,10 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                      far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
                      hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
                      hist_need, hist_block)
+            if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
+                _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
+                       rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e,
+                       ring_i, L, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
             if spike_flag[i]:
                 c = spk_count[0]
                 spk_step[c] = step_end
@@ -760,7 +842,8 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
                    hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block, hp_par, hs,
                    post_last, spike_flag, spk_step, spk_node, spk_count,
                    neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
-                   neuron_merger, merger_busy, merger_service, merger_lost):
+                   neuron_merger, merger_busy, merger_service, merger_lost,
+                   rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth, rl_counts):
     """Deliver the spikes of all ranks (``g_step/g_node``, sorted by step, then neuron) and
     the external events ``ev_step/ev_node`` (sorted; from position ``ev_i``) of the steps
     ``step0 + 1 .. step0 + n_steps`` to this rank's synapses, in ``run_steps``' order; events
@@ -768,6 +851,7 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
     with ``spike_flag``) are appended to ``spk_step/spk_node``.  Returns the new ``ev_i``."""
     L = ring_e.shape[0]
     n_ev = ev_step.shape[0]
+    n_rl = rl_ptr.shape[0]
     far_migrate(step0 + L - 1, ring_e, ring_i, far_i, far_w, far_meta)
     while ev_i < n_ev and ev_step[ev_i] <= step0:
         _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
@@ -793,6 +877,10 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
                      ring_i, L, 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w,
                      far_meta, plast, pp_par, pp_set, pp_state, hp_par, hs, post_last,
                      plast_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block)
+            if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
+                _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
+                       rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e,
+                       ring_i, L, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
             if spike_flag[i]:
                 c = spk_count[0]
                 spk_step[c] = step_end

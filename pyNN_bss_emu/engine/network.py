@@ -164,6 +164,11 @@ class Network:
         self.time_quantum = 0.0
         self._pending = None                 # FIFO-delayed events of the next window
         self._next_record_id = 0
+        # off-wafer relays and replayed sources of a multi-wafer system (set_relays,
+        # set_replicas): none
+        self.set_relays(np.zeros(0, np.int64), np.zeros(0, np.int64),
+                        np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64), np.zeros(0))
+        self.set_replicas(np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     # ----------------------------------------------------------------- construction
     def add_neurons(self, params: dict[str, np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -205,6 +210,11 @@ class Network:
         self.node_loss = np.concatenate([self.node_loss, np.zeros(size)])
         self._structure_dirty = True
         return nodes
+
+    def add_relay_nodes(self, size: int) -> np.ndarray:
+        """Append ``size`` nodes without events of their own: they carry the synapses of
+        relayed neurons and replayed sources (:meth:`set_relays`, :meth:`set_replicas`)."""
+        return self._new_nodes(size)
 
     def add_poisson_sources(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Append Poisson sources with the given stream keys; returns (nodes, source indices)."""
@@ -327,7 +337,15 @@ class Network:
         # per node: synapses beyond the ring's horizon (far-queue rows one event can take)
         self._far_out = np.bincount(self.syn_pre[delay_steps >= L],
                                     minlength=self.n_nodes).astype(np.int64)
-        self._neuron_far_out = int(self._far_out[self.neuron_node].sum())
+        r = self._rl
+        if r["ptr"].size and r["ptr"].size < self.n_neurons + 1:
+            # neurons added after the relays were set: they relay nothing
+            extra = self.n_neurons + 1 - r["ptr"].size
+            r["ptr"] = np.concatenate([r["ptr"], np.full(extra, r["ptr"][-1])])
+            r["up"] = np.vstack([r["up"], np.full((extra, 2), -1, dtype=np.int64)])
+        self._relay_far = self._relay_far_bound()
+        self._neuron_far_out = int(self._far_out[self.neuron_node].sum()) \
+            + int(self._relay_far.sum())
         # short-term plasticity: parameters and state of the plastic synapses, in CSR order
         stp = self.syn_stp[order]
         plastic = ~np.isnan(stp[:, 0])
@@ -589,6 +607,8 @@ class Network:
         self.encoder_sent[:] = 0
         self.encoder_lost[:] = 0
         self.merger_lost[:] = 0
+        self._rl["last"][:] = -np.inf
+        self.relay_counts[:] = 0
         for rec in self.records.values():
             rec.samples = []
             rec.last_step = -1
@@ -670,6 +690,8 @@ class Network:
         ev_step = np.concatenate([p_step, a_step])
         ev_node = np.concatenate([p_node, a_node])
         ev_time = np.concatenate([p_time, a_time])
+        # a source played into several wafers: one event per wafer, each through its FIFOs
+        ev_step, ev_node, ev_time = self._with_replicas(ev_step, ev_node, ev_time)
         if (self.time_quantum > 0 or self.input_bandwidth is not None) and ev_time.size:
             # stimulus is played back at the FPGA's timestamp resolution, through its FIFOs
             ev_time = self._timestamps(ev_time)
@@ -765,6 +787,7 @@ class Network:
                     self.neuron_block, self.block_busy, self.encoder_service,
                     self.encoder_sent, self.encoder_lost,
                     self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
+                    *self._relay_args(),
                     grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out)
                 spk_steps.append(spk_step[:spk_count[0]].copy())
                 spk_nodes.append(spk_node[:spk_count[0]].copy())
@@ -860,6 +883,7 @@ class Network:
         def deliver(step0, n, g_step, g_node, ev_i):
             ev_end = int(np.searchsorted(ev_step, step0 + n, side="right"))
             need = int(loc["far_out"][self.neuron_node[g_node]].sum()) \
+                + int(self._relay_far[g_node].sum()) \
                 + int(ev_far[max(ev_end, ev_i)] - ev_far[ev_i])
             self._far_reserve(need)
             spk_count[0] = 0
@@ -876,7 +900,8 @@ class Network:
                 spk_step, spk_node, spk_count,
                 self.neuron_block, self.block_busy, self.encoder_service,
                 self.encoder_sent, self.encoder_lost,
-                self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost)
+                self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
+                *self._relay_args())
             out_steps.append(spk_step[:spk_count[0]].copy())
             out_nodes.append(spk_node[:spk_count[0]].copy())
             return ev_i
@@ -946,6 +971,80 @@ class Network:
             self.merger_busy = np.full(int(max(self.neuron_merger.max(initial=-1) + 1, 1)),
                                        -np.inf)
             self.merger_service = float(merger_service_ms)
+
+    def set_relays(self, neuron: np.ndarray, node: np.ndarray, up: np.ndarray,
+                   down: np.ndarray, spacing: np.ndarray, depth: int = 16) -> None:
+        """Off-wafer relays (multi-wafer systems, :func:`.kernels._relay`): relay ``r``
+        carries the spikes of neuron ``neuron[r]`` to the synapses of node ``node[r]`` (a
+        node without events of its own, whose synapses are the neuron's on another wafer)
+        through the FIFO channels ``up[r]`` (the neuron's HICANN link and FPGA; the same
+        for all relays of a neuron) and ``down[r]`` (the target wafer's FPGA and HICANN
+        link); ``spacing[c]`` ms per event of channel c, ``depth`` entries per FIFO; -1:
+        no channel.  Replaces the previous relays."""
+        neuron = np.asarray(neuron, dtype=np.int64)
+        order = np.argsort(neuron, kind="stable")
+        counts = np.bincount(neuron, minlength=self.n_neurons) if neuron.size else \
+            np.zeros(self.n_neurons, dtype=np.int64)
+        up = np.asarray(up, dtype=np.int64).reshape(-1, 2)
+        rl_up = np.full((self.n_neurons, 2), -1, dtype=np.int64)
+        rl_up[neuron] = up
+        self.relay_spacing = np.asarray(spacing, dtype=float)
+        self._rl = {
+            "ptr": (np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+                    if neuron.size else np.zeros(0, dtype=np.int64)),
+            "neuron": neuron[order],
+            "node": np.asarray(node, dtype=np.int64)[order],
+            "up": rl_up,
+            "down": np.ascontiguousarray(np.asarray(down, dtype=np.int64).reshape(-1, 2)[order]),
+            "last": np.full(self.relay_spacing.size, -np.inf),
+            "depth": int(depth)}
+        #: relayed events: [delivered, lost going up, lost going down]
+        self.relay_counts = np.zeros(3, dtype=np.int64)
+        self._structure_dirty = True
+
+    def set_replicas(self, original: np.ndarray, replica: np.ndarray) -> None:
+        """Spike sources played into several wafers: every event of node ``original[k]`` is
+        also an event of node ``replica[k]`` (which has its own input FIFOs and synapses)."""
+        original = np.asarray(original, dtype=np.int64)
+        order = np.argsort(original, kind="stable")
+        self._rep_original = original[order]
+        self._rep_node = np.asarray(replica, dtype=np.int64)[order]
+
+    def _with_replicas(self, step, node, time):
+        """The window's external events plus their copies for the replica nodes."""
+        if not self._rep_node.size or not node.size:
+            return step, node, time
+        lo = np.searchsorted(self._rep_original, node, side="left")
+        hi = np.searchsorted(self._rep_original, node, side="right")
+        n = hi - lo
+        if not n.any():
+            return step, node, time
+        ev = np.repeat(np.arange(node.size), n)
+        within = np.arange(ev.size) - np.repeat(np.cumsum(n) - n, n)
+        copies = self._rep_node[lo[ev] + within]
+        return (np.concatenate([step, step[ev]]), np.concatenate([node, copies]),
+                np.concatenate([time, time[ev]]))
+
+    def _relay_args(self) -> tuple:
+        r = self._rl
+        return (r["ptr"], r["node"], r["up"], r["down"], self.relay_spacing, r["last"],
+                r["depth"], self.relay_counts)
+
+    def _relay_far_bound(self) -> np.ndarray:
+        """Per neuron: its relayed synapses that may go to the far queue (delay plus the
+        longest FIFO wait reaching the ring's length; an upper bound)."""
+        r = self._rl
+        out = np.zeros(self.n_neurons, dtype=np.int64)
+        if not r["neuron"].size or not self._delay.size:
+            return out
+        L = self.ring_e.shape[0]
+        wait = int(np.ceil(4 * r["depth"] * float(self.relay_spacing.max(initial=0.0))
+                           / self.dt)) + 1
+        far = np.zeros(self.n_nodes + 1, dtype=np.int64)
+        pre_of = np.repeat(np.arange(self.n_nodes), np.diff(self._ptr))
+        np.add.at(far, pre_of[self._delay + wait >= L], 1)
+        np.add.at(out, r["neuron"], far[r["node"]])
+        return out
 
     def _ref_steps(self) -> np.ndarray:
         # NEST: Time(ms=t_ref).get_steps() rounds to the nearest step

@@ -20,3 +20,16 @@ TIMESTAMP_S = 4e-9
 #: trial-independent spread (sigma, bio ms) of a route's delay around the distance formula,
 #: from the 2023 delay calibration on wafer 30 (section 8)
 DELAY_JITTER_MS = 0.1
+#: most wafer modules of a BrainScaleS-1 system (5 racks; brainscales1.md 1.1) [V]
+MAX_WAFERS = 20
+#: a spike's latency from one wafer to another (hardware time, s) [E]: HICANN -> FPGA
+#: (taken equal to the FPGA -> HICANN 496-500 ns [V], 7.1), the FPGA-to-FPGA link and
+#: FPGA -> HICANN.  BSS-1's wafer-to-wafer link (Extoll/Gigabit Ethernet between the
+#: FPGAs) was planned but never characterised in print; the 1.3 µs is the measured
+#: chip-to-chip latency of BrainScaleS-2's FPGA network (4 hops over 3 FPGAs, arXiv
+#: 2512.03781), a comparable path.  At speed-up 1e4: 13 ms of biological time.
+OFFWAFER_LATENCY_S = 1.3e-6
+#: expected firing rate (Hz, bio) of a neuron whose spikes enter another wafer: the input
+#: placement of that wafer budgets this much of an input link's bandwidth per relayed
+#: neuron [E] (the neurons' rates are not known before the run)
+RELAYED_NEURON_RATE_HZ = 10.0

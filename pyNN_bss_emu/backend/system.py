@@ -1,0 +1,180 @@
+"""The wafer backend's view of a system of wafer modules (issue 16).
+
+One wafer is the special case of one view.  Every programming step (neurons, weights, STP
+time constants, membrane readout) works per wafer with that wafer's mapping and seed
+(:class:`WaferView`); the event paths use *system* numbers, so that FIFOs, encoders and
+mergers of different wafers never share state: HICANN ``k * 384 + h``, FPGA
+``k * 48 + fpga``.  Connections between wafers are relayed (:func:`relay_tables`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..hardware import wafer
+from ..hardware.event_paths import FPGA_EVENT_RATE_HZ, HICANN_LINK_EVENT_RATE_HZ
+from ..mapping.pipeline import MappingResult
+from ..mapping.system import SystemMapping
+from ..mapping.types import BioGraph
+from .records import PopulationRecord
+
+
+@dataclass
+class WaferView:
+    """Wafer ``k``'s share of the network: its mapping (``result``, own numbering), its
+    ``seed`` (defects and fixed pattern), the global connections in its order (``conn``)
+    and the local cell offset of every population on it (``offsets``: key -> offset)."""
+    k: int
+    result: MappingResult
+    seed: int
+    conn: np.ndarray
+    offsets: dict
+
+    def holds(self, pop: PopulationRecord) -> bool:
+        return pop.key in self.offsets
+
+    def local(self, pop: PopulationRecord) -> PopulationRecord:
+        """``pop`` with its cells numbered as on this wafer (the same record when they
+        are)."""
+        offset = self.offsets[pop.key]
+        return pop if offset == pop.cell_offset else dataclasses.replace(pop,
+                                                                         cell_offset=offset)
+
+
+def views(result, populations: list[PopulationRecord], n_conn: int,
+          seeds: tuple[int, ...]) -> list[WaferView]:
+    """The :class:`WaferView` of every wafer with cells; ``result`` is a ``MappingResult``
+    (one wafer) or a :class:`~..mapping.system.SystemMapping`."""
+    if not isinstance(result, SystemMapping):
+        return [WaferView(0, result, seeds[0], np.arange(n_conn),
+                          {p.key: p.cell_offset for p in populations})]
+    out = []
+    for k, (res, part) in enumerate(zip(result.wafers, result.parts)):
+        if res is None:
+            continue
+        offsets = {p.key: int(result.cell_local[p.cell_offset]) for p in populations
+                   if p.size and result.cell_wafer[p.cell_offset] == k}
+        out.append(WaferView(k, res, seeds[k], part.connections, offsets))
+    return out
+
+
+def population_groups(graph: BioGraph, populations: list[PopulationRecord]) -> np.ndarray:
+    """The backend population (its index in ``populations``) of every mapper population
+    (a population may be several runs of cells in the graph)."""
+    starts = np.array([p.cell_offset for p in populations], dtype=np.int64)
+    return np.searchsorted(starts, graph.offset, side="right") - 1
+
+
+def cell_placement(wafer_views: list[WaferView], populations: list[PopulationRecord],
+                   n_cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per global cell: system HICANN (``k * 384 + h``; -1 unplaced), neuron block and
+    DNC merger of neurons (-1 for sources)."""
+    hicann = np.full(n_cells, -1, dtype=np.int64)
+    block = np.full(n_cells, -1, dtype=np.int64)
+    merger = np.full(n_cells, -1, dtype=np.int64)
+    for v in wafer_views:
+        cell_h = v.result.cell_hicann()
+        for pop in populations:
+            if not v.holds(pop):
+                continue
+            local = v.local(pop).cells
+            h = cell_h[local]
+            hicann[pop.cells] = np.where(h >= 0, v.k * wafer.N_HICANN + h, -1)
+            if not pop.is_source:
+                block[pop.cells] = v.result.placement.block[local]
+                merger[pop.cells] = v.result.mergers.dnc_merger[local]
+    return hicann, block, merger
+
+
+def system_fpga(hicann: np.ndarray) -> np.ndarray:
+    """System FPGA (``k * 48 + fpga``) of system HICANNs (-1 stays -1)."""
+    k, h = np.divmod(np.maximum(hicann, 0), wafer.N_HICANN)
+    return np.where(hicann >= 0, k * wafer.N_RETICLES + wafer.FPGA_OF[h], -1)
+
+
+@dataclass
+class Relays:
+    """What :meth:`~..engine.Network.set_relays` and ``set_replicas`` need, and the engine
+    node of every connection whose source is on another wafer."""
+    neuron: np.ndarray          # relayed neuron (engine index) per relay
+    node: np.ndarray            # the relay's engine node (the neuron's synapses on k)
+    up: np.ndarray              # (n, 2) up channels: HICANN link, FPGA of the neuron
+    down: np.ndarray            # (n, 2) down channels: FPGA, HICANN link on the target
+    spacing: np.ndarray         # ms per event of every channel
+    replica_of: np.ndarray      # replayed source: original node
+    replica: np.ndarray         # ... and the node that plays it into another wafer
+    replica_hicann: np.ndarray  # system HICANN of each replica's input placement
+    conn_pre_node: np.ndarray   # per global connection: engine pre node (-1: its own)
+
+
+def relay_tables(system: SystemMapping, graph: BioGraph, populations: list[PopulationRecord],
+                 cell_hicann: np.ndarray, nodes: np.ndarray, speedup: float,
+                 event_loss: bool) -> Relays:
+    """Relays of the neurons and replicas of the spike sources that have targets on other
+    wafers; ``nodes`` are free engine nodes for them (at least as many as virtual cells),
+    ``cell_hicann`` the system HICANN of every global cell."""
+    n_cells = graph.n_cells
+    cell_node = np.full(n_cells, -1, dtype=np.int64)
+    cell_neuron = np.full(n_cells, -1, dtype=np.int64)
+    for pop in populations:
+        cell_node[pop.cells] = pop.nodes
+        if not pop.is_source:
+            cell_neuron[pop.cells] = pop.neuron_index
+    n_w = system.n_wafers
+    links, fpgas = n_w * wafer.N_HICANN, n_w * wafer.N_RETICLES
+    # channels: up links, up FPGAs, down FPGAs, down links (the directions are separate
+    # FIFOs, as for stimulus and recording)
+    to_bio_ms = speedup * 1e3
+    spacing = np.concatenate([np.full(links, to_bio_ms / HICANN_LINK_EVENT_RATE_HZ),
+                              np.full(2 * fpgas, to_bio_ms / FPGA_EVENT_RATE_HZ),
+                              np.full(links, to_bio_ms / HICANN_LINK_EVENT_RATE_HZ)])
+    pre = np.asarray(graph.pre, dtype=np.int64)
+    conn_pre_node = np.full(pre.size, -1, dtype=np.int64)
+    parts = {"neuron": [], "node": [], "up": [], "down": [], "rep_of": [], "rep": [],
+             "rep_h": []}
+    used = 0
+    for k, (part, res) in enumerate(zip(system.parts, system.wafers)):
+        virtual = part.virtual
+        if res is None or not virtual.size:
+            continue
+        v_nodes = nodes[used:used + virtual.size]
+        used += virtual.size
+        # the connections of wafer k from other wafers get the virtual cell's node
+        conn = part.connections[system.offwafer[part.connections]]
+        conn_pre_node[conn] = v_nodes[np.searchsorted(virtual, pre[conn])]
+        h_local = res.sources.hicann[part.n_own:]
+        h_sys = np.where(h_local >= 0, k * wafer.N_HICANN + h_local, -1)
+        is_neuron = cell_neuron[virtual] >= 0
+        # neurons: relayed from their own wafer
+        src_h = cell_hicann[virtual[is_neuron]]
+        up = np.column_stack([src_h, np.where(src_h >= 0, links + system_fpga(src_h), -1)])
+        tgt_h = h_sys[is_neuron]
+        down = np.column_stack([np.where(tgt_h >= 0, links + fpgas + system_fpga(tgt_h), -1),
+                                np.where(tgt_h >= 0, links + 2 * fpgas + tgt_h, -1)])
+        parts["neuron"].append(cell_neuron[virtual[is_neuron]])
+        parts["node"].append(v_nodes[is_neuron])
+        parts["up"].append(up)
+        parts["down"].append(down)
+        # sources: the same stimulus played into wafer k through its own input
+        parts["rep_of"].append(cell_node[virtual[~is_neuron]])
+        parts["rep"].append(v_nodes[~is_neuron])
+        parts["rep_h"].append(h_sys[~is_neuron])
+
+    def cat(key, shape=(0,)):
+        return np.concatenate(parts[key]) if parts[key] else np.zeros(shape, dtype=np.int64)
+
+    up, down = cat("up", (0, 2)), cat("down", (0, 2))
+    if not event_loss:      # the ablation: unlimited paths (the latency stays)
+        up[:], down[:] = -1, -1
+    return Relays(cat("neuron"), cat("node"), up, down, spacing, cat("rep_of"), cat("rep"),
+                  cat("rep_h"), conn_pre_node)
+
+
+def virtual_cells(system) -> int:
+    """How many engine nodes the relays and replicas need."""
+    if not isinstance(system, SystemMapping):
+        return 0
+    return int(sum(p.virtual.size for p, r in zip(system.parts, system.wafers)
+                   if r is not None))

@@ -1,0 +1,282 @@
+"""Systems of several wafer modules (issue 16): wafer assignment, splitting the network into
+per-wafer graphs with virtual sources, the off-wafer relays (latency, FIFO loss) and the
+PyNN surface (``setup(wafers=...)``, statistics per wafer and in total)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import pyNN.bss_emu as sim
+from pyNN_bss_emu.engine import Network
+from pyNN_bss_emu.hardware.defects import DefectMap
+from pyNN_bss_emu.mapping.system import (assign_wafers, neuron_slots, split_graph)
+from pyNN_bss_emu.mapping.types import BioGraph, ResourceExhaustedError
+
+DT = 0.1
+
+
+# ------------------------------------------------------------------ mapping stages
+def _graph(sizes, edges, neuron_size=4, sources=()):
+    """A BioGraph of populations ``sizes`` with ``edges`` (pre pop, post pop, n) of n
+    connections from the first cells of pre to the first of post."""
+    sizes = np.array(sizes, dtype=np.int64)
+    offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    pre, post, proj = [], [], []
+    for j, (a, b, n) in enumerate(edges):
+        pre.append(offset[a] + np.arange(n) % sizes[a])
+        post.append(offset[b] + np.arange(n) % sizes[b])
+        proj.append(np.full(n, j))
+    is_source = np.isin(np.arange(sizes.size), sources)
+    return BioGraph(size=sizes, is_source=is_source,
+                    neuron_size=np.where(is_source, 0, neuron_size).astype(np.int64),
+                    manual_hicanns=[None] * sizes.size, label=[f"p{i}" for i in
+                                                               range(sizes.size)],
+                    rate=np.full(int(sizes.sum()), 5.0), pre=np.concatenate(pre),
+                    post=np.concatenate(post), receptor=np.zeros(sum(e[2] for e in edges),
+                                                                 dtype=np.int64),
+                    projection=np.concatenate(proj),
+                    projection_label=[f"e{j}" for j in range(len(edges))])
+
+
+@pytest.fixture(scope="module")
+def defects():
+    return [DefectMap.from_spec("default", s) for s in (0, 1, 2)]
+
+
+def test_neuron_slots_count_runs_within_blocks():
+    d = DefectMap.from_spec("none", 0)
+    # 384 HICANNs x 8 blocks x 32 columns: every width that divides 32 fills them
+    assert neuron_slots(d, 1) == 384 * 256
+    assert neuron_slots(d, 32) == 384 * 8
+    assert neuron_slots(d, 12) == 384 * 8 * 2       # 32 // 12: the rest of a block is lost
+    assert neuron_slots(DefectMap.from_spec("default", 0), 32) < 384 * 8
+
+
+def test_connected_populations_share_a_wafer_and_small_networks_stay_on_one(defects):
+    slots = min(neuron_slots(d, 32) for d in defects[:2])
+    big = int(0.45 * slots)        # two fit on a wafer, three do not
+    # two clusters {0, 1} and {2, 3}, strongly connected inside, weakly between
+    g = _graph([big] * 4, [(0, 1, 900), (1, 0, 800), (2, 3, 900), (3, 2, 700), (1, 2, 10)],
+               neuron_size=64)
+    w = assign_wafers(g, np.arange(4), 4, defects[:2])
+    assert w[0] == w[1] and w[2] == w[3] and w[0] != w[2]
+    # the same network of small populations fits on wafer 0 and stays there
+    small = _graph([50] * 4, [(0, 1, 90), (2, 3, 90), (1, 2, 10)], neuron_size=64)
+    assert list(assign_wafers(small, np.arange(4), 4, defects[:2])) == [0, 0, 0, 0]
+
+
+def test_a_population_larger_than_any_wafer_is_refused_naming_it(defects):
+    slots = neuron_slots(defects[0], 32)
+    g = _graph([slots + 10, 5], [(0, 1, 10)], neuron_size=64)
+    with pytest.raises(ResourceExhaustedError, match=r"population 'big'.*more wafers"):
+        assign_wafers(g, np.arange(2), 2, defects[:2], ["big", "small"])
+
+
+def test_spike_sources_go_to_the_wafer_of_most_targets(defects):
+    slots = neuron_slots(defects[0], 32)
+    n = int(0.6 * slots)
+    g = _graph([n, n, 10], [(2, 0, 5), (2, 1, 50), (0, 1, 3)], neuron_size=64, sources=(2,))
+    w = assign_wafers(g, np.arange(3), 3, defects[:2])
+    assert w[0] != w[1] and w[2] == w[1]
+
+
+def test_split_graph_adds_virtual_sources_for_exactly_the_cells_with_remote_targets():
+    g = _graph([6, 5, 4], [(0, 1, 12), (1, 0, 3), (0, 2, 2), (2, 2, 4)], sources=())
+    parts = split_graph(g, np.array([0, 1, 1]), 2)
+    pre, post = np.asarray(g.pre), np.asarray(g.post)
+    cell_wafer = np.repeat([0, 1, 1], g.size)
+    for k, part in enumerate(parts):
+        conn = np.flatnonzero(cell_wafer[post] == k)
+        assert np.array_equal(part.connections, conn)
+        remote = np.unique(pre[conn][cell_wafer[pre[conn]] != k])
+        assert np.array_equal(part.virtual, remote)
+        sub = part.graph
+        assert sub.n_cells == part.cells.size and sub.pre.size == conn.size
+        # every connection runs between the same global cells, through local numbers
+        assert np.array_equal(part.cells[sub.pre], pre[conn])
+        assert np.array_equal(part.cells[sub.post], post[conn])
+        # virtual sources are spike sources of the wafer, with the relayed rate budget
+        virt_pops = np.flatnonzero(np.arange(sub.size.size) >= sub.size.size
+                                   - np.unique(g.population_of[remote]).size)
+        assert sub.is_source[virt_pops].all()
+        assert np.all(sub.rate[part.n_own:] == 10.0)
+    assert parts[1].virtual.size == 6       # all 6 cells of p0 reach wafer 1 (12 + 2 conns)
+    assert parts[0].virtual.size == 3       # 3 cells of p1 reach wafer 0
+
+
+# ------------------------------------------------------------------ engine relays
+def _burst_network(n: int, depth: int, spacing: float):
+    """``n`` neurons that all fire at the same step, each relayed through up channel 0 to
+    its own relay node, which excites neuron ``n`` (the target) with delay 1 ms."""
+    net = Network(DT)
+    lif = dict(cm=1.0, g_l=0.05, e_l=-65.0, v_reset=-65.0, v_thresh=-50.0, v_peak=-50.0,
+               tau_syn_E=5.0, tau_syn_I=5.0, e_rev_E=0.0, e_rev_I=-70.0, a=0.0, b=0.0,
+               tau_w=1.0, delta_T=0.0, i_offset=0.0, tau_refrac=50.0)
+    idx, nodes = net.add_neurons({k: np.full(n + 1, float(v)) for k, v in lif.items()}, n + 1)
+    net.set_initial(idx, "v", np.full(n + 1, -65.0), apply_now=True)
+    stim, _ = net.add_array_sources(1)
+    net.arrays.set_times(np.array([0]), [[1.0]], 0.0)
+    relay = net.add_relay_nodes(n)
+    pre = np.concatenate([np.full(n, stim[0]), relay])
+    post = np.concatenate([idx[:n], np.full(n, idx[n])])
+    net.set_synapses(pre, post, np.concatenate([np.full(n, 0.5), np.full(n, 1e-4)]),
+                     np.full(2 * n, 1.0), np.zeros(2 * n, dtype=np.int8))
+    net.set_relays(idx[:n], relay, np.tile([0, -1], (n, 1)), np.full((n, 2), -1),
+                   np.array([spacing]), depth=depth)
+    return net, idx
+
+
+def test_relay_fifo_keeps_depth_plus_one_of_a_burst_and_delays_them_by_their_wait():
+    n, depth, spacing = 10, 3, 0.25
+    net, idx = _burst_network(n, depth, spacing)
+    net.spike_flag[:n] = True
+    times, nodes = net.run(100)
+    assert np.sum(np.isin(nodes, idx[:n])) == n       # the burst: all at one step
+    assert list(net.relay_counts) == [depth + 1, n - depth - 1, 0]
+    # the kept events arrive 1 ms (delay) + k * spacing (their FIFO wait) after the spike:
+    # the target's conductance rises in steps at exactly those arrival steps
+    t_spike = float(times[0])
+    net2, idx2 = _burst_network(n, depth, spacing)
+    net2.run(int(round(t_spike / DT)))
+    ge = []
+    for _ in range(40):
+        net2.run(1)
+        ge.append(net2.ge[idx2[n]])
+    jumps = np.flatnonzero(np.diff(np.concatenate([[0.0], ge])) > 1e-5)
+    expected = [int(np.ceil(k * spacing / DT - 1e-9)) + int(round(1.0 / DT)) - 1
+                for k in range(depth + 1)]
+    assert list(jumps) == sorted(set(expected))
+
+
+def test_relays_without_channels_pass_everything_and_reset_clears_the_counts():
+    net, idx = _burst_network(6, 0, 1.0)
+    relay_nodes = np.arange(net.n_nodes - 6, net.n_nodes)     # added last
+    net.set_relays(idx[:6], relay_nodes, np.full((6, 2), -1), np.full((6, 2), -1),
+                   np.zeros(0))
+    net.run(100)
+    assert list(net.relay_counts) == [6, 0, 0]
+    net.reset()
+    assert list(net.relay_counts) == [0, 0, 0]
+
+
+# ------------------------------------------------------------------ the PyNN surface
+def _two_wafer_run(**setup_kw):
+    """A (500 neurons of 64 denmems, 60 % of a wafer) and B (400) cannot share a wafer:
+    stim -> A -> B crosses from wafer 0 to wafer 1."""
+    warnings.simplefilter("ignore")
+    kw = dict(timestep=DT, wafers=2, neuron_size=64, continue_despite_synapse_loss=True)
+    kw.update(setup_kw)
+    sim.setup(**kw)
+    a = sim.Population(500, sim.IF_cond_exp(tau_refrac=5.0), label="A")
+    b = sim.Population(400, sim.IF_cond_exp(tau_refrac=5.0), label="B")
+    stim = sim.Population(20, sim.SpikeSourceArray(spike_times=[10.0, 60.0]), label="stim")
+    s2a = sim.Projection(stim, a, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.02))
+    a2b = sim.Projection(a, b, sim.FixedProbabilityConnector(0.2, rng=sim.NumpyRNG(3)),
+                         sim.StaticSynapse(weight=0.02))
+    a.record("spikes")
+    b.record("spikes")
+    sim.run(120.0)
+    out = dict(stats=sim.get_mapping_statistics(), mapping=sim.get_mapping(),
+               pulses=sim.get_pulse_statistics(),
+               a=[np.asarray(s) for s in a.get_data().segments[0].spiketrains],
+               b=[np.asarray(s) for s in b.get_data().segments[0].spiketrains],
+               d_a2b=np.asarray(a2b.get("delay", format="list", with_address=False)),
+               d_s2a=np.asarray(s2a.get("delay", format="list", with_address=False)),
+               n_a2b=a2b.size())
+    out["cells"] = (out["mapping"].cell_wafer[a._record.cell_offset],
+                    out["mapping"].cell_wafer[b._record.cell_offset])
+    sim.end()
+    return out
+
+
+@pytest.fixture(scope="module")
+def two_wafers():
+    return _two_wafer_run()
+
+
+@pytest.mark.slow
+def test_a_network_larger_than_a_wafer_maps_onto_two_with_statistics_per_wafer(two_wafers):
+    st = two_wafers["stats"]
+    assert two_wafers["cells"] == (0, 1)
+    assert st.wafers_used == 2 and len(st.per_wafer) == 2
+    assert st.offwafer_synapses == two_wafers["n_a2b"] > 5000
+    assert st.relayed_neurons == 500 and st.replayed_sources == 0
+    # the totals are the sums of the wafers' own statistics
+    for name in ("synapses_requested", "synapses_realized", "neurons_placed",
+                 "sources_placed", "hicanns_used"):
+        assert getattr(st, name) == sum(getattr(w, name) for w in st.per_wafer)
+    assert st.per_wafer[0].neurons_placed == 500 and st.per_wafer[1].neurons_placed == 400
+    # wafer 1 places A's neurons as virtual sources (its input placement)
+    assert st.per_wafer[1].sources_placed == 500
+    assert "wafer 1: 400 neurons" in str(st)
+
+
+@pytest.mark.slow
+def test_connections_between_wafers_carry_the_offwafer_latency(two_wafers):
+    d, d_in = two_wafers["d_a2b"], two_wafers["d_s2a"]
+    d, d_in = d[~np.isnan(d)], d_in[~np.isnan(d_in)]
+    # on-wafer routed delays: 0.64 ms + 0.04 ms per HICANN + spread; off-wafer: + 13 ms
+    assert d_in.max() < 5.0
+    assert 13.0 + 0.3 < d.min() and d.max() < 13.0 + 5.0
+    first_a = min(t[0] for t in two_wafers["a"] if t.size)
+    first_b = min(t[0] for t in two_wafers["b"] if t.size)
+    assert first_b - first_a > 13.0
+
+
+@pytest.mark.slow
+def test_every_relayed_spike_is_delivered_or_counted_lost(two_wafers):
+    p = two_wafers["pulses"]
+    n_a = sum(t.size for t in two_wafers["a"])
+    assert n_a > 400 and p["l2_up_lost"] == 0
+    # every recorded spike of A passed its encoder and merger, so it went to wafer 1 (one
+    # relayed event each; a spike lost on the wafer is neither recorded nor relayed); B's
+    # spikes stay on wafer 1
+    assert p["l2_relay_sent"] + p["l2_relay_lost"] == n_a
+    assert p["l2_relay_sent"] > 0
+
+
+@pytest.mark.slow
+def test_multi_wafer_runs_are_reproducible_and_the_latency_is_an_option(two_wafers):
+    again = _two_wafer_run()
+    assert all(np.array_equal(x, y) for x, y in zip(again["b"], two_wafers["b"]))
+    assert np.array_equal(again["d_a2b"], two_wafers["d_a2b"], equal_nan=True)
+    fast = _two_wafer_run(offwafer_latency=0.5)     # 0.5 µs hw = 5 ms bio, not 13
+    ok = ~np.isnan(fast["d_a2b"])
+    assert np.allclose(two_wafers["d_a2b"][ok] - fast["d_a2b"][ok], 8.0, atol=DT / 2 + 1e-9)
+
+
+@pytest.mark.slow
+def test_wafer_seeds_give_each_wafer_its_own_defects():
+    sim.setup(timestep=DT, wafers=[5, 9])
+    backend = sim.get_backend()
+    assert backend.seeds == (5, 9)
+    expected = DefectMap.from_spec("default", 9)
+    assert np.array_equal(backend.wafer_defects[1].denmem_ok, expected.denmem_ok)
+    assert not np.array_equal(backend.wafer_defects[0].denmem_ok, expected.denmem_ok)
+    sim.end()
+
+
+@pytest.mark.parametrize("value,error,match", [
+    (0, ValueError, r"wafers=0.*1 \.\. 20"), (21, ValueError, r"wafers=21"),
+    ([3, 3], ValueError, "must differ"), ("two", TypeError, "number of wafers"),
+    ([1, -2], TypeError, "not an int >= 0"), (True, TypeError, "number of wafers")])
+def test_bad_wafer_counts_are_refused_naming_the_value(value, error, match):
+    with pytest.raises(error, match=match):
+        sim.setup(timestep=DT, wafers=value)
+    sim.setup(timestep=DT)       # the simulator stays usable
+    sim.end()
+
+
+def test_stdp_across_wafers_is_refused_with_a_clear_message():
+    warnings.simplefilter("ignore")
+    sim.setup(timestep=DT, wafers=2)
+    a = sim.Population(10, sim.IF_cond_exp())
+    stdp = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(),
+                             weight_dependence=sim.AdditiveWeightDependence(w_max=0.01),
+                             weight=0.005)
+    sim.Projection(a, a, sim.FixedProbabilityConnector(0.5), stdp)
+    with pytest.raises(NotImplementedError, match="STDP.*2 wafers.*wafers=1"):
+        sim.run(10.0)
+    sim.end()
