@@ -166,7 +166,8 @@ def _two_wafer_run(**setup_kw):
     """A (500 neurons of 64 denmems, 60 % of a wafer) and B (400) cannot share a wafer:
     stim -> A -> B crosses from wafer 0 to wafer 1."""
     warnings.simplefilter("ignore")
-    kw = dict(timestep=DT, wafers=2, neuron_size=64, continue_despite_synapse_loss=True)
+    kw = dict(timestep=DT, ideal=False, wafers=2, neuron_size=64,
+              continue_despite_synapse_loss=True)
     kw.update(setup_kw)
     sim.setup(**kw)
     a = sim.Population(500, sim.IF_cond_exp(tau_refrac=5.0), label="A")
@@ -249,7 +250,7 @@ def test_multi_wafer_runs_are_reproducible_and_the_latency_is_an_option(two_wafe
 
 @pytest.mark.slow
 def test_wafer_seeds_give_each_wafer_its_own_defects():
-    sim.setup(timestep=DT, wafers=[5, 9])
+    sim.setup(timestep=DT, ideal=False, wafers=[5, 9])
     backend = sim.get_backend()
     assert backend.seeds == (5, 9)
     expected = DefectMap.from_spec("default", 9)
@@ -271,7 +272,7 @@ def test_bad_wafer_counts_are_refused_naming_the_value(value, error, match):
 
 def test_stdp_across_wafers_is_refused_with_a_clear_message():
     warnings.simplefilter("ignore")
-    sim.setup(timestep=DT, wafers=2)
+    sim.setup(timestep=DT, ideal=False, wafers=2)
     a = sim.Population(10, sim.IF_cond_exp())
     stdp = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(),
                              weight_dependence=sim.AdditiveWeightDependence(w_max=0.01),
