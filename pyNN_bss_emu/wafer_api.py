@@ -30,9 +30,13 @@ class CellPlacement:
     denmems: tuple
     dnc_merger: int
     l1_address: int
+    #: the wafer of a multi-wafer system (``setup(wafers=...)``); 0 on one wafer
+    wafer: int = 0
 
     def __str__(self) -> str:
         where = f"HICANNOnWafer(Enum({self.hicann}))"
+        if self.wafer:
+            where = f"Wafer({self.wafer}), " + where
         if self.neuron_block is not None:
             return (f"cell {self.cell}: {where}, NeuronBlockOnHICANN({self.neuron_block}), "
                     f"denmems {self.denmems[0]}..{self.denmems[-1]}, DNCMergerOnHICANN"
@@ -133,17 +137,23 @@ def get_placement(cells) -> list:
     else:
         pop, idx = _population_and_indices(cells)
     base = pop._record.cell_offset
-    hic, addr, merger = result.cell_hicann(), result.cell_address(), result.cell_merger()
     out = []
+    tables: dict = {}
     for i in idx:
         c = base + int(i)
+        # on a system of wafers: the wafer's own mapping and the cell's number there
+        k, res, local = result.locate(c)
+        if k not in tables:
+            tables[k] = (res.cell_hicann(), res.cell_address(), res.cell_merger())
+        hic, addr, merger = tables[k]
         if pop._neuron_index is not None:
-            x0, w = int(result.placement.x0[c]), int(result.placement.width[c])
+            x0, w = int(res.placement.x0[local]), int(res.placement.width[local])
             denmems = tuple((x, y) for x in range(x0, x0 + w) for y in (0, 1))
-            block = int(result.placement.block[c])
+            block = int(res.placement.block[local])
         else:
             denmems, block = (), None
-        out.append(CellPlacement(c, int(hic[c]), block, denmems, int(merger[c]), int(addr[c])))
+        out.append(CellPlacement(c, int(hic[local]), block, denmems, int(merger[local]),
+                                 int(addr[local]), k))
     return out
 
 

@@ -188,6 +188,7 @@ def _two_wafer_run(**setup_kw):
                n_a2b=a2b.size())
     out["cells"] = (out["mapping"].cell_wafer[a._record.cell_offset],
                     out["mapping"].cell_wafer[b._record.cell_offset])
+    out["placement"] = (sim.get_placement(a[0:3]), sim.get_placement(b[0:3]))
     sim.end()
     return out
 
@@ -212,6 +213,11 @@ def test_a_network_larger_than_a_wafer_maps_onto_two_with_statistics_per_wafer(t
     # wafer 1 places A's neurons as virtual sources (its input placement)
     assert st.per_wafer[1].sources_placed == 500
     assert "wafer 1: 400 neurons" in str(st)
+    # get_placement names the wafer: B's neurons sit on wafer 1, with its own placement
+    pa, pb = two_wafers["placement"]
+    assert [p.wafer for p in pa] == [0, 0, 0] and [p.wafer for p in pb] == [1, 1, 1]
+    assert str(pb[0]).startswith(f"cell {pb[0].cell}: Wafer(1), HICANNOnWafer")
+    assert all(len(p.denmems) == 64 for p in pa + pb)
 
 
 @pytest.mark.slow

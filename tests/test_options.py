@@ -16,7 +16,7 @@ import pytest
 from pyNN_bss_emu.backend import options as bo
 from pyNN_bss_emu.backend.options import (DefectOptions, EffectOptions, EngineOptions,
                                           ParameterTransformOptions, SetupOptions,
-                                          SubstrateOptions)
+                                          SubstrateOptions, SystemOptions)
 from pyNN_bss_emu.hardware import parameter_transform as pt
 from pyNN_bss_emu.hardware import wafer
 from pyNN_bss_emu.mapping import addresses, input_placement, l1_routing, merger_routing
@@ -33,7 +33,7 @@ KEYWORD_ORDER = ("max_delay", "ideal", "strict", "stimulus_seed", "wafer_seed", 
                  "clip_parameters", "analog_recording_limit", "defects", "neuron_size",
                  "continue_despite_synapse_loss", "driver_chain_length", "neuron_placement",
                  "merger_routing", "multapses", "l1_routing", "speedup", "weight_rounding",
-                 "mapping_file", "progress", "preset", "effects")
+                 "mapping_file", "progress", "preset", "effects", "wafers", "offwafer_latency")
 #: keywords whose value is a whole branch of the tree (a dict of switches -> a dataclass)
 BRANCH_KEYWORDS = ("effects",)
 
@@ -93,7 +93,8 @@ def test_the_documented_defaults():
         "neuron_placement": "cluster", "merger_routing": "auto", "multapses": "realise",
         "l1_routing": "backbone+dijkstra", "speedup": 1e4,
         "weight_rounding": "nearest", "mapping_file": None, "progress": None,
-        "preset": "default", "effects": EffectOptions()}
+        "preset": "default", "effects": EffectOptions(), "wafers": 1,
+        "offwafer_latency": 1.3}
 
 
 def test_a_changed_default_shows_up_in_the_keywords(monkeypatch):
@@ -181,7 +182,8 @@ def test_from_keywords_puts_every_value_in_its_place():
                  neuron_placement="enum_desc", merger_routing="one_to_one",
                  multapses="per_projection", l1_routing="dijkstra", speedup=2e3,
                  weight_rounding="stochastic", mapping_file="m.npz", progress=False,
-                 preset="default", effects=EffectOptions(trial_noise=False))
+                 preset="default", effects=EffectOptions(trial_noise=False),
+                 wafers=(4, 8), offwafer_latency=2.5)
     tree = SetupOptions.from_keywords(0.1, "auto", **given)
     assert tree == SetupOptions(
         ideal=True, strict=True,
@@ -200,7 +202,8 @@ def test_from_keywords_puts_every_value_in_its_place():
         substrate=SubstrateOptions(calibration="off", weight_rounding="stochastic",
                                    wafer_seed=12, trial_seed=13, analog_recording_limit=True,
                                    effects=EffectOptions(trial_noise=False)),
-        engine=EngineOptions(stimulus_seed=11, max_delay=20.0, progress=False))
+        engine=EngineOptions(stimulus_seed=11, max_delay=20.0, progress=False),
+        system=SystemOptions(wafers=(4, 8), offwafer_latency_us=2.5))
     assert tree.keyword_values() == given
     # stages no keyword reaches keep their defaults
     assert tree.mapping.address_assignment == AddressAssignmentOptions()
@@ -379,8 +382,8 @@ def _nodes(tree):
 def test_the_tree_is_frozen_and_hashable():
     tree = SetupOptions.from_keywords(0.1, "auto", defects={"hicann": 0.01})
     nodes = list(_nodes(tree))
-    # root, 4 branches + mapping, 6 mapping stages, the effect switches
-    assert len(nodes) == 1 + 4 + 1 + 6 + 1
+    # root, 5 branches + mapping, 6 mapping stages, the effect switches
+    assert len(nodes) == 1 + 5 + 1 + 6 + 1
     for node in nodes:
         first = dataclasses.fields(node)[0].name
         with pytest.raises(dataclasses.FrozenInstanceError):

@@ -652,6 +652,11 @@ KEYWORDS: dict[str, Keyword] = {
                      "from marocco/calibtic: see the preset table); keywords given "
                      "explicitly override the preset",
         Choice(("default", "marocco"))),
+    "effects": Keyword(
+        ("substrate", "effects"), "ablation: a dict switching emulated effects off, e.g. "
+                                  "{'event_loss': False}; effects: mismatch, trial_noise, "
+                                  "weight_quantisation, weight_floor, event_loss (all on)",
+        Custom((("dict of effect: bool", False),), _check_effects)),
     "wafers": Keyword(
         ("system", "wafers"), "wafer modules of the system: a number (wafer k gets the seed "
                               "wafer_seed + k) or a list of wafer seeds; populations are "
@@ -662,11 +667,6 @@ KEYWORDS: dict[str, Keyword] = {
         ("system", "offwafer_latency_us"), "latency of a spike from one wafer to another, µs "
                                            "of hardware time (FPGA to FPGA; added to the "
                                            "routed delay)", Real(0.0, 100.0)),
-    "effects": Keyword(
-        ("substrate", "effects"), "ablation: a dict switching emulated effects off, e.g. "
-                                  "{'event_loss': False}; effects: mismatch, trial_noise, "
-                                  "weight_quantisation, weight_floor, event_loss (all on)",
-        Custom((("dict of effect: bool", False),), _check_effects)),
 }
 
 #: What each preset changes, as tree path -> value (defaults not listed stay).  'marocco'

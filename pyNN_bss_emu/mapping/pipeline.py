@@ -138,6 +138,11 @@ class MappingResult:
     #: map, mapping options); None in files written before issue 13
     conditions: dict | None = None
 
+    def locate(self, cell: int) -> tuple[int, "MappingResult", int]:
+        """(wafer, mapping, the cell's number there): on one wafer (0, self, cell); see
+        :meth:`.system.SystemMapping.locate`."""
+        return 0, self, int(cell)
+
     def cell_hicann(self) -> np.ndarray:
         """HICANN of every cell (neurons from placement, sources from input placement)."""
         return np.where(self.placement.hicann >= 0, self.placement.hicann, self.sources.hicann)

@@ -1,7 +1,7 @@
 """A network run by tests/test_distributed.py under ``mpiexec -n N`` (and in one process):
 prints one JSON line at rank 0 with a digest of every recorded spike and trace.
 
-    python tests/mpi/distributed_network.py [--wafer] [--stp]
+    python tests/mpi/distributed_network.py [--wafer] [--stp] [--two-wafers]
 """
 from __future__ import annotations
 
@@ -95,11 +95,56 @@ def build_and_run(sim, wafer: bool, stp: bool, serial_windows: bool = False) -> 
     return result
 
 
+def build_and_run_two_wafers(sim, serial_windows: bool = False) -> dict:
+    """A network that needs two wafers (neurons of 64 denmems: A takes 60 % of one) with
+    spikes relayed from wafer 0 to wafer 1 and back, and a source played into both."""
+    rank = sim.setup(timestep=0.1, ideal=False, wafers=2, neuron_size=64, stimulus_seed=4,
+                     continue_despite_synapse_loss=True)
+    if serial_windows:
+        from pyNN_bss_emu.engine.distributed import SerialExchange
+        sim.get_backend().network.set_partition(SerialExchange())
+    rng = sim.NumpyRNG(seed=8, parallel_safe=True)
+    a = sim.Population(500, sim.IF_cond_exp(tau_refrac=3.0), label="A")
+    b = sim.Population(400, sim.IF_cond_exp(tau_refrac=3.0), label="B")
+    noise = sim.Population(40, sim.SpikeSourcePoisson(rate=30.0), label="noise")
+    for pop in (a, b):
+        sim.Projection(noise, pop, sim.FixedProbabilityConnector(0.3, rng=rng),
+                       sim.StaticSynapse(weight=0.015))
+    sim.Projection(a, b, sim.FixedProbabilityConnector(0.1, rng=rng),
+                   sim.StaticSynapse(weight=0.01))
+    sim.Projection(b, a, sim.FixedProbabilityConnector(0.05, rng=rng),
+                   sim.StaticSynapse(weight=0.01), receptor_type="inhibitory")
+    a.record("spikes")
+    b.record("spikes")
+    sim.run(150.0)
+    digest = hashlib.sha256()
+    counts = {}
+    for p in (a, b):
+        block = p.get_data(gather=True)
+        if rank == 0:
+            trains = sorted(block.segments[0].spiketrains,
+                            key=lambda s: s.annotations["source_index"])
+            counts[p.label] = int(sum(len(s) for s in trains))
+            for st in trains:
+                digest.update(np.asarray(st.magnitude).tobytes())
+    stats = sim.get_mapping_statistics()
+    pulses = sim.get_pulse_statistics()
+    result = {"rank": rank, "num_processes": sim.num_processes(), "digest": digest.hexdigest(),
+              "counts": counts, "wafers_used": stats.wafers_used,
+              "relay": [pulses["l2_relay_sent"], pulses["l2_relay_lost"]],
+              "local_exc": int(a.local_size), "local_noise": int(noise.local_size)}
+    sim.end()
+    return result
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
     import pyNN.bss_emu as sim
-    res = build_and_run(sim, wafer="--wafer" in sys.argv, stp="--stp" in sys.argv,
-                        serial_windows="--serial-windows" in sys.argv)
+    if "--two-wafers" in sys.argv:
+        res = build_and_run_two_wafers(sim, serial_windows="--serial-windows" in sys.argv)
+    else:
+        res = build_and_run(sim, wafer="--wafer" in sys.argv, stp="--stp" in sys.argv,
+                            serial_windows="--serial-windows" in sys.argv)
     if res["rank"] == 0:
         sys.stdout.write("RESULT " + json.dumps(res) + "\n")
     else:
