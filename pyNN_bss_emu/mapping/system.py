@@ -87,11 +87,19 @@ def group_load(graph: BioGraph, group: np.ndarray, n_groups: int, defects: list
     return load
 
 
+#: share of a wafer's neuron slots the wafer assignment fills first [E]: a wafer full of
+#: neurons has few DNC mergers and L1 addresses left for the input from other wafers (a
+#: full wafer of the microcircuit could not place a tenth of its virtual sources); when the
+#: network does not fit this way, the wafers are filled completely
+SYSTEM_FILL = 0.85
+
+
 def assign_wafers(graph: BioGraph, group: np.ndarray, n_groups: int, defects: list,
-                  group_labels: list[str] | None = None) -> np.ndarray:
+                  group_labels: list[str] | None = None, fill: float = 1.0) -> np.ndarray:
     """The wafer of every group (see the module docstring); ``group[p]`` is the group of
-    mapper population ``p``, ``defects[k]`` wafer k's defect map.  Raises
-    :class:`ResourceExhaustedError` naming the group that fits on no wafer."""
+    mapper population ``p``, ``defects[k]`` wafer k's defect map, ``fill`` the share of a
+    wafer's neuron slots to use.  Raises :class:`ResourceExhaustedError` naming the group
+    that fits on no wafer."""
     group = np.asarray(group, dtype=np.int64)
     n_wafers = len(defects)
     labels = group_labels or [str(g) for g in range(n_groups)]
@@ -117,9 +125,9 @@ def assign_wafers(graph: BioGraph, group: np.ndarray, n_groups: int, defects: li
             fits = np.zeros(n_wafers, dtype=bool)
             fits[0] = True
         else:
-            fits = used + load[g] <= 1.0 + 1e-12
+            fits = used + load[g] <= fill + 1e-12
         if not fits.any():
-            room = ", ".join(f"{100 * max(1 - u, 0):.0f} %" for u in used)
+            room = ", ".join(f"{100 * max(fill - u, 0):.0f} %" for u in used)
             raise ResourceExhaustedError(
                 f"population '{labels[g]}' needs {100 * load[g].min():.0f} % of a wafer's "
                 f"neuron slots, but no wafer of the system has that much room left (free "
@@ -317,7 +325,11 @@ def map_system(graph: BioGraph, group: np.ndarray, options: MappingOptions, defe
     group = np.asarray(group, dtype=np.int64)
     n_groups = int(group.max()) + 1 if group.size else 0
     n_wafers = len(defects)
-    g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels)
+    try:       # leave room for the input from other wafers where the network allows it
+        g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels,
+                                fill=SYSTEM_FILL if n_wafers > 1 else 1.0)
+    except ResourceExhaustedError:
+        g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels)
     pop_wafer = g_wafer[group] if group.size else np.zeros(0, dtype=np.int64)
     parts = split_graph(graph, pop_wafer, n_wafers, relay_rate_hz)
     t_split = time.perf_counter() - t0
