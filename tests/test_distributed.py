@@ -185,3 +185,40 @@ def test_two_wafer_network_under_mpiexec_is_bit_identical(two_wafer_serial):
     assert res["num_processes"] == 2
     assert res["digest"] == ref["digest"] and res["counts"] == ref["counts"]
     assert res["relay"] == ref["relay"]
+
+
+# ------------------------------------------------------------------ the mapping at the root
+class _FakeComm:
+    """A communicator of rank ``rank`` whose broadcast returns what rank 0 sent
+    (``sent``: a one-element list shared by the fake ranks), pickled as MPI would."""
+
+    def __init__(self, rank: int, sent: list) -> None:
+        self.rank, self.sent = rank, sent
+
+    def Get_rank(self) -> int:
+        return self.rank
+
+    def Get_size(self) -> int:
+        return 2
+
+    def bcast(self, obj, root=0):
+        import pickle
+        if self.rank == root:
+            self.sent[:] = [pickle.dumps(obj)]
+        return pickle.loads(self.sent[0])
+
+
+def test_the_mapping_is_computed_on_rank_0_only_and_its_errors_reach_every_rank():
+    from pyNN_bss_emu.mapping.pipeline import MappingStatistics, SynapseLossError
+    sent: list = []
+    calls = []
+    root, other = (distributed.MPIExchange(_FakeComm(r, sent)) for r in (0, 1))
+    assert root.at_root(lambda: calls.append(0) or {"mapped": 1}) == {"mapped": 1}
+    assert other.at_root(lambda: calls.append(1)) == {"mapped": 1}
+    assert calls == [0]                        # rank 1 did not map
+    stats = MappingStatistics(*([10] + [0] * 11))
+    with pytest.raises(SynapseLossError, match="lost 3") as err:
+        root.at_root(lambda: (_ for _ in ()).throw(SynapseLossError("lost 3", stats)))
+    with pytest.raises(SynapseLossError, match="lost 3") as err1:
+        other.at_root(lambda: None)
+    assert err1.value.statistics == stats == err.value.statistics

@@ -184,10 +184,12 @@ class WaferBackend(Backend):
                           # bounds neuron_size="auto" by the weights (issue 14)
                           denmem_pF=neuron_capacitance_pF(1, pt.big_capacitors),
                           speedup=self.options.mapping.speedup)
-        if len(self.seeds) > 1:
-            result = self._map_system(graph)
-        else:
-            result = self._map_wafer(graph)
+        compute = (lambda: self._map_system(graph)) if len(self.seeds) > 1 \
+            else (lambda: self._map_wafer(graph))
+        part = self.network.partition
+        # distributed: mapped once, on rank 0 (which alone reads or writes a mapping file),
+        # and sent to the other ranks
+        result = compute() if part is None else part.exchange.at_root(compute)
         self.graph, self.result = graph, result
         delays = self._routed_delays(result)
         start = 0

@@ -42,6 +42,10 @@ class SerialExchange:
     def allgather(self, steps: np.ndarray, neurons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return steps, neurons
 
+    def at_root(self, compute):
+        """``compute()`` (one process: here)."""
+        return compute()
+
     def bytes_sent(self) -> int:
         return 0
 
@@ -72,6 +76,20 @@ class MPIExchange:
         self.comm.Allgatherv([local, MPI.INT64_T], [out, (counts, displ), MPI.INT64_T])
         self._sent += local.nbytes
         return out[:, 0], out[:, 1]
+
+    def at_root(self, compute):
+        """``compute()`` on rank 0 only, its value broadcast to every rank (the mapping:
+        computed once, distributed); an exception raised there is raised on every rank."""
+        value = error = None
+        if self.rank == 0:
+            try:
+                value = compute()
+            except Exception as err:       # every rank must leave the collective
+                error = err
+        value, error = self.comm.bcast((value, error), root=0)
+        if error is not None:
+            raise error
+        return value
 
     def bytes_sent(self) -> int:
         """Bytes of spikes this rank has sent so far (for the communication volume)."""

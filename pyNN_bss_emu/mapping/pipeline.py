@@ -44,6 +44,10 @@ class SynapseLossError(MappingError):
         super().__init__(message)
         self.statistics = statistics
 
+    def __reduce__(self):
+        # picklable with its statistics (broadcast from the rank that mapped, under MPI)
+        return type(self), (str(self), self.statistics)
+
 
 @dataclass
 class ProjectionLoss:
