@@ -10,7 +10,9 @@ under ``mpiexec -n 2`` (each configuration in a fresh job).
 Printed per run: mapping time, run time per biological second (slowest rank), peak RSS per
 rank, wafers used, synapses (requested, lost, between wafers), relayed spikes (sent, lost)
 and the spike count; the spike digests of the runs must agree (the same spikes for any
-number of ranks).
+number of ranks).  ``--nest-threads 1,2`` also runs the demo's NEST version of the same
+network (``target="nest"``: its weights, variations and calibrated delays) on pyNN.nest with
+that many threads, for the wall time side by side.
 """
 from __future__ import annotations
 
@@ -82,6 +84,43 @@ def worker(args) -> None:
     sim.end()
 
 
+def nest_worker(args) -> None:
+    import warnings
+    warnings.simplefilter("ignore")
+    sys.path.insert(0, str(HERE))
+    import demo_networks as demo
+    import pyNN.nest as sim
+    kw = demo.microcircuit_setup_kwargs("nest")
+    kw["threads"] = args.threads
+    sim.setup(**kw)
+    t0 = time.perf_counter()
+    net = demo.build_microcircuit(sim, target="nest", scale=args.scale, k_scale=args.k_scale)
+    build_s = time.perf_counter() - t0
+    sim.run(0.1)
+    t0 = time.perf_counter()
+    sim.run(args.simtime)
+    run_s = time.perf_counter() - t0
+    spikes = sum(sum(p.get_spike_counts().values()) for p in net.populations.values())
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    out = {"simulator": "nest", "threads": args.threads, "build_s": build_s,
+           "run_s": run_s, "run_s_per_bio_s": run_s / (args.simtime / 1000.0),
+           "spikes": int(spikes), "rss_mb": [rss]}
+    sys.stdout.write(MARK + json.dumps(out) + "\n")
+    sys.stdout.flush()
+    sim.end()
+
+
+def launch_nest(threads: int, args) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--simulator", "nest",
+           "--threads", str(threads), "--scale", str(args.scale), "--k-scale",
+           str(args.k_scale), "--simtime", str(args.simtime)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith(MARK)][-1]
+    return json.loads(line[len(MARK):])
+
+
 def launch(n_ranks: int, args) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--scale", str(args.scale),
            "--k-scale", str(args.k_scale), "--wafers", str(args.wafers),
@@ -104,12 +143,16 @@ def main(argv=None) -> int:
     ap.add_argument("--wafers", type=int, default=2)
     ap.add_argument("--simtime", type=float, default=1000.0, help="biological time (ms)")
     ap.add_argument("--ranks", default="1,2", help="comma-separated rank counts")
+    ap.add_argument("--nest-threads", default="", help="e.g. 1,2 (empty: no NEST run)")
+    ap.add_argument("--simulator", default="bss_emu", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args)
+        (nest_worker if args.simulator == "nest" else worker)(args)
         return 0
     runs = [launch(int(n), args) for n in args.ranks.split(",")]
+    nest = [launch_nest(int(t), args) for t in args.nest_threads.split(",") if t]
     for r in runs:
         print(f"ranks {r['ranks']}: {r['neurons']:,} neurons on {r['wafers_used']} of "
               f"{r['wafers']} wafers {r['per_wafer_neurons']}, {r['synapses']:,} synapses "
@@ -117,13 +160,17 @@ def main(argv=None) -> int:
               f"run {r['run_s_per_bio_s']:.2f} s per bio s; relayed {r['relay_sent']:,} "
               f"(lost {r['relay_lost']:,}); spikes {r['spikes']:,} [{r['digest']}]; RSS per "
               f"rank {', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB")
+    for r in nest:
+        print(f"pyNN.nest, {r['threads']} thread(s), the demo's NEST version: build "
+              f"{r['build_s']:.1f} s, run {r['run_s_per_bio_s']:.2f} s per bio s, spikes "
+              f"{r['spikes']:,}, RSS {r['rss_mb'][0]:.0f} MB")
     same = len({r["digest"] for r in runs}) == 1
     print("same spikes for every rank count:", "yes" if same else "NO")
     if len(runs) > 1:
         print(f"speed-up {runs[0]['ranks']} -> {runs[-1]['ranks']} ranks: "
               f"{runs[0]['run_s'] / runs[-1]['run_s']:.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(runs, indent=1))
+        Path(args.json).write_text(json.dumps(runs + nest, indent=1))
     return 0 if same else 1
 
 

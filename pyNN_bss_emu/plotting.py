@@ -53,7 +53,7 @@ def _cell_outlines(hicanns, color, lw):
 
 
 def plot_wafer_map(path: str | None = None, ax=None, title: str | None = None,
-                   filename: str | None = None, dpi: int = DPI):
+                   filename: str | None = None, dpi: int = DPI, wafer: int = 0):
     """Draw the current mapping on the wafer (call after the first ``run()``; ``run(0)`` maps).
 
     Top panel: every HICANN as a cell of the 36 x 16 grid, coloured by the number of neurons
@@ -65,20 +65,35 @@ def plot_wafer_map(path: str | None = None, ax=None, title: str | None = None,
 
     ``path`` (or its older name ``filename``): save the figure there.  ``ax``: draw only the
     top panel into this Axes.  Returns the Axes of the top panel (``ax.figure`` is the
-    Figure)."""
+    Figure).  ``wafer``: which wafer of a multi-wafer system (``setup(wafers=...)``)."""
     plt = _pyplot("plot_wafer_map")
+    from .hardware import wafer as wafer_hw
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Rectangle
 
     from .wafer_api import get_defects, get_mapping, get_synapse_loss_per_hicann
     path = path if path is not None else filename
     result = get_mapping()
-    defects = get_defects()
+    n_wafers = len(getattr(result, "wafers", [result]))
+    if not 0 <= int(wafer) < n_wafers:
+        raise ValueError(f"plot_wafer_map(wafer={wafer!r}): the system has {n_wafers} "
+                         f"wafer(s), 0..{n_wafers - 1}")
+    if n_wafers > 1:
+        result = result.wafers[wafer]
+        if result is None:
+            raise ValueError(f"plot_wafer_map(wafer={wafer}): nothing was placed on wafer "
+                             f"{wafer}")
+    defects = get_defects(wafer)
     neurons = np.bincount(result.placement.hicann[result.placement.hicann >= 0],
-                          minlength=wafer.N_HICANN)
+                          minlength=wafer_hw.N_HICANN)
     sources = np.bincount(result.sources.hicann[result.sources.hicann >= 0],
-                          minlength=wafer.N_HICANN)
+                          minlength=wafer_hw.N_HICANN)
     requested, lost = get_synapse_loss_per_hicann()
+    # per system HICANN (k * 384 + h): this wafer's part
+    requested = requested[wafer * wafer_hw.N_HICANN:(wafer + 1) * wafer_hw.N_HICANN] \
+        if n_wafers > 1 else requested
+    lost = lost[wafer * wafer_hw.N_HICANN:(wafer + 1) * wafer_hw.N_HICANN] \
+        if n_wafers > 1 else lost
     ax_loss = None
     if ax is None:
         fig, (ax, ax_loss) = plt.subplots(2, 1, figsize=(10, 9.5), constrained_layout=True)
@@ -86,8 +101,8 @@ def plot_wafer_map(path: str | None = None, ax=None, title: str | None = None,
         fig = ax.figure
     cmap = plt.get_cmap("viridis")
     vmax = max(int(neurons.max()), 1)
-    for h in range(wafer.N_HICANN):
-        x, y = wafer.HICANN_X[h], wafer.HICANN_Y[h]
+    for h in range(wafer_hw.N_HICANN):
+        x, y = wafer_hw.HICANN_X[h], wafer_hw.HICANN_Y[h]
         if not defects.hicann_ok[h]:
             face, hatch = "0.6", None
         elif neurons[h]:
@@ -105,14 +120,14 @@ def plot_wafer_map(path: str | None = None, ax=None, title: str | None = None,
                       (False, dict(color="tab:red", alpha=0.8, lw=0.8, ls="--"))):
         sel = (r.req_ok == ok) & (src_h != r.req_target)
         if np.any(sel):
-            xs = np.stack([wafer.HICANN_X[src_h[sel]], wafer.HICANN_X[r.req_target[sel]]])
-            ys = np.stack([wafer.HICANN_Y[src_h[sel]], wafer.HICANN_Y[r.req_target[sel]]])
+            xs = np.stack([wafer_hw.HICANN_X[src_h[sel]], wafer_hw.HICANN_X[r.req_target[sel]]])
+            ys = np.stack([wafer_hw.HICANN_Y[src_h[sel]], wafer_hw.HICANN_Y[r.req_target[sel]]])
             ax.plot(xs, ys, **style)
     for a in (ax, ax_loss):
         if a is None:
             continue
-        a.set_xlim(-1, wafer.GRID_WIDTH)
-        a.set_ylim(wafer.GRID_HEIGHT, -1)
+        a.set_xlim(-1, wafer_hw.GRID_WIDTH)
+        a.set_ylim(wafer_hw.GRID_HEIGHT, -1)
         a.set_aspect("equal")
         a.set_xlabel("HICANN x (grid column)")
         a.set_ylabel("HICANN y (grid row)")
@@ -134,13 +149,13 @@ def plot_wafer_map(path: str | None = None, ax=None, title: str | None = None,
     if ax_loss is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             frac = np.where(requested > 0, 100.0 * lost / requested, np.nan)
-        edges_x = np.arange(wafer.GRID_WIDTH + 1) - 0.5
-        edges_y = np.arange(wafer.GRID_HEIGHT + 1) - 0.5
+        edges_x = np.arange(wafer_hw.GRID_WIDTH + 1) - 0.5
+        edges_y = np.arange(wafer_hw.GRID_HEIGHT + 1) - 0.5
         # background: white HICANNs (grey: defective), nothing where the wafer has none
         ax_loss.pcolormesh(edges_x, edges_y,
                            np.ma.masked_invalid(_hicann_grid((~defects.hicann_ok) * 1.0)),
                            cmap=ListedColormap(["white", "0.6"]), vmin=0, vmax=1)
-        ax_loss.add_collection(_cell_outlines(np.arange(wafer.N_HICANN), "0.8", 0.5))
+        ax_loss.add_collection(_cell_outlines(np.arange(wafer_hw.N_HICANN), "0.8", 0.5))
         vmax_loss = max(float(np.nanmax(frac)) if np.any(requested) else 0.0, 1.0)
         mesh = ax_loss.pcolormesh(edges_x, edges_y, np.ma.masked_invalid(_hicann_grid(frac)),
                                   cmap="Reds", vmin=0, vmax=vmax_loss)
@@ -149,7 +164,7 @@ def plot_wafer_map(path: str | None = None, ax=None, title: str | None = None,
         losing = np.flatnonzero(lost)
         if losing.size <= 60:
             for h in losing:
-                ax_loss.text(wafer.HICANN_X[h], wafer.HICANN_Y[h], str(int(lost[h])),
+                ax_loss.text(wafer_hw.HICANN_X[h], wafer_hw.HICANN_Y[h], str(int(lost[h])),
                              ha="center", va="center", fontsize=6,
                              color="white" if frac[h] > 0.6 * vmax_loss else "black")
         fig.colorbar(mesh, ax=ax_loss, label="synapse loss per HICANN (%)", shrink=0.8)

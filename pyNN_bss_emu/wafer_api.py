@@ -111,11 +111,17 @@ def get_synapse_loss_per_hicann() -> tuple[np.ndarray, np.ndarray]:
     return simulator.state.backend.synapse_loss_per_hicann()
 
 
-def get_defects():
+def get_defects(wafer: int = 0):
     """The defect map of the emulated wafer (:class:`~pyNN_bss_emu.hardware.defects.DefectMap`)
-    chosen by ``setup(defects=..., wafer_seed=...)``."""
+    chosen by ``setup(defects=..., wafer_seed=...)``; on a system of wafers
+    (``setup(wafers=...)``) that of wafer ``wafer``."""
     get_mapping()     # the same error as the other queries in ideal mode
-    return simulator.state.backend.defects
+    maps = simulator.state.backend.wafer_defects
+    if isinstance(wafer, bool) or not isinstance(wafer, (int, np.integer)) \
+            or not 0 <= wafer < len(maps):
+        raise ValueError(f"get_defects(wafer={wafer!r}): the system has {len(maps)} "
+                         f"wafer(s), 0..{len(maps) - 1}")
+    return maps[int(wafer)]
 
 
 def get_wafer_report() -> dict[str, list[str]]:

@@ -168,7 +168,7 @@ def _two_wafer_run(**setup_kw):
     warnings.simplefilter("ignore")
     kw = dict(timestep=DT, ideal=False, wafers=2, neuron_size=64,
               continue_despite_synapse_loss=True)
-    kw.update(setup_kw)
+    kw.update({k: v for k, v in setup_kw.items() if k != "plot"})
     sim.setup(**kw)
     a = sim.Population(500, sim.IF_cond_exp(tau_refrac=5.0), label="A")
     b = sim.Population(400, sim.IF_cond_exp(tau_refrac=5.0), label="B")
@@ -189,13 +189,22 @@ def _two_wafer_run(**setup_kw):
     out["cells"] = (out["mapping"].cell_wafer[a._record.cell_offset],
                     out["mapping"].cell_wafer[b._record.cell_offset])
     out["placement"] = (sim.get_placement(a[0:3]), sim.get_placement(b[0:3]))
+    if setup_kw.get("plot"):
+        import matplotlib
+        matplotlib.use("Agg")
+        out["axes"] = sim.plot_wafer_map(wafer=1)
+        with pytest.raises(ValueError, match=r"wafer=2.*2 wafer\(s\), 0\.\.1"):
+            sim.plot_wafer_map(wafer=2)
+        out["defects"] = (sim.get_defects(0), sim.get_defects(1))
+        with pytest.raises(ValueError, match="get_defects"):
+            sim.get_defects(5)
     sim.end()
     return out
 
 
 @pytest.fixture(scope="module")
 def two_wafers():
-    return _two_wafer_run()
+    return _two_wafer_run(plot=True)
 
 
 @pytest.mark.slow
@@ -218,6 +227,12 @@ def test_a_network_larger_than_a_wafer_maps_onto_two_with_statistics_per_wafer(t
     assert [p.wafer for p in pa] == [0, 0, 0] and [p.wafer for p in pb] == [1, 1, 1]
     assert str(pb[0]).startswith(f"cell {pb[0].cell}: Wafer(1), HICANNOnWafer")
     assert all(len(p.denmems) == 64 for p in pa + pb)
+    # the wafer map of wafer 1 and the wafers' own defect maps (seeds 0 and 1)
+    ax = two_wafers["axes"]
+    assert len(ax.patches) >= 384 and len(ax.figure.axes) >= 2
+    d0, d1 = two_wafers["defects"]
+    assert np.array_equal(d1.hicann_ok, DefectMap.from_spec("default", 1).hicann_ok)
+    assert not np.array_equal(d0.denmem_ok, d1.denmem_ok)
 
 
 @pytest.mark.slow
