@@ -302,3 +302,10 @@ def test_stdp_across_wafers_is_refused_with_a_clear_message():
     with pytest.raises(NotImplementedError, match="STDP.*2 wafers.*wafers=1"):
         sim.run(10.0)
     sim.end()
+
+
+def test_the_fill_share_decides_when_the_next_wafer_opens(defects):
+    slots = min(neuron_slots(d, 32) for d in defects[:2])
+    g = _graph([int(0.3 * slots)] * 2, [(0, 1, 100)], neuron_size=64)
+    assert list(assign_wafers(g, np.arange(2), 2, defects[:2], fill=0.85)) == [0, 0]
+    assert sorted(assign_wafers(g, np.arange(2), 2, defects[:2], fill=0.4)) == [0, 1]

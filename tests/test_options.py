@@ -33,7 +33,8 @@ KEYWORD_ORDER = ("max_delay", "ideal", "strict", "stimulus_seed", "wafer_seed", 
                  "clip_parameters", "analog_recording_limit", "defects", "neuron_size",
                  "continue_despite_synapse_loss", "driver_chain_length", "neuron_placement",
                  "merger_routing", "multapses", "l1_routing", "speedup", "weight_rounding",
-                 "mapping_file", "progress", "preset", "effects", "wafers", "offwafer_latency")
+                 "mapping_file", "progress", "preset", "effects", "wafers", "offwafer_latency",
+                 "wafer_fill")
 #: keywords whose value is a whole branch of the tree (a dict of switches -> a dataclass)
 BRANCH_KEYWORDS = ("effects",)
 
@@ -94,7 +95,7 @@ def test_the_documented_defaults():
         "l1_routing": "backbone+dijkstra", "speedup": 1e4,
         "weight_rounding": "nearest", "mapping_file": None, "progress": None,
         "preset": "default", "effects": EffectOptions(), "wafers": 1,
-        "offwafer_latency": 1.3}
+        "offwafer_latency": 1.3, "wafer_fill": 0.85}
 
 
 def test_a_changed_default_shows_up_in_the_keywords(monkeypatch):
@@ -183,7 +184,7 @@ def test_from_keywords_puts_every_value_in_its_place():
                  multapses="per_projection", l1_routing="dijkstra", speedup=2e3,
                  weight_rounding="stochastic", mapping_file="m.npz", progress=False,
                  preset="default", effects=EffectOptions(trial_noise=False),
-                 wafers=(4, 8), offwafer_latency=2.5)
+                 wafers=(4, 8), offwafer_latency=2.5, wafer_fill=0.5)
     tree = SetupOptions.from_keywords(0.1, "auto", **given)
     assert tree == SetupOptions(
         ideal=True, strict=True,
@@ -203,7 +204,7 @@ def test_from_keywords_puts_every_value_in_its_place():
                                    wafer_seed=12, trial_seed=13, analog_recording_limit=True,
                                    effects=EffectOptions(trial_noise=False)),
         engine=EngineOptions(stimulus_seed=11, max_delay=20.0, progress=False),
-        system=SystemOptions(wafers=(4, 8), offwafer_latency_us=2.5))
+        system=SystemOptions(wafers=(4, 8), offwafer_latency_us=2.5, fill=0.5))
     assert tree.keyword_values() == given
     # stages no keyword reaches keep their defaults
     assert tree.mapping.address_assignment == AddressAssignmentOptions()

@@ -28,7 +28,8 @@ Tree (paths from :class:`SetupOptions`, defaults stated once, in the dataclasses
     engine                                    EngineOptions
         stimulus_seed, max_delay, progress    0, pyNN's DEFAULT_MAX_DELAY ('auto'), None
     system                                    SystemOptions (several wafer modules)
-        wafers, offwafer_latency_us           1, event_paths.OFFWAFER_LATENCY_S (1.3 µs)
+        wafers, offwafer_latency_us, fill     1, event_paths.OFFWAFER_LATENCY_S (1.3 µs),
+                                              mapping.system.SYSTEM_FILL (0.85)
 
 :data:`KEYWORDS` maps every ``setup()`` keyword to its path in the tree, its description and
 the values it accepts (:class:`Bool`, :class:`Integer`, :class:`Real`, :class:`Choice`,
@@ -54,6 +55,7 @@ from ..hardware import parameter_transform as _pt
 from ..hardware import wafer
 from ..hardware.event_paths import MAX_WAFERS, OFFWAFER_LATENCY_S
 from ..hardware.synapse_weights import ROUNDING_MODES
+from ..mapping.system import SYSTEM_FILL
 from ..mapping.options import (MULTAPSE_MODES, PLACEMENT_STRATEGIES, MappingOptions,
                                check_neuron_size_or_auto)
 
@@ -197,9 +199,13 @@ class SystemOptions:
       wafers leave through the FPGAs and enter the target wafer as external input.
     * ``offwafer_latency_us``: latency (µs of hardware time) a spike takes from one wafer
       to another, added to the routed delay on the target wafer [E].
+    * ``fill``: the share of a wafer's neuron slots the wafer assignment fills before it
+      opens the next wafer (``mapping.system.SYSTEM_FILL``); lower spreads the network
+      thinner: fewer synapses lost on each wafer, more spikes between wafers.
     """
     wafers: Union[int, tuple] = 1
     offwafer_latency_us: float = OFFWAFER_LATENCY_S * 1e6
+    fill: float = SYSTEM_FILL
 
     def wafer_seeds(self, wafer_seed: int) -> tuple[int, ...]:
         """The seed of every wafer: the listed ones, or ``wafer_seed + k``."""
@@ -667,6 +673,10 @@ KEYWORDS: dict[str, Keyword] = {
         ("system", "offwafer_latency_us"), "latency of a spike from one wafer to another, µs "
                                            "of hardware time (FPGA to FPGA; added to the "
                                            "routed delay)", Real(0.0, 100.0)),
+    "wafer_fill": Keyword(
+        ("system", "fill"), "share of a wafer's neuron slots filled before the next wafer is "
+                            "used (lower: the network spread thinner over more wafers)",
+        Real(0.05, 1.0)),
 }
 
 #: What each preset changes, as tree path -> value (defaults not listed stay).  'marocco'

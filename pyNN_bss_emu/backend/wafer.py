@@ -248,7 +248,8 @@ class WaferBackend(Backend):
                 "current stimuli are programmed per wafer); use wafers=1 or setup(ideal=True)")
         group = wafer_system.population_groups(graph, self.populations)
         result = map_system(graph, group, self.options.mapping, self.wafer_defects,
-                            [p.label for p in self.populations])
+                            [p.label for p in self.populations],
+                            fill=self.options.system.fill)
         self.warn_once(
             f"system {n}", f"the network was spread over {result.statistics.wafers_used} of "
             f"{n} wafers: {result.statistics.offwafer_synapses:,} synapses cross wafers; their "

@@ -317,17 +317,18 @@ def total_statistics(per_wafer: list, projection_label: list[str],
 
 def map_system(graph: BioGraph, group: np.ndarray, options: MappingOptions, defects: list,
                group_labels: list[str] | None = None,
-               relay_rate_hz: float = RELAYED_NEURON_RATE_HZ) -> SystemMapping:
+               relay_rate_hz: float = RELAYED_NEURON_RATE_HZ,
+               fill: float = SYSTEM_FILL) -> SystemMapping:
     """Map ``graph`` onto ``len(defects)`` wafers (one ``DefectMap`` each); ``group[p]``
     is the backend population of mapper population ``p`` (a population stays on one
-    wafer).  A wafer's ``ResourceExhaustedError`` or ``SynapseLossError`` names the wafer."""
+    wafer); ``fill``: the share of a wafer's neuron slots the assignment fills first.  A wafer's ``ResourceExhaustedError`` or ``SynapseLossError`` names the wafer."""
     t0 = time.perf_counter()
     group = np.asarray(group, dtype=np.int64)
     n_groups = int(group.max()) + 1 if group.size else 0
     n_wafers = len(defects)
     try:       # leave room for the input from other wafers where the network allows it
         g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels,
-                                fill=SYSTEM_FILL if n_wafers > 1 else 1.0)
+                                fill=fill if n_wafers > 1 else 1.0)
     except ResourceExhaustedError:
         g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels)
     pop_wafer = g_wafer[group] if group.size else np.zeros(0, dtype=np.int64)
