@@ -38,7 +38,7 @@ def worker(args) -> None:
     import demo_networks as demo
     import pyNN.bss_emu as sim
     kw = demo.microcircuit_setup_kwargs("hardware")
-    kw.update(wafers=args.wafers, max_delay=30.0)
+    kw.update(wafers=args.wafers, max_delay=30.0, wafer_fill=args.fill)
     rank = sim.setup(**kw)
     t0 = time.perf_counter()
     net = demo.build_microcircuit(sim, scale=args.scale, k_scale=args.k_scale)
@@ -68,7 +68,12 @@ def worker(args) -> None:
         map_s = comm.allreduce(map_s, op=MPI.MAX)
         rss_all = comm.gather(rss, root=0)
     if rank == 0:
+        rates = {label: round(sum(pop.get_spike_counts().values()) / pop.size
+                              / (args.simtime / 1000.0), 1)
+                 for label, pop in net.populations.items()} if sim.num_processes() == 1 \
+            else None
         out = {"ranks": sim.num_processes(), "scale": args.scale, "k_scale": args.k_scale,
+               "fill": args.fill, "rates_hz": rates,
                "wafers": args.wafers, "wafers_used": st.wafers_used,
                "neurons": int(st.neurons_placed), "synapses": int(st.synapses_requested),
                "lost": int(st.synapses_lost), "offwafer": int(st.offwafer_synapses),
@@ -123,7 +128,7 @@ def launch_nest(threads: int, args) -> dict:
 
 def launch(n_ranks: int, args) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--scale", str(args.scale),
-           "--k-scale", str(args.k_scale), "--wafers", str(args.wafers),
+           "--k-scale", str(args.k_scale), "--wafers", str(args.wafers), "--fill", str(args.fill),
            "--simtime", str(args.simtime)]
     if n_ranks > 1:
         mpiexec = Path(sys.executable).parent / "mpiexec"
@@ -141,6 +146,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=float, default=0.3, help="share of the full neurons")
     ap.add_argument("--k-scale", type=float, default=0.1, help="share of the in-degrees")
     ap.add_argument("--wafers", type=int, default=2)
+    ap.add_argument("--fill", type=float, default=0.85, help="setup(wafer_fill=...)")
     ap.add_argument("--simtime", type=float, default=1000.0, help="biological time (ms)")
     ap.add_argument("--ranks", default="1,2", help="comma-separated rank counts")
     ap.add_argument("--nest-threads", default="", help="e.g. 1,2 (empty: no NEST run)")
@@ -160,6 +166,8 @@ def main(argv=None) -> int:
               f"run {r['run_s_per_bio_s']:.2f} s per bio s; relayed {r['relay_sent']:,} "
               f"(lost {r['relay_lost']:,}); spikes {r['spikes']:,} [{r['digest']}]; RSS per "
               f"rank {', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB")
+        if r.get("rates_hz"):
+            print("  recorded rates (Hz):", r["rates_hz"])
     for r in nest:
         print(f"pyNN.nest, {r['threads']} thread(s), the demo's NEST version: build "
               f"{r['build_s']:.1f} s, run {r['run_s_per_bio_s']:.2f} s per bio s, spikes "

@@ -326,11 +326,16 @@ def map_system(graph: BioGraph, group: np.ndarray, options: MappingOptions, defe
     group = np.asarray(group, dtype=np.int64)
     n_groups = int(group.max()) + 1 if group.size else 0
     n_wafers = len(defects)
-    try:       # leave room for the input from other wafers where the network allows it
-        g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels,
-                                fill=fill if n_wafers > 1 else 1.0)
-    except ResourceExhaustedError:
-        g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels)
+    # leave room for the input from other wafers where the network allows it: the asked
+    # share first, then fuller wafers step by step (a full wafer has no inputs left)
+    fills = [fill] + [f for f in (0.85, 0.92, 1.0) if f > fill] if n_wafers > 1 else [1.0]
+    for f in fills:
+        try:
+            g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels, fill=f)
+            break
+        except ResourceExhaustedError:
+            if f == fills[-1]:
+                raise
     pop_wafer = g_wafer[group] if group.size else np.zeros(0, dtype=np.int64)
     parts = split_graph(graph, pop_wafer, n_wafers, relay_rate_hz)
     t_split = time.perf_counter() - t0
