@@ -172,7 +172,9 @@ def get_pulse_statistics() -> dict:
     collecting several blocks, ``l1_merger_lost``; a lost spike reaches no target and is not
     recorded); ``l2_up_sent`` / ``l2_up_lost`` recorded neuron spikes that fit / did not fit
     through the HICANN link and FPGA on the way to the host (lost ones still reached their
-    targets on the wafer)."""
+    targets on the wafer); on a system of wafers (``setup(wafers=...)``), ``l2_relay_sent``
+    / ``l2_relay_lost`` spikes delivered to / lost on the way to another wafer (one event
+    per target wafer; lost in a full FIFO of the HICANN links or FPGAs on the way)."""
     return simulator.state.backend.pulse_statistics()
 
 
