@@ -198,6 +198,12 @@ def _two_wafer_run(**setup_kw):
         out["defects"] = (sim.get_defects(0), sim.get_defects(1))
         with pytest.raises(ValueError, match="get_defects"):
             sim.get_defects(5)
+        # a second trial after reset(): the FIFOs and counters start afresh, the same
+        # stimulus gives the same spikes
+        sim.reset()
+        sim.run(120.0)
+        out["b_reset"] = [np.asarray(t) for t in b.get_data().segments[1].spiketrains]
+        out["pulses_reset"] = sim.get_pulse_statistics()
     sim.end()
     return out
 
@@ -257,6 +263,13 @@ def test_every_relayed_spike_is_delivered_or_counted_lost(two_wafers):
     # spikes stay on wafer 1
     assert p["l2_relay_sent"] + p["l2_relay_lost"] == n_a
     assert p["l2_relay_sent"] > 0
+
+
+@pytest.mark.slow
+def test_reset_restarts_the_relays(two_wafers):
+    assert all(np.array_equal(x, y) for x, y in zip(two_wafers["b_reset"], two_wafers["b"]))
+    for key in ("l2_relay_sent", "l2_relay_lost"):
+        assert two_wafers["pulses_reset"][key] == two_wafers["pulses"][key]
 
 
 @pytest.mark.slow
