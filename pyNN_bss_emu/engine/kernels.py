@@ -824,6 +824,28 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     return n_steps
 
 
+@njit(cache=True)
+def counting_order(keys, n_keys):
+    """The stable sorting permutation of the integer ``keys`` (0 <= key < ``n_keys``) and the
+    count of each key: a counting sort, O(n + n_keys).  Equal to
+    ``np.argsort(keys, kind="stable")``, which for 64-bit integers runs a merge sort, ~20x
+    slower on the millions of synapses of a wafer."""
+    counts = np.zeros(n_keys, dtype=np.int64)
+    for k in range(keys.shape[0]):
+        counts[keys[k]] += 1
+    start = np.empty(n_keys, dtype=np.int64)
+    acc = 0
+    for j in range(n_keys):
+        start[j] = acc
+        acc += counts[j]
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    for k in range(keys.shape[0]):
+        j = keys[k]
+        order[start[j]] = k
+        start[j] += 1
+    return order, counts
+
+
 # ---------------------------------------------------------------- distributed (MPI) windows
 # A rank updates its own neurons for a window of W steps without delivering anything (W is at
 # most the smallest delay, so nothing emitted in the window arrives within it), the spikes of

@@ -321,9 +321,11 @@ class Network:
 
     def _build(self) -> None:
         """(Re)build the CSR delivery structure; keeps neuron state and pending events."""
-        order = np.argsort(self.syn_pre, kind="stable")
+        n_keys = max(self.n_nodes, int(self.syn_pre.max(initial=-1)) + 1)
+        order, counts = kernels.counting_order(
+            np.ascontiguousarray(self.syn_pre, dtype=np.int64), max(n_keys, 1))
+        counts = counts[:n_keys]
         self._perm = order
-        counts = np.bincount(self.syn_pre, minlength=self.n_nodes)
         self._ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._post = self.syn_post[order]
         self._receptor = self.syn_receptor[order]
@@ -347,15 +349,16 @@ class Network:
         self._neuron_far_out = int(self._far_out[self.neuron_node].sum()) \
             + int(self._relay_far.sum())
         # short-term plasticity: parameters and state of the plastic synapses, in CSR order
-        stp = self.syn_stp[order]
-        plastic = ~np.isnan(stp[:, 0])
+        # (gathered for the plastic synapses only: usually none of millions)
+        plastic = ~np.isnan(self.syn_stp[:, 0])[order]
         self._stp_index = np.where(plastic, np.cumsum(plastic) - 1, -1).astype(np.int64)
-        tau_col = np.where(self._receptor == 0, kernels.P_TAUE, kernels.P_TAUI)
-        tau_psc = self.P[self._post, tau_col]
-        driver = self.syn_stp_driver[order][plastic]
+        rows = order[plastic]
+        tau_col = np.where(self._receptor[plastic] == 0, kernels.P_TAUE, kernels.P_TAUI)
+        tau_psc = self.P[self._post[plastic], tau_col]
+        driver = self.syn_stp_driver[rows]
         on = ~np.isnan(driver[:, 0])
-        p = stp[plastic]
-        par = np.column_stack([p, tau_psc[plastic], np.zeros(p.shape[0])]).reshape(-1, 5)
+        p = self.syn_stp[rows]
+        par = np.column_stack([p, tau_psc, np.zeros(p.shape[0])]).reshape(-1, 5)
         # the driver's equations: (U, tau, lambda, N, model)
         facil = p[:, 2] > 0
         par[on, 1] = np.where(facil[on], p[on, 2], p[on, 1])
