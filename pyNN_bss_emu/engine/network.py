@@ -866,6 +866,12 @@ class Network:
         part, loc = self.partition, self._local
         L = self.ring_e.shape[0]
         W = max(1, min(self._window_steps, L - 1))
+        # an external event is delivered by the ranks holding its targets only: the others
+        # would walk an empty synapse range for it (the FIFO model already ran on all
+        # events, in Network.run, so every rank keeps the same events)
+        has_local = np.diff(loc["ptr"]) > 0
+        mine = has_local[ev_node]
+        ev_step, ev_node = ev_step[mine], ev_node[mine]
         local = np.flatnonzero(part.local)
         ranges = part.ranges()
         all_lif = adex.size == 0
@@ -883,10 +889,12 @@ class Network:
         # own events only: summing over all remaining events would cost O(events) per window)
         ev_far = np.concatenate([[0], np.cumsum(loc["far_out"][ev_node])])
 
+        # far-queue rows one spike of each neuron can take (its own synapses and its relays)
+        far_per_spike = loc["far_out"][self.neuron_node] + self._relay_far
+
         def deliver(step0, n, g_step, g_node, ev_i):
             ev_end = int(np.searchsorted(ev_step, step0 + n, side="right"))
-            need = int(loc["far_out"][self.neuron_node[g_node]].sum()) \
-                + int(self._relay_far[g_node].sum()) \
+            need = int(far_per_spike[g_node].sum()) \
                 + int(ev_far[max(ev_end, ev_i)] - ev_far[ev_i])
             self._far_reserve(need)
             spk_count[0] = 0
