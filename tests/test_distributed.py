@@ -179,12 +179,24 @@ def test_two_wafer_network_in_windows_is_bit_identical(two_wafer_serial):
 
 
 @pytest.mark.slow
-def test_two_wafer_network_under_mpiexec_is_bit_identical(two_wafer_serial):
-    res, _ = _run_mpi(2, "--two-wafers")
+@pytest.mark.parametrize("n", [2, 4])
+def test_two_wafer_network_under_mpiexec_is_bit_identical(two_wafer_serial, n):
+    """-n 2: each rank runs one whole wafer, exchanging spikes once per long window (the
+    off-wafer latency); -n 4 (more ranks than wafers): the per-population split with short
+    windows.  Both give the one-process spikes, membranes, relay and encoder counts."""
+    res, _ = _run_mpi(n, "--two-wafers")
     ref = two_wafer_serial
-    assert res["num_processes"] == 2
+    assert res["num_processes"] == n
+    assert res["whole_wafers"] == (n == 2)
     assert res["digest"] == ref["digest"] and res["counts"] == ref["counts"]
+    assert res["v_digest"] == ref["v_digest"]
     assert res["relay"] == ref["relay"]
+    assert res["encoders"] == ref["encoders"]
+    if n == 2:
+        # 150 ms in windows of (13 ms latency + routed delay - ring) / dt: about ten
+        assert 5 <= res["windows"] <= 20, res["windows"]
+    else:
+        assert res["windows"] > 100
 
 
 # ------------------------------------------------------------------ the mapping at the root

@@ -349,6 +349,13 @@ class WaferBackend(Backend):
                 self.result, self.graph, self.populations, hicann, self._relay_pool,
                 self.options.mapping.speedup, self.options.substrate.effects.event_loss)
             self._conn_pre_node = relays.conn_pre_node
+            # under MPI with at least as many wafers as ranks, each rank runs whole wafers
+            wafer_of = np.full(self.network.n_neurons, -1, dtype=np.int64)
+            for v in views:
+                for pop in self.populations:
+                    if not pop.is_source and v.holds(pop):
+                        wafer_of[pop.neuron_index] = v.k
+            self.network.set_rank_groups(wafer_of)
         experiment.configure_event_paths(
             self.network, self.populations, hicann, block, merger,
             self.options.mapping.speedup,

@@ -12,8 +12,18 @@ smallest synaptic delay: nothing a neuron emits inside a window can arrive insid
 ranks advance a window independently, gather all spikes, and deliver them in the serial
 engine's order; the results are bit-identical for any number of ranks (``kernels``).
 
-The exchange is an object with ``allgather(steps, neurons) -> (steps, neurons)`` and
-``rank``/``size``: :class:`SerialExchange` (one process: the same windowed code path, used to
+**Whole wafers per rank.** In a multi-wafer system with at least as many wafers as ranks, each
+rank holds whole wafers (:meth:`Partition.set_groups`). The only synapses between ranks are
+then the off-wafer relays, which carry the off-wafer latency (13 ms of biological time). A rank
+runs the serial kernel on its own wafers for a long window and relays nothing itself. At the
+end of the window the spikes of relayed and recorded neurons are gathered, and every rank
+pushes them through the off-wafer FIFOs in the serial order. The relayed input goes into the
+far queue, numbered after all direct input (``kernels.RELAY_SEQ0``), so each sum comes out in
+the same order as in one process. The window is the shortest relayed delay minus the ring
+length, about 100 steps instead of the 3–10 of the per-population split.
+
+The exchange is an object with ``allgather(steps, neurons) -> (steps, neurons)``,
+``allreduce_sum(array)`` and ``rank``/``size``: :class:`SerialExchange` (one process: the same windowed code path, used to
 test it without MPI) or :class:`MPIExchange` (mpi4py's ``Allgatherv`` on int64 buffers).
 """
 from __future__ import annotations
@@ -46,6 +56,9 @@ class SerialExchange:
         """``compute()`` (one process: here)."""
         return compute()
 
+    def allreduce_sum(self, values: np.ndarray) -> np.ndarray:
+        return values
+
     def bytes_sent(self) -> int:
         return 0
 
@@ -76,6 +89,15 @@ class MPIExchange:
         self.comm.Allgatherv([local, MPI.INT64_T], [out, (counts, displ), MPI.INT64_T])
         self._sent += local.nbytes
         return out[:, 0], out[:, 1]
+
+    def allreduce_sum(self, values: np.ndarray) -> np.ndarray:
+        """The element-wise sum of ``values`` (float64 or int64) over all ranks."""
+        from mpi4py import MPI
+        values = np.ascontiguousarray(values)
+        out = np.empty_like(values)
+        kind = MPI.DOUBLE if values.dtype == np.float64 else MPI.INT64_T
+        self.comm.Allreduce([values, kind], [out, kind], op=MPI.SUM)
+        return out
 
     def at_root(self, compute):
         """``compute()`` on rank 0 only, its value broadcast to every rank (the mapping:
@@ -129,6 +151,9 @@ class Partition:
     #: spikes exchanged and windows run (for the communication report)
     windows: int = 0
     spikes_exchanged: int = 0
+    #: whole wafers per rank (:meth:`set_groups`): this rank's neurons by wafer; None: the
+    #: per-population chunks above
+    group_local: np.ndarray | None = None
 
     @property
     def rank(self) -> int:
@@ -144,8 +169,36 @@ class Partition:
         self.local = np.concatenate([self.local, mask])
         return mask
 
+    def set_groups(self, group: np.ndarray) -> bool:
+        """Give every rank whole groups (wafers) of neurons; ``group[i]`` is neuron i's
+        (-1: none; such neurons stay with the per-population chunks' owner).  Groups go to
+        ranks largest first, each to the least loaded rank (ties: the lowest), so the ranks
+        hold similar numbers of neurons.  Only with at least as many non-empty groups as
+        ranks; returns whether the groups are used."""
+        group = np.asarray(group, dtype=np.int64)
+        sizes = np.bincount(group[group >= 0]) if np.any(group >= 0) else np.zeros(0, int)
+        used = np.flatnonzero(sizes)
+        if self.size < 2 or used.size < self.size:
+            self.group_local = None
+            return False
+        load = np.zeros(self.size, dtype=np.int64)
+        owner = np.full(sizes.size, -1, dtype=np.int64)
+        for g in used[np.argsort(-sizes[used], kind="stable")]:
+            r = int(np.argmin(load))
+            owner[g] = r
+            load[r] += sizes[g]
+        mine = np.where(group >= 0, owner[np.maximum(group, 0)] == self.rank, self.local)
+        self.group_local = mine
+        return True
+
+    @property
+    def owned(self) -> np.ndarray:
+        """The neurons this rank updates: its wafers' (:meth:`set_groups`), else its
+        per-population chunks."""
+        return self.local if self.group_local is None else self.group_local
+
     def ranges(self) -> np.ndarray:
-        """The local neurons as [lo, hi) index ranges, shape (k, 2)."""
-        x = np.concatenate([[False], self.local, [False]]).astype(np.int8)
+        """The owned neurons as [lo, hi) index ranges, shape (k, 2)."""
+        x = np.concatenate([[False], self.owned, [False]]).astype(np.int8)
         d = np.diff(x)
         return np.column_stack([np.flatnonzero(d == 1), np.flatnonzero(d == -1)]).astype(np.int64)

@@ -440,28 +440,28 @@ def _tsodyks(j, t, par, state):
 
 #: columns of the far queue's integer rows
 FAR_ARRIVAL, FAR_SEQ, FAR_POST, FAR_RECEPTOR = range(4)
-#: rows of the far queue's counters: number of queued events, next sequence number
-FAR_COUNT, FAR_NEXT_SEQ = range(2)
+#: rows of the far queue's counters: number of queued events, next sequence number of
+#: direct input, next sequence number of relayed input
+FAR_COUNT, FAR_NEXT_SEQ, FAR_NEXT_RELAY = range(3)
+#: relayed (off-wafer) input is numbered from here on: of the far input arriving at the same
+#: step, a neuron first sums its own wafer's, then the relayed, each in the order it was
+#: queued.  So the sums do not depend on *when* a relayed spike is queued, only on the order
+#: of the relayed spikes: an MPI rank holding whole wafers queues them at the end of its
+#: communication window, one process at once, and both give the same bits
+RELAY_SEQ0 = 1 << 62
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def far_push(far_i, far_w, far_meta, arrival, post, receptor, w):
-    """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``.
-
-    ``far_i`` (rows: arrival, sequence, neuron, receptor) and ``far_w`` form a binary min-heap
-    on (arrival, sequence); ``far_meta`` holds the count and the next sequence number.  The
-    caller guarantees a free row (the arrays are grown from Python: reallocating them inside
-    the time loop would make numba reference-count them there and cost the vectorised neuron
-    update a factor of ~3)."""
+def _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w):
+    """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``
+    with the sequence number ``seq`` (see :func:`far_push`)."""
     n = far_meta[FAR_COUNT]
-    seq = far_meta[FAR_NEXT_SEQ]
-    far_meta[FAR_NEXT_SEQ] = seq + 1
-    # sift up; the new event has the largest sequence number, so it only passes parents that
-    # arrive later
+    # sift up past the parents that come later in (arrival, sequence) order
     j = n
     while j > 0:
         parent = (j - 1) >> 1
-        if far_i[parent, FAR_ARRIVAL] <= arrival:
+        pa = far_i[parent, FAR_ARRIVAL]
+        if pa < arrival or (pa == arrival and far_i[parent, FAR_SEQ] < seq):
             break
         for c in range(4):
             far_i[j, c] = far_i[parent, c]
@@ -473,6 +473,28 @@ def far_push(far_i, far_w, far_meta, arrival, post, receptor, w):
     far_i[j, FAR_RECEPTOR] = receptor
     far_w[j] = w
     far_meta[FAR_COUNT] = n + 1
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def far_push(far_i, far_w, far_meta, arrival, post, receptor, w):
+    """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``.
+
+    ``far_i`` (rows: arrival, sequence, neuron, receptor) and ``far_w`` form a binary min-heap
+    on (arrival, sequence); ``far_meta`` holds the count and the next sequence numbers.  The
+    caller guarantees a free row (the arrays are grown from Python: reallocating them inside
+    the time loop would make numba reference-count them there and cost the vectorised neuron
+    update a factor of ~3)."""
+    seq = far_meta[FAR_NEXT_SEQ]
+    far_meta[FAR_NEXT_SEQ] = seq + 1
+    _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def far_push_relayed(far_i, far_w, far_meta, arrival, post, receptor, w):
+    """:func:`far_push` for relayed input (numbered after all direct input, ``RELAY_SEQ0``)."""
+    seq = RELAY_SEQ0 + far_meta[FAR_NEXT_RELAY]
+    far_meta[FAR_NEXT_RELAY] += 1
+    _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -655,7 +677,7 @@ def _deliver_late(node, step_emit, extra, dt, ptr, post, weight, delay, receptor
             else:
                 ring_i[slot, post[k]] += w
         else:
-            far_push(far_i, far_w, far_meta, step_emit + d, post[k], receptor[k], w)
+            far_push_relayed(far_i, far_w, far_meta, step_emit + d, post[k], receptor[k], w)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -687,7 +709,8 @@ def _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, refrac, i_ext,
+def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_steps, v, w,
+              ge, gi, refrac, i_ext,
               inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step, inj_tab_val,
               neuron_node, ptr, post, weight, delay, receptor, ring_e, ring_i,
               far_i, far_w, far_meta, far_out, neuron_far_out, stp_index, stp_par, stp_state,
@@ -701,8 +724,15 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
               neuron_merger, merger_busy, merger_service, merger_lost,
               rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth, rl_counts,
-              grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out):
+              grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out,
+              defer_relays):
     """Advance the network from step ``step0`` by ``n_steps`` steps of ``dt``.
+
+    The neurons updated are those of :func:`_update_neurons` (``all_lif``, ``ranges``,
+    ``lif``, ``adex``, ``local``): all of them in one process, a rank's own wafers under MPI
+    (:mod:`.distributed`; its synapse tables then hold its own synapses only).  With
+    ``defer_relays`` the spikes of relayed neurons are not relayed here but listed with the
+    recorded ones in ``spk_step/spk_node``, for :func:`relay_spikes` after the exchange.
 
     ``PT`` is the (N_PARAMS, n) parameter matrix, ``D`` the conductance factors of
     :func:`decay_factors`; ``lif``/``adex`` list the neurons of each integrator.  The
@@ -733,11 +763,6 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
     L = ring_e.shape[0]
     spiked = np.zeros(n, dtype=np.bool_)
     spike_list = np.empty(n, dtype=np.int64)
-    # one process updates every neuron: one range, or all listed
-    all_lif = adex.shape[0] == 0 and lif.shape[0] == n
-    ranges = np.zeros((1, 2), dtype=np.int64)
-    ranges[0, 1] = n
-    local = np.arange(n)
     ev_i = 0
     n_ev = ev_step.shape[0]
     # far-queue rows the rest of this window's external events can take (upper bound)
@@ -802,11 +827,12 @@ def run_steps(step0, n_steps, dt, PT, D, lif, adex, ref_steps, v, w, ge, gi, ref
                      far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
                      hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
                      hist_need, hist_block)
-            if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
+            relayed = n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]
+            if relayed and not defer_relays:
                 _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
                        rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e,
                        ring_i, L, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
-            if spike_flag[i]:
+            if spike_flag[i] or (relayed and defer_relays):
                 c = spk_count[0]
                 spk_step[c] = step_end
                 spk_node[c] = i
@@ -844,6 +870,32 @@ def counting_order(keys, n_keys):
         order[start[j]] = k
         start[j] += 1
     return order, counts
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def relay_spikes(g_step, g_node, dt, spike_flag, rl_ptr, rl_node, rl_up, rl_down, ch_spacing,
+                 ch_last, rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e,
+                 ring_i, stp_index, stp_par, stp_state, far_i, far_w, far_meta, rec_step,
+                 rec_node):
+    """The deferred half of :func:`run_steps` (``defer_relays``) for the spikes of all ranks
+    of a communication window (``g_step/g_node``, sorted by step, then neuron): relay the
+    spikes of relayed neurons through the off-wafer FIFOs, in the serial engine's order, to
+    this rank's synapses (the far queue: relayed input arrives after the window), and list
+    the spikes of recorded neurons in ``rec_step/rec_node``; returns their number."""
+    L = ring_e.shape[0]
+    n_rl = rl_ptr.shape[0]
+    c = 0
+    for q in range(g_step.shape[0]):
+        i = g_node[q]
+        if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
+            _relay(i, g_step[q], dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
+                   rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e, ring_i,
+                   L, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
+        if spike_flag[i]:
+            rec_step[c] = g_step[q]
+            rec_node[c] = i
+            c += 1
+    return c
 
 
 # ---------------------------------------------------------------- distributed (MPI) windows

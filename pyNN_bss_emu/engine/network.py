@@ -143,7 +143,7 @@ class Network:
         # rows and weights (µS), with its count and next sequence number
         self._far_i = np.zeros((0, 4), dtype=np.int64)
         self._far_w = np.zeros(0)
-        self._far_meta = np.zeros(2, dtype=np.int64)
+        self._far_meta = np.zeros(3, dtype=np.int64)
         self.step = 0
         self.records: dict[int, RecordRequest] = {}
         # event-path limits (wafer mode): stimulus playback and priority encoders
@@ -334,6 +334,13 @@ class Network:
             raise ValueError(f"synaptic delays must be >= the time step {self.dt} ms")
         self._delay = delay_steps[order]
         L = self._ring_length(int(delay_steps.max()) if delay_steps.size else 1)
+        if self._rl["node"].size and delay_steps.size:
+            # relayed (off-wafer) input always waits in the far queue: at most a third of
+            # the shortest relayed delay in the ring, in one process as under MPI, so that
+            # ranks holding whole wafers can relay at the end of windows of 2/3 of it
+            relayed = np.isin(self.syn_pre, self._rl["node"])
+            if relayed.any():
+                L = max(2, min(L, int(delay_steps[relayed].min()) // 3))
         if self.ring_e.shape != (L, self.n_neurons):
             self._reslot_ring(L)
         # per node: synapses beyond the ring's horizon (far-queue rows one event can take)
@@ -740,6 +747,12 @@ class Network:
         is_lif = ((PT[kernels.P_DELTAT] == 0.0) & (PT[kernels.P_A] == 0.0)
                   & (PT[kernels.P_B] == 0.0))
         lif, adex = np.flatnonzero(is_lif), np.flatnonzero(~is_lif)
+        # event-path counters at the start (ranks with whole wafers count their own)
+        counters0 = [a.copy() for a in (self.encoder_sent, self.encoder_lost, self.merger_lost)]
+        # one process updates every neuron: one index range (all LIF), or all listed
+        all_lif = adex.size == 0
+        all_ranges = np.array([[0, self.n_neurons]], dtype=np.int64)
+        all_local = np.arange(self.n_neurons, dtype=np.int64)
         ref_steps = self._ref_steps()
         # spike buffer: grows if needed (the kernel stops early when full); reused by every
         # kernel call, the spikes are copied out of it
@@ -778,7 +791,8 @@ class Network:
                 k = steps
             else:
                 k = kernels.run_steps(
-                    self.step, steps, dt, PT, D, lif, adex, ref_steps,
+                    self.step, steps, dt, PT, D, all_lif, all_ranges, lif, adex, all_local,
+                    ref_steps,
                     self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
                     self.injections.neuron, *self.injections.arrays(),
                     self.neuron_node, self._ptr, self._post, weight, self._delay, self._receptor,
@@ -791,7 +805,8 @@ class Network:
                     self.encoder_sent, self.encoder_lost,
                     self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
                     *self._relay_args(),
-                    grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out)
+                    grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out,
+                    False)
                 spk_steps.append(spk_step[:spk_count[0]].copy())
                 spk_nodes.append(spk_node[:spk_count[0]].copy())
             if window is not None:
@@ -813,6 +828,8 @@ class Network:
             self.hardware_stdp.digital[self._hw_order] = self._hw_digital
         if window is None:
             filled = [int(x) for x in grp_nsamp]
+        if self._whole_wafer_ranks():
+            self._merge_rank_results(blocks, filled, grp_ptr, ch_neuron, counters0)
         for g, rid in enumerate(rids):
             if filled[g]:
                 rec = self.records[rid]
@@ -841,10 +858,15 @@ class Network:
             raise NotImplementedError(
                 "STDP is not available in distributed runs yet (MPI with more than one "
                 "rank); run this network in one process")
-        sel = np.flatnonzero(self.partition.local[self._post])
-        pre_of = np.repeat(np.arange(self.n_nodes), np.diff(self._ptr))[sel]
-        counts = np.bincount(pre_of, minlength=self.n_nodes)
+        part = self.partition
         L = self.ring_e.shape[0]
+        pre_all = np.repeat(np.arange(self.n_nodes), np.diff(self._ptr)[:self.n_nodes])
+        self._group_window = 0
+        if part.group_local is not None:
+            self._group_window = self._whole_wafer_window(pre_all, L)
+        sel = np.flatnonzero(part.owned[self._post])
+        pre_of = pre_all[sel]
+        counts = np.bincount(pre_of, minlength=self.n_nodes)
         delay = self._delay[sel]
         self._local = {
             "sel": sel,
@@ -857,12 +879,66 @@ class Network:
         # computes the same), so that nothing emitted in a window arrives within it
         self._window_steps = int(self._delay.min()) if self._delay.size else 1 << 30
 
+    def _whole_wafer_ranks(self) -> bool:
+        return self.partition is not None and self.partition.group_local is not None \
+            and getattr(self, "_group_window", 0) > 0
+
+    def _merge_rank_results(self, blocks: list, filled: list, grp_ptr: np.ndarray,
+                            ch_neuron: np.ndarray, counters0: list) -> None:
+        """After a run with whole wafers per rank: every rank gets the recorded samples of
+        all neurons (each rank sampled its own; x + 0 is exact, so a sum over ranks with
+        the others' channels zeroed is a gather) and the event-path counts of all wafers."""
+        ex, owned = self.partition.exchange, self.partition.owned
+        for g, block in enumerate(blocks):
+            part = block[:filled[g]]
+            if not part.size:
+                continue
+            mine = owned[ch_neuron[grp_ptr[g]:grp_ptr[g + 1]]]
+            part[:, ~mine] = 0.0
+            part[...] = ex.allreduce_sum(part)
+        for now, before in zip((self.encoder_sent, self.encoder_lost, self.merger_lost),
+                               counters0):
+            now[...] = before + ex.allreduce_sum(now - before)
+
+    def set_rank_groups(self, group: np.ndarray) -> None:
+        """Distributed runs of a multi-wafer system: ``group[i]`` the wafer of neuron i.  With
+        at least as many wafers as ranks each rank runs whole wafers (:mod:`.distributed`)."""
+        if self.partition is None:
+            return
+        if self.partition.set_groups(group):
+            self._structure_dirty = True
+
+    def _whole_wafer_window(self, pre_all: np.ndarray, L: int) -> int:
+        """The communication window (steps) of whole-wafer ranks, or 0 (falling back to the
+        per-population chunks) when the network does not allow it: every synapse between
+        neurons of different ranks must be an off-wafer relay, and a relayed spike must reach
+        the far queue before its arrival comes within the ring (``L`` rows): W <= shortest
+        relayed delay - L + 1.  Every rank decides the same."""
+        part = self.partition
+        node_neuron = np.full(self.n_nodes, -1, dtype=np.int64)
+        node_neuron[self.neuron_node] = np.arange(self.n_neurons)
+        pre_neuron = node_neuron[pre_all]
+        crossing = (pre_neuron >= 0) & (part.group_local[self._post]
+                                        != part.group_local[np.maximum(pre_neuron, 0)])
+        relay_nodes = np.unique(self._rl["node"])
+        relayed = np.isin(pre_all, relay_nodes)
+        d_min = int(self._delay[relayed].min()) if relayed.any() else 1 << 30
+        window = min(d_min - L + 1, 1 << 30)
+        ok = not crossing.any() and window > self._delay.min(initial=1 << 30)
+        if part.exchange.allreduce_sum(np.array([0 if ok else 1], dtype=np.int64))[0]:
+            part.group_local = None
+            return 0
+        return window
+
     def _advance_partitioned(self, steps: int, ev_step: np.ndarray, ev_node: np.ndarray,
                              PT: np.ndarray, D: np.ndarray, lif: np.ndarray, adex: np.ndarray,
                              ref_steps: np.ndarray, weight: np.ndarray, rec: tuple
                              ) -> tuple[np.ndarray, np.ndarray]:
         """``steps`` steps in communication windows (see :mod:`.distributed`); returns the
         recorded spikes (steps, neuron indices) of all ranks, in the serial engine's order."""
+        if self.partition.group_local is not None and self._group_window > 0:
+            return self._advance_whole_wafers(steps, ev_step, ev_node, PT, D, lif, adex,
+                                              ref_steps, weight, rec)
         part, loc = self.partition, self._local
         L = self.ring_e.shape[0]
         W = max(1, min(self._window_steps, L - 1))
@@ -872,10 +948,10 @@ class Network:
         has_local = np.diff(loc["ptr"]) > 0
         mine = has_local[ev_node]
         ev_step, ev_node = ev_step[mine], ev_node[mine]
-        local = np.flatnonzero(part.local)
+        local = np.flatnonzero(part.owned)
         ranges = part.ranges()
         all_lif = adex.size == 0
-        lif_l, adex_l = lif[part.local[lif]], adex[part.local[adex]]
+        lif_l, adex_l = lif[part.owned[lif]], adex[part.owned[adex]]
         w_loc = weight[loc["sel"]]
         empty = np.zeros(0, dtype=np.int64)
         spk_step = np.empty(max(64, 4 * self.n_neurons), dtype=np.int64)
@@ -941,6 +1017,82 @@ class Network:
             part.windows += 1
             part.spikes_exchanged += int(g_step.size)
             done += n
+        return np.concatenate(out_steps), np.concatenate(out_nodes)
+
+    def _advance_whole_wafers(self, steps: int, ev_step: np.ndarray, ev_node: np.ndarray,
+                              PT: np.ndarray, D: np.ndarray, lif: np.ndarray,
+                              adex: np.ndarray, ref_steps: np.ndarray, weight: np.ndarray,
+                              rec: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_advance_partitioned` for ranks that hold whole wafers: the serial kernel on
+        this rank's wafers for a window, relays deferred; then the spikes of relayed and
+        recorded neurons of all ranks are gathered and relayed in the serial order
+        (:func:`.kernels.relay_spikes`)."""
+        part, loc = self.partition, self._local
+        W = self._group_window
+        owned = part.owned
+        local = np.flatnonzero(owned)
+        ranges = part.ranges()
+        all_lif = adex.size == 0
+        lif_l, adex_l = lif[owned[lif]], adex[owned[adex]]
+        w_loc = weight[loc["sel"]]
+        mine = (np.diff(loc["ptr"]) > 0)[ev_node]      # events that reach this rank's synapses
+        ev_step, ev_node = ev_step[mine], ev_node[mine]
+        own_far = int(loc["far_out"][self.neuron_node[local]].sum())
+        relay_far = self._relay_far
+        cap = max(1024, 4 * self.n_neurons)
+        spk_step = np.empty(cap, dtype=np.int64)
+        spk_node = np.empty(cap, dtype=np.int64)
+        spk_count = np.zeros(1, dtype=np.int64)
+        out_steps, out_nodes = [], []
+        step, end = self.step, self.step + steps
+        while step < end:
+            w_end = min(step + W, end)
+            got_s, got_n = [], []
+            while step < w_end:
+                first = int(np.searchsorted(ev_step, step, side="right")) \
+                    if step > self.step else 0
+                last = int(np.searchsorted(ev_step, w_end, side="right"))
+                self._far_reserve(own_far + int(loc["far_out"][ev_node[first:last]].sum()))
+                spk_count[0] = 0
+                k = kernels.run_steps(
+                    step, w_end - step, self.dt, PT, D, all_lif, ranges, lif_l, adex_l, local,
+                    ref_steps, self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
+                    self.injections.neuron, *self.injections.arrays(),
+                    self.neuron_node, loc["ptr"], loc["post"], w_loc, loc["delay"],
+                    loc["receptor"], self.ring_e, self.ring_i, self._far_i, self._far_w,
+                    self._far_meta, loc["far_out"], own_far, loc["stp_index"], self._stp_par,
+                    self._stp_state, *self._plasticity_args(),
+                    ev_step[first:last], ev_node[first:last], self.spike_flag,
+                    spk_step, spk_node, spk_count,
+                    self.neuron_block, self.block_busy, self.encoder_service,
+                    self.encoder_sent, self.encoder_lost,
+                    self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
+                    *self._relay_args(), *rec, True)
+                got_s.append(spk_step[:spk_count[0]].copy())
+                got_n.append(spk_node[:spk_count[0]].copy())
+                step += k
+                if k == 0 or spk_count[0] > cap // 2:
+                    cap *= 2
+                    spk_step = np.empty(cap, dtype=np.int64)
+                    spk_node = np.empty(cap, dtype=np.int64)
+            g_step, g_node = part.exchange.allgather(np.concatenate(got_s),
+                                                     np.concatenate(got_n))
+            if part.size > 1:
+                order = np.lexsort((g_node, g_step))
+                g_step = np.ascontiguousarray(g_step[order])
+                g_node = np.ascontiguousarray(g_node[order])
+            self._far_reserve(int(relay_far[g_node].sum()))
+            rec_step = np.empty(g_step.size, dtype=np.int64)
+            rec_node = np.empty(g_step.size, dtype=np.int64)
+            c = kernels.relay_spikes(
+                g_step, g_node, self.dt, self.spike_flag, *self._relay_args(),
+                loc["ptr"], loc["post"], w_loc, loc["delay"], loc["receptor"],
+                self.ring_e, self.ring_i, loc["stp_index"], self._stp_par, self._stp_state,
+                self._far_i, self._far_w, self._far_meta, rec_step, rec_node)
+            out_steps.append(rec_step[:c])
+            out_nodes.append(rec_node[:c])
+            part.windows += 1
+            part.spikes_exchanged += int(g_step.size)
         return np.concatenate(out_steps), np.concatenate(out_nodes)
 
     def _plasticity_args(self) -> tuple:

@@ -116,8 +116,13 @@ def build_and_run_two_wafers(sim, serial_windows: bool = False) -> dict:
                    sim.StaticSynapse(weight=0.01), receptor_type="inhibitory")
     a.record("spikes")
     b.record("spikes")
+    # membranes of cells at both ends of each population (each rank holding whole wafers
+    # samples its own; the recording must still be complete on every rank)
+    a[[0, 1, 498, 499]].record("v")
+    b[[0, 399]].record("v")
     sim.run(150.0)
     digest = hashlib.sha256()
+    v_digest = hashlib.sha256()
     counts = {}
     for p in (a, b):
         block = p.get_data(gather=True)
@@ -127,11 +132,19 @@ def build_and_run_two_wafers(sim, serial_windows: bool = False) -> dict:
             counts[p.label] = int(sum(len(s) for s in trains))
             for st in trains:
                 digest.update(np.asarray(st.magnitude).tobytes())
+            v = block.segments[0].filter(name="v")[0]
+            v_digest.update(np.asarray(v.magnitude).tobytes())
     stats = sim.get_mapping_statistics()
     pulses = sim.get_pulse_statistics()
+    part = sim.get_backend().network.partition
     result = {"rank": rank, "num_processes": sim.num_processes(), "digest": digest.hexdigest(),
+              "v_digest": v_digest.hexdigest(),
               "counts": counts, "wafers_used": stats.wafers_used,
               "relay": [pulses["l2_relay_sent"], pulses["l2_relay_lost"]],
+              "encoders": [pulses["l1_neuron_sent"], pulses["l1_encoder_lost"],
+                           pulses["l1_merger_lost"]],
+              "whole_wafers": bool(part is not None and part.group_local is not None),
+              "windows": int(part.windows) if part is not None else 0,
               "local_exc": int(a.local_size), "local_noise": int(noise.local_size)}
     sim.end()
     return result
