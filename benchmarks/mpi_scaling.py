@@ -20,10 +20,11 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from mpi_jobs import run_worker
 
 HERE = Path(__file__).resolve().parent
 MARK = "MPI_SCALING "
@@ -76,14 +77,8 @@ def worker(args) -> None:
 
 
 def launch(n_ranks: int, n: int, args) -> dict:
-    mpiexec = Path(sys.executable).parent / "mpiexec"
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--n", str(n),
-           "--delay", str(args.delay), "--simtime", str(args.simtime)]
-    if n_ranks > 1:
-        cmd = [str(mpiexec), "-n", str(n_ranks), sys.executable, "-m", "mpi4py"] + cmd[1:]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith(MARK)][-1]
-    return json.loads(line[len(MARK):])
+    return run_worker(__file__, ["--n", str(n), "--delay", str(args.delay),
+                                 "--simtime", str(args.simtime)], MARK, n_ranks)
 
 
 def main(argv=None) -> int:

@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from mpi_jobs import run_worker
 
 HERE = Path(__file__).resolve().parent
 MARK = "MULTI_WAFER "
@@ -122,28 +122,15 @@ def nest_worker(args) -> None:
 
 
 def launch_nest(threads: int, args) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--simulator", "nest",
-           "--threads", str(threads), "--scale", str(args.scale), "--k-scale",
-           str(args.k_scale), "--simtime", str(args.simtime)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith(MARK)][-1]
-    return json.loads(line[len(MARK):])
+    return run_worker(__file__, ["--simulator", "nest", "--threads", str(threads),
+                                 "--scale", str(args.scale), "--k-scale", str(args.k_scale),
+                                 "--simtime", str(args.simtime)], MARK)
 
 
 def launch(n_ranks: int, args) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--scale", str(args.scale),
-           "--k-scale", str(args.k_scale), "--wafers", str(args.wafers), "--fill", str(args.fill),
-           "--simtime", str(args.simtime)]
-    if n_ranks > 1:
-        mpiexec = Path(sys.executable).parent / "mpiexec"
-        cmd = [str(mpiexec), "-n", str(n_ranks), sys.executable, "-m", "mpi4py"] + cmd[1:]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith(MARK)][-1]
-    return json.loads(line[len(MARK):])
+    return run_worker(__file__, ["--scale", str(args.scale), "--k-scale", str(args.k_scale),
+                                 "--wafers", str(args.wafers), "--fill", str(args.fill),
+                                 "--simtime", str(args.simtime)], MARK, n_ranks)
 
 
 def main(argv=None) -> int:

@@ -25,10 +25,11 @@ import argparse
 import hashlib
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from mpi_jobs import run_worker
 
 MARK = "WAFER_SCALING "
 
@@ -126,16 +127,8 @@ def worker(args) -> None:
 
 
 def launch(n_ranks: int, columns: int, args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--columns", str(columns),
-           "--n", str(args.n), "--simtime", str(args.simtime)]
-    if n_ranks > 1:
-        mpiexec = Path(sys.executable).parent / "mpiexec"
-        cmd = [str(mpiexec), "-n", str(n_ranks), sys.executable, "-m", "mpi4py"] + cmd[1:]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
-    line = [ln for ln in out.stdout.splitlines() if ln.startswith(MARK)][-1]
-    return json.loads(line[len(MARK):])
+    return run_worker(__file__, ["--columns", str(columns), "--n", str(args.n),
+                                 "--simtime", str(args.simtime)], MARK, n_ranks)
 
 
 def median_of(runs: list[dict]) -> dict:
