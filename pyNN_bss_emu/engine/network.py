@@ -334,13 +334,16 @@ class Network:
             raise ValueError(f"synaptic delays must be >= the time step {self.dt} ms")
         self._delay = delay_steps[order]
         L = self._ring_length(int(delay_steps.max()) if delay_steps.size else 1)
+        # the shortest delay (steps) of a relayed (off-wafer) synapse; 0: none
+        self._relay_delay_min = 0
         if self._rl["node"].size and delay_steps.size:
-            # relayed (off-wafer) input always waits in the far queue: at most a third of
-            # the shortest relayed delay in the ring, in one process as under MPI, so that
-            # ranks holding whole wafers can relay at the end of windows of 2/3 of it
             relayed = np.isin(self.syn_pre, self._rl["node"])
             if relayed.any():
-                L = max(2, min(L, int(delay_steps[relayed].min()) // 3))
+                self._relay_delay_min = int(delay_steps[relayed].min())
+                # relayed input always waits in the far queue: at most a third of that
+                # delay in the ring, in one process as under MPI, so that ranks holding
+                # whole wafers can relay at the end of windows of 2/3 of it
+                L = max(2, min(L, self._relay_delay_min // 3))
         if self.ring_e.shape != (L, self.n_neurons):
             self._reslot_ring(L)
         # per node: synapses beyond the ring's horizon (far-queue rows one event can take)
@@ -801,9 +804,7 @@ class Network:
                     *self._plasticity_args(),
                     ev_step[first:last], ev_node[first:last], self.spike_flag,
                     spk_step, spk_node, spk_count,
-                    self.neuron_block, self.block_busy, self.encoder_service,
-                    self.encoder_sent, self.encoder_lost,
-                    self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
+                    *self._encoder_args(),
                     *self._relay_args(),
                     grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out,
                     False)
@@ -920,9 +921,7 @@ class Network:
         pre_neuron = node_neuron[pre_all]
         crossing = (pre_neuron >= 0) & (part.group_local[self._post]
                                         != part.group_local[np.maximum(pre_neuron, 0)])
-        relay_nodes = np.unique(self._rl["node"])
-        relayed = np.isin(pre_all, relay_nodes)
-        d_min = int(self._delay[relayed].min()) if relayed.any() else 1 << 30
+        d_min = self._relay_delay_min or 1 << 30
         window = min(d_min - L + 1, 1 << 30)
         ok = not crossing.any() and window > self._delay.min(initial=1 << 30)
         if part.exchange.allreduce_sum(np.array([0 if ok else 1], dtype=np.int64))[0]:
@@ -936,18 +935,17 @@ class Network:
                              ) -> tuple[np.ndarray, np.ndarray]:
         """``steps`` steps in communication windows (see :mod:`.distributed`); returns the
         recorded spikes (steps, neuron indices) of all ranks, in the serial engine's order."""
-        if self.partition.group_local is not None and self._group_window > 0:
-            return self._advance_whole_wafers(steps, ev_step, ev_node, PT, D, lif, adex,
-                                              ref_steps, weight, rec)
         part, loc = self.partition, self._local
-        L = self.ring_e.shape[0]
-        W = max(1, min(self._window_steps, L - 1))
         # an external event is delivered by the ranks holding its targets only: the others
         # would walk an empty synapse range for it (the FIFO model already ran on all
         # events, in Network.run, so every rank keeps the same events)
-        has_local = np.diff(loc["ptr"]) > 0
-        mine = has_local[ev_node]
+        mine = (np.diff(loc["ptr"]) > 0)[ev_node]
         ev_step, ev_node = ev_step[mine], ev_node[mine]
+        if self._whole_wafer_ranks():
+            return self._advance_whole_wafers(steps, ev_step, ev_node, PT, D, lif, adex,
+                                              ref_steps, weight, rec)
+        L = self.ring_e.shape[0]
+        W = max(1, min(self._window_steps, L - 1))
         local = np.flatnonzero(part.owned)
         ranges = part.ranges()
         all_lif = adex.size == 0
@@ -985,9 +983,7 @@ class Network:
                 self._hist_need, self._hist_block, self._hp_par, self._hs,
                 self._post_last, self.spike_flag,
                 spk_step, spk_node, spk_count,
-                self.neuron_block, self.block_busy, self.encoder_service,
-                self.encoder_sent, self.encoder_lost,
-                self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
+                *self._encoder_args(),
                 *self._relay_args())
             out_steps.append(spk_step[:spk_count[0]].copy())
             out_nodes.append(spk_node[:spk_count[0]].copy())
@@ -1023,10 +1019,10 @@ class Network:
                               PT: np.ndarray, D: np.ndarray, lif: np.ndarray,
                               adex: np.ndarray, ref_steps: np.ndarray, weight: np.ndarray,
                               rec: tuple) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_advance_partitioned` for ranks that hold whole wafers: the serial kernel on
-        this rank's wafers for a window, relays deferred; then the spikes of relayed and
-        recorded neurons of all ranks are gathered and relayed in the serial order
-        (:func:`.kernels.relay_spikes`)."""
+        """:meth:`_advance_partitioned` for ranks that hold whole wafers (``ev_step/ev_node``:
+        the external events of this rank's synapses): the serial kernel on this rank's wafers
+        for a window, relays deferred; then the spikes of relayed and recorded neurons of all
+        ranks are gathered and relayed in the serial order (:func:`.kernels.relay_spikes`)."""
         part, loc = self.partition, self._local
         W = self._group_window
         owned = part.owned
@@ -1035,8 +1031,6 @@ class Network:
         all_lif = adex.size == 0
         lif_l, adex_l = lif[owned[lif]], adex[owned[adex]]
         w_loc = weight[loc["sel"]]
-        mine = (np.diff(loc["ptr"]) > 0)[ev_node]      # events that reach this rank's synapses
-        ev_step, ev_node = ev_step[mine], ev_node[mine]
         own_far = int(loc["far_out"][self.neuron_node[local]].sum())
         relay_far = self._relay_far
         cap = max(1024, 4 * self.n_neurons)
@@ -1064,9 +1058,7 @@ class Network:
                     self._stp_state, *self._plasticity_args(),
                     ev_step[first:last], ev_node[first:last], self.spike_flag,
                     spk_step, spk_node, spk_count,
-                    self.neuron_block, self.block_busy, self.encoder_service,
-                    self.encoder_sent, self.encoder_lost,
-                    self.neuron_merger, self.merger_busy, self.merger_service, self.merger_lost,
+                    *self._encoder_args(),
                     *self._relay_args(), *rec, True)
                 got_s.append(spk_step[:spk_count[0]].copy())
                 got_n.append(spk_node[:spk_count[0]].copy())
@@ -1187,6 +1179,13 @@ class Network:
         copies = self._rep_node[lo[ev] + within]
         return (np.concatenate([step, step[ev]]), np.concatenate([node, copies]),
                 np.concatenate([time, time[ev]]))
+
+    def _encoder_args(self) -> tuple:
+        """The priority encoders and DNC mergers (:meth:`set_encoders`) in the kernels'
+        argument order."""
+        return (self.neuron_block, self.block_busy, self.encoder_service, self.encoder_sent,
+                self.encoder_lost, self.neuron_merger, self.merger_busy, self.merger_service,
+                self.merger_lost)
 
     def _relay_args(self) -> tuple:
         r = self._rl
