@@ -150,7 +150,7 @@ def decay_factors(PT, dt):
     return out
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def _adex_step(i, dt, p, D, ref_steps, v, w, ge, gi, refrac, i_ext):
     """RK4 step of an AdEx neuron (sub-stepped during the upswing); returns True on a spike
     and leaves the refractory counter as it should be at the end of the step."""
@@ -240,7 +240,7 @@ def _conductance_step(i, slot, D, ge, gi, ring_e, ring_i):
 # access, which keeps the loops from vectorising (23 instead of 6 ns per neuron-step); views
 # of the range would avoid that too, but each view costs reference counting per call, which
 # dominated small networks (2 µs per step for 106 neurons).
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, error_model="numpy", fastmath=FASTMATH)
 def _lif_membranes(lo, hi, p, D, v, ge, gi, i_ext):
     """Step 1 (all LIF) for neurons ``lo..hi-1``: v <- the exponential relaxation of
     :func:`_lif_step` towards the conductance-weighted reversal potential, before the
@@ -257,7 +257,7 @@ def _lif_membranes(lo, hi, p, D, v, ge, gi, i_ext):
         v[i] = v_inf + (v[i] - v_inf) * exp_vec(-g_tot * D[8, i])
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, error_model="numpy", fastmath=FASTMATH)
 def _lif_thresholds(lo, hi, p, ref_steps, v, refrac, spiked):
     """Step 1-2 (rest) for neurons ``lo..hi-1``: a crossing of v_peak outside the refractory
     period is a spike (``spiked``); spiking and refractory neurons are clamped to v_reset.
@@ -272,7 +272,7 @@ def _lif_thresholds(lo, hi, p, ref_steps, v, refrac, spiked):
         spiked[i] = s
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, error_model="numpy", fastmath=FASTMATH)
 def _list_spikes(lo, hi, spiked, spike_list, m):
     """Append the indices of the spiking neurons among ``lo..hi-1`` to ``spike_list`` from
     position ``m`` on, in ascending order; returns the new length.  Eight flags are tested
@@ -294,7 +294,7 @@ def _list_spikes(lo, hi, spiked, spike_list, m):
     return m
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, error_model="numpy", fastmath=FASTMATH)
 def _decay_and_arrive(lo, hi, g, D, receptor, ring, slot):
     """Step 3 for one receptor (0 exc, 1 inh) of neurons ``lo..hi-1``: g <- g decay + input
     arriving now; the ring row is emptied for its next arrival step."""
@@ -306,7 +306,7 @@ def _decay_and_arrive(lo, hi, g, D, receptor, ring, slot):
         ring[row, i] = 0.0
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, error_model="numpy", fastmath=FASTMATH)
 def _lif_range(lo, hi, slot, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, ring_e, ring_i,
                spiked, spike_list, m):
     """Steps 1-3 for the LIF neurons ``lo..hi-1`` (the vectorised passes); appends the
@@ -319,7 +319,7 @@ def _lif_range(lo, hi, slot, dt, p, D, ref_steps, v, ge, gi, refrac, i_ext, ring
     return m
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, error_model="numpy", fastmath=FASTMATH)
 def _update_neurons(slot, dt, p, D, all_lif, ranges, lif, adex, local, ref_steps, v, w, ge, gi,
                     refrac, i_ext, ring_e, ring_i, spiked, spike_list):
     """Steps 1-3 for the neurons this process updates: all of them in one process; under MPI
@@ -440,18 +440,11 @@ def _tsodyks(j, t, par, state):
 
 #: columns of the far queue's integer rows
 FAR_ARRIVAL, FAR_SEQ, FAR_POST, FAR_RECEPTOR = range(4)
-#: rows of the far queue's counters: number of queued events, next sequence number of
-#: direct input, next sequence number of relayed input
-FAR_COUNT, FAR_NEXT_SEQ, FAR_NEXT_RELAY = range(3)
-#: relayed (off-wafer) input is numbered from here on: of the far input arriving at the same
-#: step, a neuron first sums its own wafer's, then the relayed, each in the order it was
-#: queued.  So the sums do not depend on *when* a relayed spike is queued, only on the order
-#: of the relayed spikes: an MPI rank holding whole wafers queues them at the end of its
-#: communication window, one process at once, and both give the same bits
-RELAY_SEQ0 = 1 << 62
+#: rows of the far queue's counters: number of queued events, next sequence number
+FAR_COUNT, FAR_NEXT_SEQ = range(2)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w):
     """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``
     with the sequence number ``seq`` (see :func:`far_push`)."""
@@ -475,7 +468,7 @@ def _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w):
     far_meta[FAR_COUNT] = n + 1
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def far_push(far_i, far_w, far_meta, arrival, post, receptor, w):
     """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``.
 
@@ -490,21 +483,13 @@ def far_push(far_i, far_w, far_meta, arrival, post, receptor, w):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def far_push_relayed(far_i, far_w, far_meta, arrival, post, receptor, w):
-    """:func:`far_push` for relayed input (numbered after all direct input, ``RELAY_SEQ0``)."""
-    seq = RELAY_SEQ0 + far_meta[FAR_NEXT_RELAY]
-    far_meta[FAR_NEXT_RELAY] += 1
-    _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w)
-
-
-@njit(cache=True, fastmath=FASTMATH)
 def far_push_many(far_i, far_w, far_meta, arrival, post, receptor, w):
     """:func:`far_push` for arrays of events, in their order (room for all of them given)."""
     for k in range(arrival.shape[0]):
         far_push(far_i, far_w, far_meta, arrival[k], post[k], receptor[k], w[k])
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def far_migrate(until, ring_e, ring_i, far_i, far_w, far_meta):
     """Move the far events arriving at or before step ``until`` into the ring buffers (rows
     ``arrival % L``), in (arrival, sequence) order.  The caller guarantees that those rows
@@ -547,7 +532,7 @@ def far_migrate(until, ring_e, ring_i, far_i, far_w, far_meta):
         far_w[j] = far_w[n]
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count,
              dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast, pp_par,
              pp_set, pp_state, hp_par, hs, post_last, plast_row, hist_t, hist_k, hist_n,
@@ -656,12 +641,99 @@ def _fifo_pass(t, c, ch_spacing, ch_last, depth):
     return start
 
 
+# ---------------------------------------------------------------- the relay queue
+# Relayed input waits in a calendar queue of its own, not in the ring or the far queue: a
+# bucket per arrival step (``rq_head/rq_tail``, indexed by arrival modulo their length, a
+# power of two longer than any relayed delay plus FIFO wait), each a list in the order the
+# events were queued.  Just before a step's neuron update the bucket of that step is added
+# to its ring row, after all direct input.  So a sum never depends on *when* a relayed spike
+# was queued, only on the order of the relayed spikes, and an MPI rank holding whole wafers
+# may queue them at the end of a communication window as long as the shortest relayed
+# delay: one process queues them at once, and both give the same bits.  Queuing and taking
+# an event cost O(1) (the far queue's heap took ~10 sifts per event).
+#: columns of the relay queue's integer rows
+RQ_ARRIVAL, RQ_POST, RQ_RECEPTOR, RQ_NEXT = range(4)
+#: the relay queue's counters: events queued, first free row (-1: none), rows ever used, and
+#: (set from Python) the most events one step's spikes can queue on this rank
+RQ_COUNT, RQ_FREE, RQ_USED, RQ_STEP_MAX = range(4)
+
+
+@njit(cache=True, inline="always")
+def rq_push(rq_head, rq_tail, rq_i, rq_w, rq_meta, arrival, post, receptor, w):
+    """Queue relayed input ``w`` (µS) for neuron ``post`` / ``receptor`` at step ``arrival``
+    (the caller guarantees a free row, :meth:`Network._rq_reserve`)."""
+    e = rq_meta[RQ_FREE]
+    if e >= 0:
+        rq_meta[RQ_FREE] = rq_i[e, RQ_NEXT]
+    else:
+        e = rq_meta[RQ_USED]
+        rq_meta[RQ_USED] = e + 1
+    rq_i[e, RQ_ARRIVAL] = arrival
+    rq_i[e, RQ_POST] = post
+    rq_i[e, RQ_RECEPTOR] = receptor
+    rq_i[e, RQ_NEXT] = -1
+    rq_w[e] = w
+    b = arrival & (rq_head.shape[0] - 1)
+    if rq_head[b] < 0:
+        rq_head[b] = e
+    else:
+        rq_i[rq_tail[b], RQ_NEXT] = e
+    rq_tail[b] = e
+    rq_meta[RQ_COUNT] += 1
+
+
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
+def rq_arrive(step, ring_e, ring_i, rq_head, rq_tail, rq_i, rq_w, rq_meta):
+    """Add the relayed input arriving at ``step`` to its ring row (``step`` modulo the ring's
+    length), in the order it was queued, and free its rows."""
+    b = step & (rq_head.shape[0] - 1)
+    e = rq_head[b]
+    if e < 0:
+        return
+    slot = step % ring_e.shape[0]
+    while e >= 0:
+        if rq_i[e, RQ_ARRIVAL] != step:
+            # the queue is sized so that this cannot happen; a wrong sum must not pass
+            raise RuntimeError("relay queue: an event of another step in this bucket")
+        if rq_i[e, RQ_RECEPTOR] == 0:
+            ring_e[slot, rq_i[e, RQ_POST]] += rq_w[e]
+        else:
+            ring_i[slot, rq_i[e, RQ_POST]] += rq_w[e]
+        nxt = rq_i[e, RQ_NEXT]
+        rq_i[e, RQ_NEXT] = rq_meta[RQ_FREE]
+        rq_meta[RQ_FREE] = e
+        rq_meta[RQ_COUNT] -= 1
+        e = nxt
+    rq_head[b] = -1
+    rq_tail[b] = -1
+
+
 @njit(cache=True, fastmath=FASTMATH)
-def _deliver_late(node, step_emit, extra, dt, ptr, post, weight, delay, receptor, ring_e,
-                  ring_i, L, stp_index, stp_par, stp_state, far_i, far_w, far_meta):
+def rq_rebucket(rq_head, rq_tail, rq_i, rq_w, rq_meta, new_head, new_tail):
+    """Move the queued events into the buckets ``new_head/new_tail`` (a longer calendar),
+    keeping each step's order."""
+    new_head[:] = -1
+    new_tail[:] = -1
+    m = new_head.shape[0] - 1
+    for b in range(rq_head.shape[0]):
+        e = rq_head[b]
+        while e >= 0:
+            nxt = rq_i[e, RQ_NEXT]
+            rq_i[e, RQ_NEXT] = -1
+            nb = rq_i[e, RQ_ARRIVAL] & m
+            if new_head[nb] < 0:
+                new_head[nb] = e
+            else:
+                rq_i[new_tail[nb], RQ_NEXT] = e
+            new_tail[nb] = e
+            e = nxt
+
+
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
+def _deliver_late(node, step_emit, extra, dt, ptr, post, weight, delay, receptor, stp_index,
+                  stp_par, stp_state, rq_head, rq_tail, rq_i, rq_w, rq_meta):
     """``_deliver`` for a relayed event that the FIFOs released ``extra`` steps late (static
-    and STP synapses; STDP does not cross wafers)."""
-    base = step_emit % L
+    and STP synapses; STDP does not cross wafers), into the relay queue."""
     plastic = stp_par.shape[0] > 0
     for k in range(ptr[node], ptr[node + 1]):
         w = weight[k]
@@ -669,21 +741,14 @@ def _deliver_late(node, step_emit, extra, dt, ptr, post, weight, delay, receptor
             j = stp_index[k]
             if j >= 0:
                 w *= _stp_factor(j, (step_emit + extra) * dt, stp_par, stp_state)
-        d = delay[k] + extra
-        if d < L:
-            slot = (base + d) % L
-            if receptor[k] == 0:
-                ring_e[slot, post[k]] += w
-            else:
-                ring_i[slot, post[k]] += w
-        else:
-            far_push_relayed(far_i, far_w, far_meta, step_emit + d, post[k], receptor[k], w)
+        rq_push(rq_head, rq_tail, rq_i, rq_w, rq_meta, step_emit + delay[k] + extra, post[k],
+                receptor[k], w)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth,
-           rl_counts, ptr, post, weight, delay, receptor, ring_e, ring_i, L, stp_index,
-           stp_par, stp_state, far_i, far_w, far_meta):
+           rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post, weight, delay,
+           receptor, stp_index, stp_par, stp_state):
     """Relay the spike of neuron ``i`` at ``step_end`` to its other wafers (see above)."""
     lo = rl_ptr[i]
     hi = rl_ptr[i + 1]
@@ -704,8 +769,7 @@ def _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last
         rl_counts[0] += 1
         extra = int(np.ceil((u - t0) / dt - 1e-9))
         _deliver_late(rl_node[r], step_end, extra, dt, ptr, post, weight, delay, receptor,
-                      ring_e, ring_i, L, stp_index, stp_par, stp_state, far_i, far_w,
-                      far_meta)
+                      stp_index, stp_par, stp_state, rq_head, rq_tail, rq_i, rq_w, rq_meta)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -724,6 +788,7 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
               neuron_merger, merger_busy, merger_service, merger_lost,
               rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth, rl_counts,
+              rq_head, rq_tail, rq_i, rq_w, rq_meta,
               grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out,
               defer_relays):
     """Advance the network from step ``step0`` by ``n_steps`` steps of ``dt``.
@@ -783,6 +848,7 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
     cap = spk_step.shape[0]
     far_cap = far_i.shape[0]
     n_rl = rl_ptr.shape[0]
+    rq_cap = rq_i.shape[0]
     n_hist = hist_n.shape[0]
     n_ctl = ctl_next_t.shape[0]
     for s_rel in range(n_steps):
@@ -793,7 +859,11 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
             return s_rel
         if hist_block[0] != 0:
             return s_rel          # a postsynaptic ring must grow first (from Python)
+        if n_rl > 0 and not defer_relays and rq_meta[RQ_COUNT] + rq_meta[RQ_STEP_MAX] > rq_cap:
+            return s_rel
         step_end = s + 1
+        if rq_meta[RQ_COUNT] > 0:
+            rq_arrive(step_end, ring_e, ring_i, rq_head, rq_tail, rq_i, rq_w, rq_meta)
         if inj_neuron.shape[0] > 0:
             # the current of step s holds during [s dt, (s + 1) dt), like NEST's generators
             inject(s, dt, inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key, inj_tab_step,
@@ -830,8 +900,8 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
             relayed = n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]
             if relayed and not defer_relays:
                 _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
-                       rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e,
-                       ring_i, L, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
+                       rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
+                       weight, delay, receptor, stp_index, stp_par, stp_state)
             if spike_flag[i] or (relayed and defer_relays):
                 c = spk_count[0]
                 spk_step[c] = step_end
@@ -872,25 +942,24 @@ def counting_order(keys, n_keys):
     return order, counts
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def relay_spikes(g_step, g_node, dt, spike_flag, rl_ptr, rl_node, rl_up, rl_down, ch_spacing,
-                 ch_last, rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e,
-                 ring_i, stp_index, stp_par, stp_state, far_i, far_w, far_meta, rec_step,
+                 ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr,
+                 post, weight, delay, receptor, stp_index, stp_par, stp_state, rec_step,
                  rec_node):
     """The deferred half of :func:`run_steps` (``defer_relays``) for the spikes of all ranks
     of a communication window (``g_step/g_node``, sorted by step, then neuron): relay the
     spikes of relayed neurons through the off-wafer FIFOs, in the serial engine's order, to
-    this rank's synapses (the far queue: relayed input arrives after the window), and list
+    this rank's synapses (the relay queue: relayed input arrives after the window), and list
     the spikes of recorded neurons in ``rec_step/rec_node``; returns their number."""
-    L = ring_e.shape[0]
     n_rl = rl_ptr.shape[0]
     c = 0
     for q in range(g_step.shape[0]):
         i = g_node[q]
         if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
             _relay(i, g_step[q], dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
-                   rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e, ring_i,
-                   L, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
+                   rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
+                   weight, delay, receptor, stp_index, stp_par, stp_state)
         if spike_flag[i]:
             rec_step[c] = g_step[q]
             rec_node[c] = i
@@ -908,7 +977,8 @@ def relay_spikes(g_step, g_node, dt, spike_flag, rl_ptr, rl_node, rl_up, rl_down
 @njit(cache=True, fastmath=FASTMATH)
 def update_window(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_steps,
                   v, w, ge, gi, refrac, i_ext, inj_neuron, inj_kind, inj_ipar, inj_fpar,
-                  inj_key, inj_tab_step, inj_tab_val, ring_e, ring_i, spk_step, spk_node,
+                  inj_key, inj_tab_step, inj_tab_val, ring_e, ring_i, rq_head, rq_tail, rq_i,
+                  rq_w, rq_meta, spk_step, spk_node,
                   grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out):
     """Steps 1-3 and the recording of ``n_steps`` steps from ``step0`` for this rank's
     neurons: the index ranges ``ranges`` (rows lo, hi) when ``all_lif``, else the listed
@@ -924,6 +994,8 @@ def update_window(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, 
         if inj_neuron.shape[0] > 0:
             inject(step_end - 1, dt, inj_neuron, inj_kind, inj_ipar, inj_fpar, inj_key,
                    inj_tab_step, inj_tab_val, i_ext)
+        if rq_meta[RQ_COUNT] > 0:
+            rq_arrive(step_end, ring_e, ring_i, rq_head, rq_tail, rq_i, rq_w, rq_meta)
         m = _update_neurons(step_end % L, dt, PT, D, all_lif, ranges, lif, adex, local,
                             ref_steps, v, w, ge, gi, refrac, i_ext, ring_e, ring_i, spiked,
                             spike_list)
@@ -936,7 +1008,7 @@ def update_window(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, 
     return c
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, neuron_node,
                    ptr, post, weight, delay, receptor, ring_e, ring_i, far_i, far_w, far_meta,
                    stp_index, stp_par, stp_state, plast, plast_row, pp_set, pp_par, pp_state,
@@ -944,7 +1016,8 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
                    post_last, spike_flag, spk_step, spk_node, spk_count,
                    neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
                    neuron_merger, merger_busy, merger_service, merger_lost,
-                   rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth, rl_counts):
+                   rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth, rl_counts,
+                   rq_head, rq_tail, rq_i, rq_w, rq_meta):
     """Deliver the spikes of all ranks (``g_step/g_node``, sorted by step, then neuron) and
     the external events ``ev_step/ev_node`` (sorted; from position ``ev_i``) of the steps
     ``step0 + 1 .. step0 + n_steps`` to this rank's synapses, in ``run_steps``' order; events
@@ -980,8 +1053,8 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
                      plast_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block)
             if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
                 _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
-                       rl_depth, rl_counts, ptr, post, weight, delay, receptor, ring_e,
-                       ring_i, L, stp_index, stp_par, stp_state, far_i, far_w, far_meta)
+                       rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
+                       weight, delay, receptor, stp_index, stp_par, stp_state)
             if spike_flag[i]:
                 c = spk_count[0]
                 spk_step[c] = step_end

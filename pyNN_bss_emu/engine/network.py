@@ -143,7 +143,14 @@ class Network:
         # rows and weights (µS), with its count and next sequence number
         self._far_i = np.zeros((0, 4), dtype=np.int64)
         self._far_w = np.zeros(0)
-        self._far_meta = np.zeros(3, dtype=np.int64)
+        self._far_meta = np.zeros(2, dtype=np.int64)
+        # relay queue (kernels.rq_push): buckets per arrival step (a power of two of them),
+        # rows of (arrival, neuron, receptor, next) and weights, its counters
+        self._rq_head = np.full(1, -1, dtype=np.int64)
+        self._rq_tail = np.full(1, -1, dtype=np.int64)
+        self._rq_i = np.zeros((0, 4), dtype=np.int64)
+        self._rq_w = np.zeros(0)
+        self._rq_meta = np.array([0, -1, 0, 0], dtype=np.int64)
         self.step = 0
         self.records: dict[int, RecordRequest] = {}
         # event-path limits (wafer mode): stimulus playback and priority encoders
@@ -333,17 +340,17 @@ class Network:
         if delay_steps.size and delay_steps.min() < 1:
             raise ValueError(f"synaptic delays must be >= the time step {self.dt} ms")
         self._delay = delay_steps[order]
-        L = self._ring_length(int(delay_steps.max()) if delay_steps.size else 1)
-        # the shortest delay (steps) of a relayed (off-wafer) synapse; 0: none
+        # the shortest delay (steps) of a relayed (off-wafer) synapse; 0: none.  Relayed
+        # input waits in the relay queue, so the ring spans the direct delays only
         self._relay_delay_min = 0
+        direct = delay_steps
         if self._rl["node"].size and delay_steps.size:
             relayed = np.isin(self.syn_pre, self._rl["node"])
             if relayed.any():
                 self._relay_delay_min = int(delay_steps[relayed].min())
-                # relayed input always waits in the far queue: at most a third of that
-                # delay in the ring, in one process as under MPI, so that ranks holding
-                # whole wafers can relay at the end of windows of 2/3 of it
-                L = max(2, min(L, self._relay_delay_min // 3))
+                self._rq_calendar(int(delay_steps[relayed].max()))
+                direct = delay_steps[~relayed]
+        L = self._ring_length(int(direct.max()) if direct.size else 1)
         if self.ring_e.shape != (L, self.n_neurons):
             self._reslot_ring(L)
         # per node: synapses beyond the ring's horizon (far-queue rows one event can take)
@@ -355,9 +362,10 @@ class Network:
             extra = self.n_neurons + 1 - r["ptr"].size
             r["ptr"] = np.concatenate([r["ptr"], np.full(extra, r["ptr"][-1])])
             r["up"] = np.vstack([r["up"], np.full((extra, 2), -1, dtype=np.int64)])
-        self._relay_far = self._relay_far_bound()
-        self._neuron_far_out = int(self._far_out[self.neuron_node].sum()) \
-            + int(self._relay_far.sum())
+        # per neuron: its relayed synapses (relay-queue rows one spike can take)
+        self._relay_syn = self._relay_synapses()
+        self._neuron_far_out = int(self._far_out[self.neuron_node].sum())
+        self._rq_meta[kernels.RQ_STEP_MAX] = int(self._relay_syn.sum())
         # short-term plasticity: parameters and state of the plastic synapses, in CSR order
         # (gathered for the plastic synapses only: usually none of millions)
         plastic = ~np.isnan(self.syn_stp[:, 0])[order]
@@ -576,6 +584,38 @@ class Network:
             far_w[:n] = self._far_w[:n]
             self._far_i, self._far_w = far_i, far_w
 
+    def _rq_reserve(self, n_more: int) -> None:
+        """Room for ``n_more`` events in the relay queue beyond those queued (free rows
+        first: the queue's rows are reused once taken)."""
+        meta = self._rq_meta
+        n_free_list = int(meta[kernels.RQ_USED] - meta[kernels.RQ_COUNT])
+        need = int(meta[kernels.RQ_USED]) + max(0, n_more - n_free_list)
+        cap = self._rq_i.shape[0]
+        if need > cap:
+            cap = max(need, 2 * cap, 64)
+            used = int(meta[kernels.RQ_USED])
+            rq_i = np.empty((cap, 4), dtype=np.int64)
+            rq_w = np.empty(cap)
+            rq_i[:used] = self._rq_i[:used]
+            rq_w[:used] = self._rq_w[:used]
+            self._rq_i, self._rq_w = rq_i, rq_w
+
+    def _rq_calendar(self, max_relay_delay: int) -> None:
+        """Enough buckets for every relayed event: the longest relayed delay, the longest
+        wait in the four FIFOs of the relay path and a communication window (that long,
+        at most) between queuing and the current step; kept when long enough."""
+        r = self._rl
+        wait = int(np.ceil(4 * (r["depth"] + 1) * float(self.relay_spacing.max(initial=0.0))
+                           / self.dt)) + 1
+        span = max_relay_delay + wait + 2
+        n = 1 << int(np.ceil(np.log2(max(span, 2))))
+        if n > self._rq_head.size:
+            head = np.empty(n, dtype=np.int64)
+            tail = np.empty(n, dtype=np.int64)
+            kernels.rq_rebucket(self._rq_head, self._rq_tail, self._rq_i, self._rq_w,
+                                self._rq_meta, head, tail)
+            self._rq_head, self._rq_tail = head, tail
+
     def _reset_stp(self) -> None:
         """Full resources, nothing active, u = 0, last spike long ago (the driver's model:
         no inactive fraction)."""
@@ -608,6 +648,9 @@ class Network:
         self.ring_e[:] = 0.0
         self.ring_i[:] = 0.0
         self._far_meta[:] = 0          # the queue's arrays are kept for the next run
+        self._rq_head[:] = -1
+        self._rq_tail[:] = -1
+        self._rq_meta[:kernels.RQ_STEP_MAX] = (0, -1, 0)
         self.poisson.rewind()
         self.arrays.rewind()
         self.recording_lost_nodes = []
@@ -783,6 +826,9 @@ class Network:
             # one spike of every neuron and all remaining external events (usually 0)
             self._far_reserve(self._neuron_far_out
                               + int(self._far_out[ev_node[first:last]].sum()))
+            # and the relay queue before a step that could overflow it (one spike of every
+            # relayed neuron)
+            self._rq_reserve(int(self._rq_meta[kernels.RQ_STEP_MAX]))
             if self.partition is not None:
                 st, nd = self._advance_partitioned(
                     steps, ev_step[first:last], ev_node[first:last], PT, D, lif, adex,
@@ -912,9 +958,9 @@ class Network:
     def _whole_wafer_window(self, pre_all: np.ndarray, L: int) -> int:
         """The communication window (steps) of whole-wafer ranks, or 0 (falling back to the
         per-population chunks) when the network does not allow it: every synapse between
-        neurons of different ranks must be an off-wafer relay, and a relayed spike must reach
-        the far queue before its arrival comes within the ring (``L`` rows): W <= shortest
-        relayed delay - L + 1.  Every rank decides the same."""
+        neurons of different ranks must be an off-wafer relay, and a relayed spike must be
+        queued before the step it arrives at is computed: W <= the shortest relayed delay.
+        Every rank decides the same."""
         part = self.partition
         node_neuron = np.full(self.n_nodes, -1, dtype=np.int64)
         node_neuron[self.neuron_node] = np.arange(self.n_neurons)
@@ -922,7 +968,7 @@ class Network:
         crossing = (pre_neuron >= 0) & (part.group_local[self._post]
                                         != part.group_local[np.maximum(pre_neuron, 0)])
         d_min = self._relay_delay_min or 1 << 30
-        window = min(d_min - L + 1, 1 << 30)
+        window = d_min
         ok = not crossing.any() and window > self._delay.min(initial=1 << 30)
         if part.exchange.allreduce_sum(np.array([0 if ok else 1], dtype=np.int64))[0]:
             part.group_local = None
@@ -964,13 +1010,14 @@ class Network:
         ev_far = np.concatenate([[0], np.cumsum(loc["far_out"][ev_node])])
 
         # far-queue rows one spike of each neuron can take (its own synapses and its relays)
-        far_per_spike = loc["far_out"][self.neuron_node] + self._relay_far
+        far_per_spike = loc["far_out"][self.neuron_node]
 
         def deliver(step0, n, g_step, g_node, ev_i):
             ev_end = int(np.searchsorted(ev_step, step0 + n, side="right"))
             need = int(far_per_spike[g_node].sum()) \
                 + int(ev_far[max(ev_end, ev_i)] - ev_far[ev_i])
             self._far_reserve(need)
+            self._rq_reserve(int(self._relay_syn[g_node].sum()))
             spk_count[0] = 0
             ev_i = kernels.deliver_window(
                 step0, n, self.dt, g_step, g_node, ev_step, ev_node, ev_i, self.neuron_node,
@@ -999,6 +1046,7 @@ class Network:
                 step0, n, self.dt, PT, D, all_lif, ranges, lif_l, adex_l, local, ref_steps,
                 self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
                 self.injections.neuron, *self.injections.arrays(), self.ring_e, self.ring_i,
+                self._rq_head, self._rq_tail, self._rq_i, self._rq_w, self._rq_meta,
                 buf_step, buf_node, grp_every, grp_ptr, grp_out_offset, grp_nsamp,
                 ch_neuron, ch_var, out)
             g_step, g_node = part.exchange.allgather(buf_step[:c], buf_node[:c])
@@ -1032,7 +1080,7 @@ class Network:
         lif_l, adex_l = lif[owned[lif]], adex[owned[adex]]
         w_loc = weight[loc["sel"]]
         own_far = int(loc["far_out"][self.neuron_node[local]].sum())
-        relay_far = self._relay_far
+        relay_syn = self._relay_syn
         cap = max(1024, 4 * self.n_neurons)
         spk_step = np.empty(cap, dtype=np.int64)
         spk_node = np.empty(cap, dtype=np.int64)
@@ -1073,14 +1121,13 @@ class Network:
                 order = np.lexsort((g_node, g_step))
                 g_step = np.ascontiguousarray(g_step[order])
                 g_node = np.ascontiguousarray(g_node[order])
-            self._far_reserve(int(relay_far[g_node].sum()))
+            self._rq_reserve(int(relay_syn[g_node].sum()))
             rec_step = np.empty(g_step.size, dtype=np.int64)
             rec_node = np.empty(g_step.size, dtype=np.int64)
             c = kernels.relay_spikes(
                 g_step, g_node, self.dt, self.spike_flag, *self._relay_args(),
                 loc["ptr"], loc["post"], w_loc, loc["delay"], loc["receptor"],
-                self.ring_e, self.ring_i, loc["stp_index"], self._stp_par, self._stp_state,
-                self._far_i, self._far_w, self._far_meta, rec_step, rec_node)
+                loc["stp_index"], self._stp_par, self._stp_state, rec_step, rec_node)
             out_steps.append(rec_step[:c])
             out_nodes.append(rec_node[:c])
             part.windows += 1
@@ -1190,22 +1237,16 @@ class Network:
     def _relay_args(self) -> tuple:
         r = self._rl
         return (r["ptr"], r["node"], r["up"], r["down"], self.relay_spacing, r["last"],
-                r["depth"], self.relay_counts)
+                r["depth"], self.relay_counts, self._rq_head, self._rq_tail, self._rq_i,
+                self._rq_w, self._rq_meta)
 
-    def _relay_far_bound(self) -> np.ndarray:
-        """Per neuron: its relayed synapses that may go to the far queue (delay plus the
-        longest FIFO wait reaching the ring's length; an upper bound)."""
+    def _relay_synapses(self) -> np.ndarray:
+        """Per neuron: the synapses of its relays (relay-queue rows one spike can take)."""
         r = self._rl
         out = np.zeros(self.n_neurons, dtype=np.int64)
-        if not r["neuron"].size or not self._delay.size:
+        if not r["neuron"].size:
             return out
-        L = self.ring_e.shape[0]
-        wait = int(np.ceil(4 * r["depth"] * float(self.relay_spacing.max(initial=0.0))
-                           / self.dt)) + 1
-        far = np.zeros(self.n_nodes + 1, dtype=np.int64)
-        pre_of = np.repeat(np.arange(self.n_nodes), np.diff(self._ptr))
-        np.add.at(far, pre_of[self._delay + wait >= L], 1)
-        np.add.at(out, r["neuron"], far[r["node"]])
+        np.add.at(out, r["neuron"], np.diff(self._ptr)[r["node"]])
         return out
 
     def _ref_steps(self) -> np.ndarray:
