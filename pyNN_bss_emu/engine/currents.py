@@ -40,7 +40,7 @@ def _normal(key, m):
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def current_at(k, s, dt, kind, ipar, fpar, key, tab_step, tab_val):
     """Current (nA) of injection ``k`` during step ``s`` (see the module docstring for the
     meaning of ``ipar``, ``fpar``, ``key`` and the tables)."""
@@ -89,7 +89,7 @@ def current_at(k, s, dt, kind, ipar, fpar, key, tab_step, tab_val):
     return acc / dt
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def inject(s, dt, neuron, kind, ipar, fpar, key, tab_step, tab_val, i_ext):
     """Set ``i_ext`` of every injected neuron to the sum of its injections during step ``s``
     (neurons without injections keep ``i_ext`` = 0)."""

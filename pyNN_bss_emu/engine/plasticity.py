@@ -337,7 +337,7 @@ def hw_pre(jj, t, d, i_post, post_last, hp_par, hs):
     hs[jj, HS_LPB] = post_last[i_post]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def hw_evaluate(jj, T, c, hp_par, hs, digital, levels, lut, cfg, reset):
     """The controller evaluates wafer-rule synapse ``jj`` at ``T`` (ms); returns its weight
     (µS) afterwards."""
@@ -365,7 +365,7 @@ def hw_evaluate(jj, T, c, hp_par, hs, digital, levels, lut, cfg, reset):
     return levels[jj, digital[jj]]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sweep_controllers(t_end, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
                       row_syn_ptr, row_syn, hw_csr, hp_par, hs, digital, levels,
                       lut, cfg, reset, weight, counters):
@@ -392,7 +392,7 @@ def sweep_controllers(t_end, ctl_next_t, ctl_next_row, ctl_t_row, ctl_row_ptr,
             ctl_next_t[c] = T + ctl_t_row[c]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def post_spikes(t, spiked, hist_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need,
                 hist_block, hw_in_ptr, hw_in, post_last, hp_par, hs):
     """STDP's view of this step's postsynaptic spikes (at ``t`` ms): the pair rule's rings
