@@ -155,6 +155,8 @@ class Partition:
     #: whole wafers per rank (:meth:`set_groups`): this rank's neurons by wafer; None: the
     #: per-population chunks above
     group_local: np.ndarray | None = None
+    #: the wafer of every neuron (-1: none), as given to :meth:`set_groups`
+    group: np.ndarray | None = None
 
     @property
     def rank(self) -> int:
@@ -177,6 +179,7 @@ class Partition:
         hold similar numbers of neurons.  Only with at least as many non-empty groups as
         ranks; returns whether the groups are used."""
         group = np.asarray(group, dtype=np.int64)
+        self.group = group
         sizes = np.bincount(group[group >= 0]) if np.any(group >= 0) else np.zeros(0, int)
         used = np.flatnonzero(sizes)
         if self.size < 2 or used.size < self.size:

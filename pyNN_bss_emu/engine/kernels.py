@@ -746,10 +746,12 @@ def _deliver_late(node, step_emit, extra, dt, ptr, post, weight, delay, receptor
 
 
 @njit(cache=True, _nrt=False, fastmath=FASTMATH)
-def _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth,
-           rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post, weight, delay,
-           receptor, stp_index, stp_par, stp_state):
-    """Relay the spike of neuron ``i`` at ``step_end`` to its other wafers (see above)."""
+def _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, rl_mine, ch_spacing, ch_last,
+           rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post, weight,
+           delay, receptor, stp_index, stp_par, stp_state):
+    """Relay the spike of neuron ``i`` at ``step_end`` to its other wafers (see above): the
+    relays with ``rl_mine`` (all in one process; an MPI rank holding whole wafers, those to
+    its own wafers: it passes and counts only them)."""
     lo = rl_ptr[i]
     hi = rl_ptr[i + 1]
     t0 = step_end * dt
@@ -757,9 +759,13 @@ def _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last
     if t >= 0.0:
         t = _fifo_pass(t, rl_up[i, 1], ch_spacing, ch_last, rl_depth)
     if t < 0.0:
-        rl_counts[1] += hi - lo
+        for r in range(lo, hi):
+            if rl_mine[r]:
+                rl_counts[1] += 1
         return
     for r in range(lo, hi):
+        if not rl_mine[r]:
+            continue
         u = _fifo_pass(t, rl_down[r, 0], ch_spacing, ch_last, rl_depth)
         if u >= 0.0:
             u = _fifo_pass(u, rl_down[r, 1], ch_spacing, ch_last, rl_depth)
@@ -787,8 +793,8 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
               spk_step, spk_node, spk_count,
               neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
               neuron_merger, merger_busy, merger_service, merger_lost,
-              rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth, rl_counts,
-              rq_head, rq_tail, rq_i, rq_w, rq_meta,
+              rl_ptr, rl_node, rl_up, rl_down, rl_mine, rl_need, ch_spacing, ch_last, rl_depth,
+              rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta,
               grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron, ch_var, out,
               defer_relays):
     """Advance the network from step ``step0`` by ``n_steps`` steps of ``dt``.
@@ -899,8 +905,8 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
                      hist_need, hist_block)
             relayed = n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]
             if relayed and not defer_relays:
-                _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
-                       rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
+                _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, rl_mine, ch_spacing,
+                       ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
                        weight, delay, receptor, stp_index, stp_par, stp_state)
             if spike_flag[i] or (relayed and defer_relays):
                 c = spk_count[0]
@@ -943,8 +949,8 @@ def counting_order(keys, n_keys):
 
 
 @njit(cache=True, _nrt=False, fastmath=FASTMATH)
-def relay_spikes(g_step, g_node, dt, spike_flag, rl_ptr, rl_node, rl_up, rl_down, ch_spacing,
-                 ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr,
+def relay_spikes(g_step, g_node, dt, spike_flag, rl_ptr, rl_node, rl_up, rl_down, rl_mine,
+                 rl_need, ch_spacing, ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr,
                  post, weight, delay, receptor, stp_index, stp_par, stp_state, rec_step,
                  rec_node):
     """The deferred half of :func:`run_steps` (``defer_relays``) for the spikes of all ranks
@@ -956,9 +962,11 @@ def relay_spikes(g_step, g_node, dt, spike_flag, rl_ptr, rl_node, rl_up, rl_down
     c = 0
     for q in range(g_step.shape[0]):
         i = g_node[q]
-        if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
-            _relay(i, g_step[q], dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
-                   rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
+        # a rank holding whole wafers skips the spikes of its own wafers' neurons: their
+        # relays all go to other wafers, and nobody else shares their uplinks
+        if n_rl > 0 and rl_need[i] and rl_ptr[i + 1] > rl_ptr[i]:
+            _relay(i, g_step[q], dt, rl_ptr, rl_node, rl_up, rl_down, rl_mine, ch_spacing,
+                   ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
                    weight, delay, receptor, stp_index, stp_par, stp_state)
         if spike_flag[i]:
             rec_step[c] = g_step[q]
@@ -1016,8 +1024,8 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
                    post_last, spike_flag, spk_step, spk_node, spk_count,
                    neuron_block, block_busy, encoder_service, encoder_sent, encoder_lost,
                    neuron_merger, merger_busy, merger_service, merger_lost,
-                   rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last, rl_depth, rl_counts,
-                   rq_head, rq_tail, rq_i, rq_w, rq_meta):
+                   rl_ptr, rl_node, rl_up, rl_down, rl_mine, rl_need, ch_spacing, ch_last,
+                   rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta):
     """Deliver the spikes of all ranks (``g_step/g_node``, sorted by step, then neuron) and
     the external events ``ev_step/ev_node`` (sorted; from position ``ev_i``) of the steps
     ``step0 + 1 .. step0 + n_steps`` to this rank's synapses, in ``run_steps``' order; events
@@ -1052,8 +1060,8 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
                      far_meta, plast, pp_par, pp_set, pp_state, hp_par, hs, post_last,
                      plast_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block)
             if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
-                _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, ch_spacing, ch_last,
-                       rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
+                _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, rl_mine, ch_spacing,
+                       ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
                        weight, delay, receptor, stp_index, stp_par, stp_state)
             if spike_flag[i]:
                 c = spk_count[0]

@@ -362,6 +362,9 @@ class Network:
             extra = self.n_neurons + 1 - r["ptr"].size
             r["ptr"] = np.concatenate([r["ptr"], np.full(extra, r["ptr"][-1])])
             r["up"] = np.vstack([r["up"], np.full((extra, 2), -1, dtype=np.int64)])
+        # every relay passed and counted by this process (_build_local narrows them)
+        r["mine"] = np.ones(r["node"].size, dtype=np.bool_)
+        r["need"] = np.ones(self.n_neurons, dtype=np.bool_)
         # per neuron: its relayed synapses (relay-queue rows one spike can take)
         self._relay_syn = self._relay_synapses()
         self._neuron_far_out = int(self._far_out[self.neuron_node].sum())
@@ -794,7 +797,8 @@ class Network:
                   & (PT[kernels.P_B] == 0.0))
         lif, adex = np.flatnonzero(is_lif), np.flatnonzero(~is_lif)
         # event-path counters at the start (ranks with whole wafers count their own)
-        counters0 = [a.copy() for a in (self.encoder_sent, self.encoder_lost, self.merger_lost)]
+        counters0 = [a.copy() for a in (self.encoder_sent, self.encoder_lost, self.merger_lost,
+                                        self.relay_counts)]
         # one process updates every neuron: one index range (all LIF), or all listed
         all_lif = adex.size == 0
         all_ranges = np.array([[0, self.n_neurons]], dtype=np.int64)
@@ -911,6 +915,31 @@ class Network:
         self._group_window = 0
         if part.group_local is not None:
             self._group_window = self._whole_wafer_window(pre_all, L)
+        if self._group_window > 0 and self._rl["node"].size:
+            # a rank relays to its own wafers only, for the spikes of the wafers that send it
+            # any (a wafer's uplinks serve its own neurons only, so the others' spikes cannot
+            # change their FIFOs).  A relay is this rank's when its synapses are; one whose
+            # synapses were all lost in the mapping still queues in its target wafer's down
+            # FIFOs: it is the rank's that uses them, or rank 0's when no rank does (so that
+            # the counts add up)
+            r = self._rl
+            n_syn = np.diff(self._ptr)[r["node"]]
+            has = n_syn > 0
+            mine = np.zeros(r["node"].size, dtype=np.bool_)
+            mine[has] = part.owned[self._post[self._ptr[r["node"][has]]]]
+            n_ch = self.relay_spacing.size
+            ch_mine = np.zeros(n_ch + 1, dtype=np.bool_)     # the last one: "no FIFO"
+            down = np.where(r["down"] >= 0, r["down"], n_ch)
+            ch_mine[down[mine].ravel()] = True
+            ch_mine[n_ch] = False
+            used = part.exchange.allreduce_sum(ch_mine.astype(np.int64)) > 0
+            orphan = ~has
+            mine[orphan] = ch_mine[down[orphan]].any(axis=1) | (
+                ~used[down[orphan]].any(axis=1) & (part.rank == 0))
+            r["mine"] = mine
+            senders = np.unique(part.group[r["neuron"][r["mine"]]])
+            r["need"] = np.ones(self.n_neurons, dtype=np.bool_)
+            r["need"][:part.group.size] = np.isin(part.group, senders)
         sel = np.flatnonzero(part.owned[self._post])
         pre_of = pre_all[sel]
         counts = np.bincount(pre_of, minlength=self.n_nodes)
@@ -943,8 +972,8 @@ class Network:
             mine = owned[ch_neuron[grp_ptr[g]:grp_ptr[g + 1]]]
             part[:, ~mine] = 0.0
             part[...] = ex.allreduce_sum(part)
-        for now, before in zip((self.encoder_sent, self.encoder_lost, self.merger_lost),
-                               counters0):
+        for now, before in zip((self.encoder_sent, self.encoder_lost, self.merger_lost,
+                                self.relay_counts), counters0):
             now[...] = before + ex.allreduce_sum(now - before)
 
     def set_rank_groups(self, group: np.ndarray) -> None:
@@ -1086,6 +1115,20 @@ class Network:
         spk_node = np.empty(cap, dtype=np.int64)
         spk_count = np.zeros(1, dtype=np.int64)
         out_steps, out_nodes = [], []
+        # the kernel's arguments that stay the same for the whole run (the far and relay
+        # queues may be reallocated between calls: taken per call)
+        neurons = (self.dt, PT, D, all_lif, ranges, lif_l, adex_l, local, ref_steps, self.v,
+                   self.w, self.ge, self.gi, self.refrac, self.i_ext, self.injections.neuron,
+                   *self.injections.arrays(), self.neuron_node, loc["ptr"], loc["post"], w_loc,
+                   loc["delay"], loc["receptor"], self.ring_e, self.ring_i)
+        tables = (loc["far_out"], own_far, loc["stp_index"], self._stp_par, self._stp_state,
+                  *self._plasticity_args())
+        encoders = self._encoder_args()
+        relay_tables = (loc["ptr"], loc["post"], w_loc, loc["delay"], loc["receptor"],
+                        loc["stp_index"], self._stp_par, self._stp_state)
+        # far-queue rows the external events can take, cumulated
+        ev_far = np.concatenate([[0], np.cumsum(loc["far_out"][ev_node])])
+        n_all = max(self.n_neurons, 1)
         step, end = self.step, self.step + steps
         while step < end:
             w_end = min(step + W, end)
@@ -1094,20 +1137,12 @@ class Network:
                 first = int(np.searchsorted(ev_step, step, side="right")) \
                     if step > self.step else 0
                 last = int(np.searchsorted(ev_step, w_end, side="right"))
-                self._far_reserve(own_far + int(loc["far_out"][ev_node[first:last]].sum()))
+                self._far_reserve(own_far + int(ev_far[last] - ev_far[first]))
                 spk_count[0] = 0
                 k = kernels.run_steps(
-                    step, w_end - step, self.dt, PT, D, all_lif, ranges, lif_l, adex_l, local,
-                    ref_steps, self.v, self.w, self.ge, self.gi, self.refrac, self.i_ext,
-                    self.injections.neuron, *self.injections.arrays(),
-                    self.neuron_node, loc["ptr"], loc["post"], w_loc, loc["delay"],
-                    loc["receptor"], self.ring_e, self.ring_i, self._far_i, self._far_w,
-                    self._far_meta, loc["far_out"], own_far, loc["stp_index"], self._stp_par,
-                    self._stp_state, *self._plasticity_args(),
-                    ev_step[first:last], ev_node[first:last], self.spike_flag,
-                    spk_step, spk_node, spk_count,
-                    *self._encoder_args(),
-                    *self._relay_args(), *rec, True)
+                    step, w_end - step, *neurons, self._far_i, self._far_w, self._far_meta,
+                    *tables, ev_step[first:last], ev_node[first:last], self.spike_flag,
+                    spk_step, spk_node, spk_count, *encoders, *self._relay_args(), *rec, True)
                 got_s.append(spk_step[:spk_count[0]].copy())
                 got_n.append(spk_node[:spk_count[0]].copy())
                 step += k
@@ -1115,19 +1150,19 @@ class Network:
                     cap *= 2
                     spk_step = np.empty(cap, dtype=np.int64)
                     spk_node = np.empty(cap, dtype=np.int64)
-            g_step, g_node = part.exchange.allgather(np.concatenate(got_s),
-                                                     np.concatenate(got_n))
+            g_step, g_node = part.exchange.allgather(
+                got_s[0] if len(got_s) == 1 else np.concatenate(got_s),
+                got_n[0] if len(got_n) == 1 else np.concatenate(got_n))
             if part.size > 1:
-                order = np.lexsort((g_node, g_step))
-                g_step = np.ascontiguousarray(g_step[order])
-                g_node = np.ascontiguousarray(g_node[order])
+                # by step, then neuron (the pairs are unique): one sort of a combined key
+                key = np.sort(g_step * n_all + g_node)
+                g_step, g_node = key // n_all, key % n_all
             self._rq_reserve(int(relay_syn[g_node].sum()))
             rec_step = np.empty(g_step.size, dtype=np.int64)
             rec_node = np.empty(g_step.size, dtype=np.int64)
             c = kernels.relay_spikes(
-                g_step, g_node, self.dt, self.spike_flag, *self._relay_args(),
-                loc["ptr"], loc["post"], w_loc, loc["delay"], loc["receptor"],
-                loc["stp_index"], self._stp_par, self._stp_state, rec_step, rec_node)
+                g_step, g_node, self.dt, self.spike_flag, *self._relay_args(), *relay_tables,
+                rec_step, rec_node)
             out_steps.append(rec_step[:c])
             out_nodes.append(rec_node[:c])
             part.windows += 1
@@ -1199,6 +1234,8 @@ class Network:
             "up": rl_up,
             "down": np.ascontiguousarray(np.asarray(down, dtype=np.int64).reshape(-1, 2)[order]),
             "last": np.full(self.relay_spacing.size, -np.inf),
+            "mine": np.ones(neuron.size, dtype=np.bool_),
+            "need": np.ones(self.n_neurons, dtype=np.bool_),
             "depth": int(depth)}
         #: relayed events: [delivered, lost going up, lost going down]
         self.relay_counts = np.zeros(3, dtype=np.int64)
@@ -1236,8 +1273,8 @@ class Network:
 
     def _relay_args(self) -> tuple:
         r = self._rl
-        return (r["ptr"], r["node"], r["up"], r["down"], self.relay_spacing, r["last"],
-                r["depth"], self.relay_counts, self._rq_head, self._rq_tail, self._rq_i,
+        return (r["ptr"], r["node"], r["up"], r["down"], r["mine"], r["need"],
+                self.relay_spacing, r["last"], r["depth"], self.relay_counts, self._rq_head, self._rq_tail, self._rq_i,
                 self._rq_w, self._rq_meta)
 
     def _relay_synapses(self) -> np.ndarray:
