@@ -1,7 +1,7 @@
 """A network run by tests/test_distributed.py under ``mpiexec -n N`` (and in one process):
 prints one JSON line at rank 0 with a digest of every recorded spike and trace.
 
-    python tests/mpi/distributed_network.py [--wafer] [--stp] [--two-wafers]
+    python tests/mpi/distributed_network.py [--wafer] [--stp] [--two-wafers [--three-wafers]]
 """
 from __future__ import annotations
 
@@ -95,11 +95,13 @@ def build_and_run(sim, wafer: bool, stp: bool, serial_windows: bool = False) -> 
     return result
 
 
-def build_and_run_two_wafers(sim, serial_windows: bool = False) -> dict:
+def build_and_run_two_wafers(sim, serial_windows: bool = False, wafers: int = 2) -> dict:
     """A network that needs two wafers (neurons of 64 denmems: A takes 60 % of one) with
-    spikes relayed from wafer 0 to wafer 1 and back, and a source played into both."""
-    rank = sim.setup(timestep=0.1, ideal=False, wafers=2, neuron_size=64, stimulus_seed=4,
-                     continue_despite_synapse_loss=True)
+    spikes relayed from wafer 0 to wafer 1 and back, and a source played into both.  With
+    ``wafers=3`` a third population C on a wafer of its own closes a ring A -> B -> C -> A:
+    on two ranks one of them then holds two wafers with relays between them."""
+    rank = sim.setup(timestep=0.1, ideal=False, wafers=wafers, neuron_size=64,
+                     stimulus_seed=4, continue_despite_synapse_loss=True)
     if serial_windows:
         from pyNN_bss_emu.engine.distributed import SerialExchange
         sim.get_backend().network.set_partition(SerialExchange())
@@ -112,6 +114,17 @@ def build_and_run_two_wafers(sim, serial_windows: bool = False) -> dict:
                        sim.StaticSynapse(weight=0.015))
     sim.Projection(a, b, sim.FixedProbabilityConnector(0.1, rng=rng),
                    sim.StaticSynapse(weight=0.01))
+    pops = [a, b]
+    if wafers == 3:
+        c = sim.Population(400, sim.IF_cond_exp(tau_refrac=3.0), label="C")
+        sim.Projection(noise, c, sim.FixedProbabilityConnector(0.3, rng=rng),
+                       sim.StaticSynapse(weight=0.015))
+        sim.Projection(b, c, sim.FixedProbabilityConnector(0.1, rng=rng),
+                       sim.StaticSynapse(weight=0.01))
+        sim.Projection(c, a, sim.FixedProbabilityConnector(0.1, rng=rng),
+                       sim.StaticSynapse(weight=0.01))
+        c.record("spikes")
+        pops.append(c)
     sim.Projection(b, a, sim.FixedProbabilityConnector(0.05, rng=rng),
                    sim.StaticSynapse(weight=0.01), receptor_type="inhibitory")
     a.record("spikes")
@@ -124,7 +137,7 @@ def build_and_run_two_wafers(sim, serial_windows: bool = False) -> dict:
     digest = hashlib.sha256()
     v_digest = hashlib.sha256()
     counts = {}
-    for p in (a, b):
+    for p in pops:
         block = p.get_data(gather=True)
         if rank == 0:
             trains = sorted(block.segments[0].spiketrains,
@@ -132,8 +145,8 @@ def build_and_run_two_wafers(sim, serial_windows: bool = False) -> dict:
             counts[p.label] = int(sum(len(s) for s in trains))
             for st in trains:
                 digest.update(np.asarray(st.magnitude).tobytes())
-            v = block.segments[0].filter(name="v")[0]
-            v_digest.update(np.asarray(v.magnitude).tobytes())
+            for v in block.segments[0].filter(name="v"):
+                v_digest.update(np.asarray(v.magnitude).tobytes())
     stats = sim.get_mapping_statistics()
     pulses = sim.get_pulse_statistics()
     part = sim.get_backend().network.partition
@@ -154,7 +167,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     import pyNN.bss_emu as sim
     if "--two-wafers" in sys.argv:
-        res = build_and_run_two_wafers(sim, serial_windows="--serial-windows" in sys.argv)
+        res = build_and_run_two_wafers(sim, serial_windows="--serial-windows" in sys.argv,
+                                       wafers=3 if "--three-wafers" in sys.argv else 2)
     else:
         res = build_and_run(sim, wafer="--wafer" in sys.argv, stp="--stp" in sys.argv,
                             serial_windows="--serial-windows" in sys.argv)
