@@ -66,7 +66,7 @@ def worker(args) -> None:
     warnings.simplefilter("ignore")
     import numpy as np
     import pyNN.bss_emu as sim
-    rank = sim.setup(timestep=0.1, ideal=False, wafers=args.columns, neuron_size=32,
+    rank = sim.setup(timestep=0.1, ideal=False, wafers=args.columns, neuron_size=args.neuron_size,
                      continue_despite_synapse_loss=True)
     columns = build_columns(sim, args.columns, n=args.n)
     for exc, inh in columns:
@@ -128,6 +128,7 @@ def worker(args) -> None:
 
 def launch(n_ranks: int, columns: int, args) -> dict:
     return run_worker(__file__, ["--columns", str(columns), "--n", str(args.n),
+                                 "--neuron-size", str(args.neuron_size),
                                  "--simtime", str(args.simtime)], MARK, n_ranks)
 
 
@@ -144,6 +145,8 @@ def main(argv=None) -> int:
     ap.add_argument("--columns", type=int, default=2, help="columns (= wafers) of the "
                     "strong-scaling network")
     ap.add_argument("--n", type=int, default=3000, help="neurons per column")
+    ap.add_argument("--neuron-size", type=int, default=32,
+                    help="denmems per neuron (3000 x 32 or 6000 x 16 fill half a wafer)")
     ap.add_argument("--simtime", type=float, default=2000.0, help="timed run (ms)")
     ap.add_argument("--weak", default="1,2,4", help="rank counts of the weak scaling "
                     "(empty: none)")
