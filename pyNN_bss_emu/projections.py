@@ -20,6 +20,13 @@ from .standardmodels.synapses import (STDP_PARAMETERS, StaticSynapse, STDPMechan
                                       TsodyksMarkramSynapse, check_stdp)
 
 
+def _static_stp(n: int) -> np.ndarray:
+    """The (n, 3) STP parameters of static synapses: all NaN, as a read-only view of one row
+    (no memory per connection; :meth:`Projection._write_attribute` and ``set_stp`` replace
+    the whole array, never write into it)."""
+    return np.broadcast_to(np.full((1, 3), np.nan), (n, 3))
+
+
 class Connection(common.Connection):
     """One connection of a projection; ``weight`` and ``delay`` are live views."""
 
@@ -140,7 +147,7 @@ class Projection(common.Projection):
     def _stp_columns(self, params: dict, n: int) -> np.ndarray:
         """(n, 3) Tsodyks-Markram parameters U, tau_rec, tau_facil (NaN rows: static)."""
         if not isinstance(self.synapse_type, TsodyksMarkramSynapse):
-            return np.full((n, 3), np.nan)
+            return _static_stp(n)
         cols = [np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
                 for name in _STP_NAMES]
         TsodyksMarkramSynapse.check(*cols)
@@ -167,7 +174,10 @@ class Projection(common.Projection):
             return (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
                     np.zeros(0), np.zeros((0, 3)),
                     np.zeros((0, len(STDP_PARAMETERS) if plastic else 0)))
-        out = tuple(np.concatenate([c[i] for c in self._chunks]) for i in range(6))
+        n = sum(c[0].size for c in self._chunks)
+        out = tuple(_static_stp(n) if i == 4 and not isinstance(
+            self.synapse_type, TsodyksMarkramSynapse)
+                    else np.concatenate([c[i] for c in self._chunks]) for i in range(6))
         self._chunks = []
         return out
 

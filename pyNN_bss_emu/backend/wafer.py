@@ -9,6 +9,7 @@ needs is the rule table :data:`~.invalidation.WAFER_RULES`.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import warnings
 
@@ -27,6 +28,20 @@ from .base import Backend, NotMappedError
 from .graph import bio_graph
 from .invalidation import WAFER_RULES, Change, Work
 from .records import STP_NAMES, PopulationRecord, ProjectionRecord
+
+
+def _return_free_memory() -> None:
+    """Give the heap memory freed by the mapping and programming back to the system.
+
+    Their temporaries (hundreds of bytes per synapse) are freed, but glibc keeps much of it
+    in the process's heap (its mmap threshold grows after large frees, so later large
+    arrays come from the heap, which is only trimmed from its top); ``malloc_trim(0)``
+    releases the free pages.  No effect on any value; nothing where the C library has no
+    ``malloc_trim`` (not glibc)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class WaferBackend(Backend):
@@ -617,8 +632,11 @@ class WaferBackend(Backend):
                     experiment.check_recorded_membranes(recorded, view.result)
 
     def prepare(self, until: Work | None = None) -> None:
+        mapping = self.invalidation.is_pending(Work.MAP)
         try:
             super().prepare(until)
+            if mapping:
+                _return_free_memory()
         except Exception:
             if self.invalidation.is_pending(Work.PROGRAM_NEURONS) and \
                     not self.invalidation.is_pending(Work.MAP):

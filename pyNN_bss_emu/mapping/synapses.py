@@ -434,6 +434,9 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     dec = a >> 4
     g_q, g_x0, g_w, g_d = q[first], x0[first], w[first], dec[first]
     g_k = rcls[first]
+    # the per-connection keys are not needed any more: free them before the row
+    # configuration and the placement (memory peak of large networks)
+    full_key = sorted_key = group_key = rcls = dec = x0 = w = rec = key = stp_class = None
     timings["grouping"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -483,8 +486,9 @@ def allocate_synapses(conn_request: np.ndarray, conn_pre_address: np.ndarray,
     out_row = np.full(idx.size, -1, dtype=np.int64)
     out_col = np.full(idx.size, -1, dtype=np.int64)
     g_key = ((g_q * n_cls + g_k) * N_DECODERS + g_d)
-    _place(order.astype(np.int64), starts.astype(np.int64), counts.astype(np.int64),
-           g_key.astype(np.int64), req_target[g_q], g_x0, g_w, hr_ptr, hr_rows,
+    _place(order.astype(np.int64, copy=False), starts.astype(np.int64, copy=False),
+           counts.astype(np.int64, copy=False), g_key.astype(np.int64, copy=False),
+           req_target[g_q], g_x0, g_w, hr_ptr, hr_rows,
            check_defects, synapse_ok, out_row, out_col)
     timings["synapses"] = time.perf_counter() - t1
 

@@ -34,6 +34,7 @@ statistics per wafer and in total.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -157,7 +158,9 @@ class WaferPart:
 
     ``cells[j]``: the global cell of local cell j (its own cells first, in global order,
     then the virtual sources); ``n_own``: how many are its own; ``connections``: the global
-    connections of the graph, in its (= global) order.
+    connections of the graph, in its (= global) order.  Once :func:`map_system` has mapped
+    the wafer, ``graph`` keeps its populations and cells but no connections (to save
+    memory: ``connections`` indexes them in the global graph).
     """
     graph: BioGraph
     cells: np.ndarray
@@ -220,6 +223,13 @@ def split_graph(graph: BioGraph, pop_wafer: np.ndarray, n_wafers: int,
             stimulus=stim, stimulus_label=list(graph.stimulus_label), max_neuron_size=limit)
         parts.append(WaferPart(sub, cells, int(own_cells.size), conn))
     return parts
+
+
+def _without_connections(graph: BioGraph) -> BioGraph:
+    """``graph`` with its populations and cells but no connections."""
+    none = np.zeros(0, dtype=np.int64)
+    return dataclasses.replace(graph, pre=none, post=none, receptor=none, projection=none,
+                               stp_key=np.zeros(0, dtype=np.int8))
 
 
 @dataclass
@@ -351,6 +361,10 @@ def map_system(graph: BioGraph, group: np.ndarray, options: MappingOptions, defe
             if hasattr(err, "statistics"):      # SynapseLossError keeps its statistics
                 raise type(err)(where, err.statistics) from None
             raise type(err)(where) from None
+        # mapped: the wafer's copy of its connections (pre, post, receptor, projection, STP
+        # key: 33 bytes per synapse, also broadcast to every MPI rank) is not needed again;
+        # they are the global graph's ``part.connections``
+        part.graph = _without_connections(part.graph)
     n_cells, n_conn = graph.n_cells, int(np.size(graph.pre))
     cell_wafer = pop_wafer[graph.population_of] if n_cells else np.zeros(0, dtype=np.int64)
     cell_local = np.full(n_cells, -1, dtype=np.int64)
