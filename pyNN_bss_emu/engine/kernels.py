@@ -532,6 +532,27 @@ def far_migrate(until, ring_e, ring_i, far_i, far_w, far_meta):
         far_w[j] = far_w[n]
 
 
+@njit(cache=True, inline="always", fastmath=FASTMATH)
+def _deliver_static(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
+                    far_i, far_w, far_meta):
+    """:func:`_deliver` of one event for networks without STP and STDP, inlined into the
+    time loop: a call passing the thirty arrays of the general one costs more than the
+    delivery to a few dozen targets."""
+    base = step_emit % L
+    for k in range(ptr[node], ptr[node + 1]):
+        d = delay[k]
+        if d < L:
+            slot = base + d
+            if slot >= L:
+                slot -= L
+            if receptor[k] == 0:
+                ring_e[slot, post[k]] += weight[k]
+            else:
+                ring_i[slot, post[k]] += weight[k]
+        else:
+            far_push(far_i, far_w, far_meta, step_emit + d, post[k], receptor[k], weight[k])
+
+
 @njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count,
              dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast, pp_par,
@@ -855,6 +876,7 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
     far_cap = far_i.shape[0]
     n_rl = rl_ptr.shape[0]
     rq_cap = rq_i.shape[0]
+    static = stp_par.shape[0] == 0 and plast.shape[0] == 0
     n_hist = hist_n.shape[0]
     n_ctl = ctl_next_t.shape[0]
     for s_rel in range(n_steps):
@@ -898,11 +920,15 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
                                     encoder_sent, encoder_lost, neuron_merger, merger_busy,
                                     merger_service, merger_lost):
                 continue
-            _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
-                     ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
-                     far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
-                     hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
-                     hist_need, hist_block)
+            if static:
+                _deliver_static(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
+                                ring_e, ring_i, L, far_i, far_w, far_meta)
+            else:
+                _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
+                         ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
+                         far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
+                         hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
+                         hist_need, hist_block)
             relayed = n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]
             if relayed and not defer_relays:
                 _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, rl_mine, ch_spacing,
@@ -914,11 +940,15 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
                 spk_node[c] = i
                 spk_count[0] = c + 1
         while ev_i < n_ev and ev_step[ev_i] <= step_end:
-            _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
-                     ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
-                     far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par, hs,
-                     post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
-                     hist_need, hist_block)
+            if static:
+                _deliver_static(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
+                                ring_e, ring_i, L, far_i, far_w, far_meta)
+            else:
+                _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
+                         ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
+                         far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
+                         hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
+                         hist_need, hist_block)
             ev_far_left -= far_out[ev_node[ev_i]]
             ev_i += 1
         _record_samples(step_end, grp_every, grp_ptr, grp_out_offset, grp_nsamp, ch_neuron,

@@ -209,7 +209,9 @@ class SpikingNetwork:
             times = start[sample] + np.minimum(first + k / r, cfg.t_present - self.dt)
         # on the time grid, strictly after t0, at most one spike per input and step
         steps = np.maximum(np.rint(times / self.dt), np.rint(t0 / self.dt) + 1).astype(np.int64)
-        key = np.unique(neuron.astype(np.int64) * (1 << 40) + steps)
+        # sorted, duplicates dropped (np.unique's hash table costs ~4x this sort here)
+        key = np.sort(neuron.astype(np.int64) * (1 << 40) + steps)
+        key = key[np.concatenate([[True], key[1:] != key[:-1]])] if key.size else key
         neuron_of = key >> 40
         t = (key & ((1 << 40) - 1)) * self.dt
         bounds = np.searchsorted(neuron_of, np.arange(n_in + 1))
@@ -235,10 +237,14 @@ class SpikingNetwork:
     def _counts(self, pop, t0: float, b: int) -> np.ndarray:
         counts = np.zeros((b, pop.size))
         block = pop.get_data("spikes", clear=True)
+        to_ms: dict[str, float] = {}     # per unit: quantities' rescale parses it every time
         for seg in block.segments:
             for st in seg.spiketrains:
                 idx = int(st.annotations["source_index"])
-                t = np.asarray(st.rescale("ms").magnitude)
+                unit = st.units.dimensionality.string
+                if unit not in to_ms:
+                    to_ms[unit] = float(st.units.rescale("ms").magnitude)
+                t = np.asarray(st.magnitude) * to_ms[unit]
                 k = np.floor((t - t0) / self.config.period).astype(np.int64)
                 k = k[(k >= 0) & (k < b)]
                 counts[:, idx] += np.bincount(k, minlength=b)
