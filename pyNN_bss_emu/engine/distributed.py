@@ -17,15 +17,16 @@ rank holds whole wafers (:meth:`Partition.set_groups`). The only synapses betwee
 then the off-wafer relays, which carry the off-wafer latency (13 ms of biological time). A rank
 runs the serial kernel on its own wafers for a long window and relays nothing itself. At the
 end of the window the spikes of relayed and recorded neurons are gathered, and every rank
-pushes them through the off-wafer FIFOs in the serial order. Relayed input waits in the relay
-queue, a bucket per arrival step that is added to the ring after all direct input of that step
-(``kernels.rq_arrive``), so each sum comes out in the same order as in one process, whenever
-the relayed spike was queued. The window is the shortest relayed delay, about 130 steps
-instead of the 3–10 of the per-population split.
+pushes those sent to its own wafers through the off-wafer FIFOs, in the serial order. Relayed
+input waits in the relay queue, a bucket per arrival step that is added to the ring after all
+direct input of that step (``kernels.rq_arrive``), so each sum comes out in the same order as
+in one process, whenever the relayed spike was queued. The window is the shortest relayed
+delay, about 130 steps instead of the 3–10 of the per-population split.
 
 The exchange is an object with ``allgather(steps, neurons) -> (steps, neurons)``,
-``allreduce_sum(array)`` and ``rank``/``size``: :class:`SerialExchange` (one process: the same windowed code path, used to
-test it without MPI) or :class:`MPIExchange` (mpi4py's ``Allgatherv`` on int64 buffers).
+``allreduce_sum(array)`` and ``rank``/``size``: :class:`SerialExchange` (one process: the same
+windowed code path, used to test it without MPI) or :class:`MPIExchange` (mpi4py's
+``Allgatherv`` on int64 buffers).
 """
 from __future__ import annotations
 

@@ -445,16 +445,23 @@ FAR_COUNT, FAR_NEXT_SEQ = range(2)
 
 
 @njit(cache=True, _nrt=False, fastmath=FASTMATH)
-def _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w):
-    """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``
-    with the sequence number ``seq`` (see :func:`far_push`)."""
+def far_push(far_i, far_w, far_meta, arrival, post, receptor, w):
+    """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``.
+
+    ``far_i`` (rows: arrival, sequence, neuron, receptor) and ``far_w`` form a binary min-heap
+    on (arrival, sequence); ``far_meta`` holds the count and the next sequence number.  The
+    caller guarantees a free row (the arrays are grown from Python: reallocating them inside
+    the time loop would make numba reference-count them there and cost the vectorised neuron
+    update a factor of ~3)."""
     n = far_meta[FAR_COUNT]
-    # sift up past the parents that come later in (arrival, sequence) order
+    seq = far_meta[FAR_NEXT_SEQ]
+    far_meta[FAR_NEXT_SEQ] = seq + 1
+    # sift up; the new event has the largest sequence number, so it only passes parents that
+    # arrive later
     j = n
     while j > 0:
         parent = (j - 1) >> 1
-        pa = far_i[parent, FAR_ARRIVAL]
-        if pa < arrival or (pa == arrival and far_i[parent, FAR_SEQ] < seq):
+        if far_i[parent, FAR_ARRIVAL] <= arrival:
             break
         for c in range(4):
             far_i[j, c] = far_i[parent, c]
@@ -466,20 +473,6 @@ def _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w):
     far_i[j, FAR_RECEPTOR] = receptor
     far_w[j] = w
     far_meta[FAR_COUNT] = n + 1
-
-
-@njit(cache=True, _nrt=False, fastmath=FASTMATH)
-def far_push(far_i, far_w, far_meta, arrival, post, receptor, w):
-    """Queue input ``w`` (µS) for neuron ``post`` / ``receptor`` arriving at step ``arrival``.
-
-    ``far_i`` (rows: arrival, sequence, neuron, receptor) and ``far_w`` form a binary min-heap
-    on (arrival, sequence); ``far_meta`` holds the count and the next sequence numbers.  The
-    caller guarantees a free row (the arrays are grown from Python: reallocating them inside
-    the time loop would make numba reference-count them there and cost the vectorised neuron
-    update a factor of ~3)."""
-    seq = far_meta[FAR_NEXT_SEQ]
-    far_meta[FAR_NEXT_SEQ] = seq + 1
-    _far_push_seq(far_i, far_w, far_meta, arrival, seq, post, receptor, w)
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -538,6 +531,8 @@ def _deliver_static(node, step_emit, ptr, post, weight, delay, receptor, ring_e,
     """:func:`_deliver` of one event for networks without STP and STDP, inlined into the
     time loop: a call passing the thirty arrays of the general one costs more than the
     delivery to a few dozen targets."""
+    # ring row of delay 0; a delay d < L lands in row base + d, wrapped once: an integer
+    # division per synapse would cost more than the addition into the ring itself
     base = step_emit % L
     for k in range(ptr[node], ptr[node + 1]):
         d = delay[k]
@@ -554,35 +549,22 @@ def _deliver_static(node, step_emit, ptr, post, weight, delay, receptor, ring_e,
 
 
 @njit(cache=True, _nrt=False, fastmath=FASTMATH)
-def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, count,
-             dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast, pp_par,
-             pp_set, pp_state, hp_par, hs, post_last, plast_row, hist_t, hist_k, hist_n,
-             hist_tau_inv, hist_need, hist_block):
+def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i, L, dt,
+             stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast, pp_par, pp_set,
+             pp_state, hp_par, hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
+             hist_need, hist_block):
     """Add the outgoing synapses of presynaptic ``node`` (emitted at ``step_emit``) to the ring
-    buffers, or to the far queue for delays of ``L`` steps or more; ``count`` is the event
-    multiplicity.  Synapses with ``stp_index[k] >= 0`` scale their weight by their short-term
-    plasticity state (``_tsodyks``).  Static synapses (no STP, no STDP in the network) take a
-    loop without the plasticity branches."""
+    buffers, or to the far queue for delays of ``L`` steps or more.  Synapses with
+    ``stp_index[k] >= 0`` scale their weight by their short-term plasticity state
+    (``_tsodyks``).  Static synapses (no STP, no STDP in the network) take
+    :func:`_deliver_static`, without the plasticity branches."""
     plastic = stp_par.shape[0] > 0
     learning = plast.shape[0] > 0
-    # ring row of delay 0; a delay d < L lands in row base + d, wrapped once: an integer
-    # division per synapse would cost more than the addition into the ring itself
-    base = step_emit % L
     if not (plastic or learning):
-        for k in range(ptr[node], ptr[node + 1]):
-            d = delay[k]
-            if d < L:
-                slot = base + d
-                if slot >= L:
-                    slot -= L
-                if receptor[k] == 0:
-                    ring_e[slot, post[k]] += count * weight[k]
-                else:
-                    ring_i[slot, post[k]] += count * weight[k]
-            else:
-                far_push(far_i, far_w, far_meta, step_emit + d, post[k], receptor[k],
-                         count * weight[k])
+        _deliver_static(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i,
+                        L, far_i, far_w, far_meta)
         return
+    base = step_emit % L
     for k in range(ptr[node], ptr[node + 1]):
         if learning:
             j = plast[k]
@@ -592,7 +574,7 @@ def _deliver(node, step_emit, ptr, post, weight, delay, receptor, ring_e, ring_i
                                      hist_n, hist_tau_inv, hist_need, hist_block)
             elif j <= -2:      # the wafer's sensor: the spike will arrive after its delay
                 hw_pre(-2 - j, step_emit * dt, delay[k] * dt, post[k], post_last, hp_par, hs)
-        w = count * weight[k]
+        w = weight[k]
         if plastic:   # only networks with STP synapses pay for the lookup
             j = stp_index[k]
             if j >= 0:
@@ -730,7 +712,7 @@ def rq_arrive(step, ring_e, ring_i, rq_head, rq_tail, rq_i, rq_w, rq_meta):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def rq_rebucket(rq_head, rq_tail, rq_i, rq_w, rq_meta, new_head, new_tail):
+def rq_rebucket(rq_head, rq_i, new_head, new_tail):
     """Move the queued events into the buckets ``new_head/new_tail`` (a longer calendar),
     keeping each step's order."""
     new_head[:] = -1
@@ -867,7 +849,7 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
     # events emitted at (or before) the current time that have not been delivered yet
     while ev_i < n_ev and ev_step[ev_i] <= step0:
         _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
-                 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast,
+                 dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast,
                  pp_par, pp_set, pp_state, hp_par, hs, post_last, plast_row, hist_t, hist_k,
                  hist_n, hist_tau_inv, hist_need, hist_block)
         ev_far_left -= far_out[ev_node[ev_i]]
@@ -887,7 +869,8 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
             return s_rel
         if hist_block[0] != 0:
             return s_rel          # a postsynaptic ring must grow first (from Python)
-        if n_rl > 0 and not defer_relays and rq_meta[RQ_COUNT] + rq_meta[RQ_STEP_MAX] > rq_cap:
+        if n_rl > 0 and not defer_relays \
+                and rq_meta[RQ_COUNT] + rq_meta[RQ_STEP_MAX] > rq_cap:
             return s_rel
         step_end = s + 1
         if rq_meta[RQ_COUNT] > 0:
@@ -925,15 +908,15 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
                                 ring_e, ring_i, L, far_i, far_w, far_meta)
             else:
                 _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor,
-                         ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
+                         ring_e, ring_i, L, dt, stp_index, stp_par, stp_state,
                          far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
                          hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
                          hist_need, hist_block)
             relayed = n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]
             if relayed and not defer_relays:
                 _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, rl_mine, ch_spacing,
-                       ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
-                       weight, delay, receptor, stp_index, stp_par, stp_state)
+                       ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta,
+                       ptr, post, weight, delay, receptor, stp_index, stp_par, stp_state)
             if spike_flag[i] or (relayed and defer_relays):
                 c = spk_count[0]
                 spk_step[c] = step_end
@@ -945,7 +928,7 @@ def run_steps(step0, n_steps, dt, PT, D, all_lif, ranges, lif, adex, local, ref_
                                 ring_e, ring_i, L, far_i, far_w, far_meta)
             else:
                 _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor,
-                         ring_e, ring_i, L, 1.0, dt, stp_index, stp_par, stp_state,
+                         ring_e, ring_i, L, dt, stp_index, stp_par, stp_state,
                          far_i, far_w, far_meta, plast, pp_par, pp_set, pp_state, hp_par,
                          hs, post_last, plast_row, hist_t, hist_k, hist_n, hist_tau_inv,
                          hist_need, hist_block)
@@ -980,9 +963,9 @@ def counting_order(keys, n_keys):
 
 @njit(cache=True, _nrt=False, fastmath=FASTMATH)
 def relay_spikes(g_step, g_node, dt, spike_flag, rl_ptr, rl_node, rl_up, rl_down, rl_mine,
-                 rl_need, ch_spacing, ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr,
-                 post, weight, delay, receptor, stp_index, stp_par, stp_state, rec_step,
-                 rec_node):
+                 rl_need, ch_spacing, ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i,
+                 rq_w, rq_meta, ptr, post, weight, delay, receptor, stp_index, stp_par,
+                 stp_state, rec_step, rec_node):
     """The deferred half of :func:`run_steps` (``defer_relays``) for the spikes of all ranks
     of a communication window (``g_step/g_node``, sorted by step, then neuron): relay the
     spikes of relayed neurons through the off-wafer FIFOs, in the serial engine's order, to
@@ -992,12 +975,12 @@ def relay_spikes(g_step, g_node, dt, spike_flag, rl_ptr, rl_node, rl_up, rl_down
     c = 0
     for q in range(g_step.shape[0]):
         i = g_node[q]
-        # a rank holding whole wafers skips the spikes of its own wafers' neurons: their
-        # relays all go to other wafers, and nobody else shares their uplinks
+        # a rank holding whole wafers skips the spikes of wafers that send it nothing
+        # (``rl_need``): their uplinks' FIFOs serve their own wafer's neurons only
         if n_rl > 0 and rl_need[i] and rl_ptr[i + 1] > rl_ptr[i]:
             _relay(i, g_step[q], dt, rl_ptr, rl_node, rl_up, rl_down, rl_mine, ch_spacing,
-                   ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
-                   weight, delay, receptor, stp_index, stp_par, stp_state)
+                   ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr,
+                   post, weight, delay, receptor, stp_index, stp_par, stp_state)
         if spike_flag[i]:
             rec_step[c] = g_step[q]
             rec_node[c] = i
@@ -1067,7 +1050,7 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
     far_migrate(step0 + L - 1, ring_e, ring_i, far_i, far_w, far_meta)
     while ev_i < n_ev and ev_step[ev_i] <= step0:
         _deliver(ev_node[ev_i], step0, ptr, post, weight, delay, receptor, ring_e, ring_i, L,
-                 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast,
+                 dt, stp_index, stp_par, stp_state, far_i, far_w, far_meta, plast,
                  pp_par, pp_set, pp_state, hp_par, hs, post_last, plast_row, hist_t, hist_k,
                  hist_n, hist_tau_inv, hist_need, hist_block)
         ev_i += 1
@@ -1086,13 +1069,13 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
                                     merger_service, merger_lost):
                 continue
             _deliver(neuron_node[i], step_end, ptr, post, weight, delay, receptor, ring_e,
-                     ring_i, L, 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w,
+                     ring_i, L, dt, stp_index, stp_par, stp_state, far_i, far_w,
                      far_meta, plast, pp_par, pp_set, pp_state, hp_par, hs, post_last,
                      plast_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block)
             if n_rl > 0 and rl_ptr[i + 1] > rl_ptr[i]:
                 _relay(i, step_end, dt, rl_ptr, rl_node, rl_up, rl_down, rl_mine, ch_spacing,
-                       ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta, ptr, post,
-                       weight, delay, receptor, stp_index, stp_par, stp_state)
+                       ch_last, rl_depth, rl_counts, rq_head, rq_tail, rq_i, rq_w, rq_meta,
+                       ptr, post, weight, delay, receptor, stp_index, stp_par, stp_state)
             if spike_flag[i]:
                 c = spk_count[0]
                 spk_step[c] = step_end
@@ -1100,7 +1083,7 @@ def deliver_window(step0, n_steps, dt, g_step, g_node, ev_step, ev_node, ev_i, n
                 spk_count[0] = c + 1
         while ev_i < n_ev and ev_step[ev_i] <= step_end:
             _deliver(ev_node[ev_i], step_end, ptr, post, weight, delay, receptor, ring_e,
-                     ring_i, L, 1.0, dt, stp_index, stp_par, stp_state, far_i, far_w,
+                     ring_i, L, dt, stp_index, stp_par, stp_state, far_i, far_w,
                      far_meta, plast, pp_par, pp_set, pp_state, hp_par, hs, post_last,
                      plast_row, hist_t, hist_k, hist_n, hist_tau_inv, hist_need, hist_block)
             ev_i += 1

@@ -62,6 +62,18 @@ _VAR_CODE = {"v": kernels.VAR_V, "gsyn_exc": kernels.VAR_GE, "gsyn_inh": kernels
              "w": kernels.VAR_W}
 
 
+def _grown(rows: np.ndarray, weights: np.ndarray, keep: int, need: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """A queue's (n, 4) integer rows and its weights with room for ``need`` rows (at least
+    doubled, so a long run reallocates a few times only), the first ``keep`` copied."""
+    cap = max(need, 2 * rows.shape[0], 64)
+    new_rows = np.empty((cap, 4), dtype=np.int64)
+    new_weights = np.empty(cap)
+    new_rows[:keep] = rows[:keep]
+    new_weights[:keep] = weights[:keep]
+    return new_rows, new_weights
+
+
 def _aligned_zeros(shape: tuple, align: int = 64) -> np.ndarray:
     """Zeros whose data start on an ``align``-byte boundary: a wafer-rule synapse's state
     (8 doubles) is then one cache line, not two, when a postsynaptic spike reaches it."""
@@ -576,37 +588,23 @@ class Network:
     def _far_reserve(self, n_more: int) -> None:
         """Room for ``n_more`` events in the far queue beyond those queued (at least doubling
         when it grows, so a long run reallocates it a few times only)."""
-        need = int(self._far_meta[kernels.FAR_COUNT]) + n_more
-        cap = self._far_i.shape[0]
-        if need > cap:
-            cap = max(need, 2 * cap, 64)
-            n = int(self._far_meta[kernels.FAR_COUNT])
-            far_i = np.empty((cap, 4), dtype=np.int64)
-            far_w = np.empty(cap)
-            far_i[:n] = self._far_i[:n]
-            far_w[:n] = self._far_w[:n]
-            self._far_i, self._far_w = far_i, far_w
+        n = int(self._far_meta[kernels.FAR_COUNT])
+        if n + n_more > self._far_i.shape[0]:
+            self._far_i, self._far_w = _grown(self._far_i, self._far_w, n, n + n_more)
 
     def _rq_reserve(self, n_more: int) -> None:
         """Room for ``n_more`` events in the relay queue beyond those queued (free rows
         first: the queue's rows are reused once taken)."""
         meta = self._rq_meta
-        n_free_list = int(meta[kernels.RQ_USED] - meta[kernels.RQ_COUNT])
-        need = int(meta[kernels.RQ_USED]) + max(0, n_more - n_free_list)
-        cap = self._rq_i.shape[0]
-        if need > cap:
-            cap = max(need, 2 * cap, 64)
-            used = int(meta[kernels.RQ_USED])
-            rq_i = np.empty((cap, 4), dtype=np.int64)
-            rq_w = np.empty(cap)
-            rq_i[:used] = self._rq_i[:used]
-            rq_w[:used] = self._rq_w[:used]
-            self._rq_i, self._rq_w = rq_i, rq_w
+        used = int(meta[kernels.RQ_USED])
+        need = used + max(0, n_more - (used - int(meta[kernels.RQ_COUNT])))
+        if need > self._rq_i.shape[0]:
+            self._rq_i, self._rq_w = _grown(self._rq_i, self._rq_w, used, need)
 
     def _rq_calendar(self, max_relay_delay: int) -> None:
-        """Enough buckets for every relayed event: the longest relayed delay, the longest
-        wait in the four FIFOs of the relay path and a communication window (that long,
-        at most) between queuing and the current step; kept when long enough."""
+        """Enough buckets for every relayed event: its arrival lies at most the longest
+        relayed delay plus the longest wait in the four FIFOs of the relay path after the
+        current step (it is queued at or after its emission); kept when long enough."""
         r = self._rl
         wait = int(np.ceil(4 * (r["depth"] + 1) * float(self.relay_spacing.max(initial=0.0))
                            / self.dt)) + 1
@@ -615,8 +613,7 @@ class Network:
         if n > self._rq_head.size:
             head = np.empty(n, dtype=np.int64)
             tail = np.empty(n, dtype=np.int64)
-            kernels.rq_rebucket(self._rq_head, self._rq_tail, self._rq_i, self._rq_w,
-                                self._rq_meta, head, tail)
+            kernels.rq_rebucket(self._rq_head, self._rq_i, head, tail)
             self._rq_head, self._rq_tail = head, tail
 
     def _reset_stp(self) -> None:
@@ -914,7 +911,7 @@ class Network:
         pre_all = np.repeat(np.arange(self.n_nodes), np.diff(self._ptr)[:self.n_nodes])
         self._group_window = 0
         if part.group_local is not None:
-            self._group_window = self._whole_wafer_window(pre_all, L)
+            self._group_window = self._whole_wafer_window(pre_all)
         if self._group_window > 0 and self._rl["node"].size:
             # a rank relays to its own wafers only, for the spikes of the wafers that send it
             # any (a wafer's uplinks serve its own neurons only, so the others' spikes cannot
@@ -984,7 +981,7 @@ class Network:
         if self.partition.set_groups(group):
             self._structure_dirty = True
 
-    def _whole_wafer_window(self, pre_all: np.ndarray, L: int) -> int:
+    def _whole_wafer_window(self, pre_all: np.ndarray) -> int:
         """The communication window (steps) of whole-wafer ranks, or 0 (falling back to the
         per-population chunks) when the network does not allow it: every synapse between
         neurons of different ranks must be an off-wafer relay, and a relayed spike must be
@@ -996,8 +993,7 @@ class Network:
         pre_neuron = node_neuron[pre_all]
         crossing = (pre_neuron >= 0) & (part.group_local[self._post]
                                         != part.group_local[np.maximum(pre_neuron, 0)])
-        d_min = self._relay_delay_min or 1 << 30
-        window = d_min
+        window = self._relay_delay_min or 1 << 30
         ok = not crossing.any() and window > self._delay.min(initial=1 << 30)
         if part.exchange.allreduce_sum(np.array([0 if ok else 1], dtype=np.int64))[0]:
             part.group_local = None
@@ -1038,7 +1034,7 @@ class Network:
         # own events only: summing over all remaining events would cost O(events) per window)
         ev_far = np.concatenate([[0], np.cumsum(loc["far_out"][ev_node])])
 
-        # far-queue rows one spike of each neuron can take (its own synapses and its relays)
+        # far-queue rows one spike of each neuron can take (relays use the relay queue)
         far_per_spike = loc["far_out"][self.neuron_node]
 
         def deliver(step0, n, g_step, g_node, ev_i):
@@ -1234,8 +1230,6 @@ class Network:
             "up": rl_up,
             "down": np.ascontiguousarray(np.asarray(down, dtype=np.int64).reshape(-1, 2)[order]),
             "last": np.full(self.relay_spacing.size, -np.inf),
-            "mine": np.ones(neuron.size, dtype=np.bool_),
-            "need": np.ones(self.n_neurons, dtype=np.bool_),
             "depth": int(depth)}
         #: relayed events: [delivered, lost going up, lost going down]
         self.relay_counts = np.zeros(3, dtype=np.int64)
@@ -1274,8 +1268,8 @@ class Network:
     def _relay_args(self) -> tuple:
         r = self._rl
         return (r["ptr"], r["node"], r["up"], r["down"], r["mine"], r["need"],
-                self.relay_spacing, r["last"], r["depth"], self.relay_counts, self._rq_head, self._rq_tail, self._rq_i,
-                self._rq_w, self._rq_meta)
+                self.relay_spacing, r["last"], r["depth"], self.relay_counts, self._rq_head,
+                self._rq_tail, self._rq_i, self._rq_w, self._rq_meta)
 
     def _relay_synapses(self) -> np.ndarray:
         """Per neuron: the synapses of its relays (relay-queue rows one spike can take)."""
