@@ -216,6 +216,26 @@ def test_three_wafers_on_two_ranks_are_bit_identical():
     assert res["encoders"] == ref["encoders"]
 
 
+@pytest.mark.slow
+def test_a_population_cut_over_two_wafers_runs_bit_identical_on_two_ranks():
+    """A population larger than a wafer is cut over both; its synapses onto itself cross
+    between the wafers as relays.  Each rank runs its wafer's part of it; spikes, membranes
+    (cells at both ends of A: both wafers) and the relay and encoder counts equal the
+    one-process run."""
+    import pyNN.bss_emu as sim
+    ref = distributed_network.build_and_run_two_wafers(sim, split=True)
+    assert ref["wafers_used"] == 2 and ref["relay"][0] > 100
+    assert min(ref["a_cells_per_wafer"]) > 200 and sum(ref["a_cells_per_wafer"]) == 1000
+    assert ref["counts"]["A"] > 100
+    res, _ = _run_mpi(2, "--two-wafers", "--split")
+    assert res["whole_wafers"]
+    assert res["a_cells_per_wafer"] == ref["a_cells_per_wafer"]
+    assert res["digest"] == ref["digest"] and res["counts"] == ref["counts"]
+    assert res["v_digest"] == ref["v_digest"]
+    assert res["relay"] == ref["relay"]
+    assert res["encoders"] == ref["encoders"]
+
+
 # ------------------------------------------------------------------ the mapping at the root
 class _FakeComm:
     """A communicator of rank ``rank`` whose broadcast returns what rank 0 sent

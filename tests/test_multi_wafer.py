@@ -11,7 +11,9 @@ import pytest
 import pyNN.bss_emu as sim
 from pyNN_bss_emu.engine import Network
 from pyNN_bss_emu.hardware.defects import DefectMap
-from pyNN_bss_emu.mapping.system import (assign_wafers, neuron_slots, split_graph)
+from pyNN_bss_emu.mapping.options import MappingOptions
+from pyNN_bss_emu.mapping.system import (assign_wafers, group_load, map_system, neuron_slots,
+                                        split_graph, split_populations)
 from pyNN_bss_emu.mapping.types import BioGraph, ResourceExhaustedError
 
 DT = 0.1
@@ -72,6 +74,63 @@ def test_a_population_larger_than_any_wafer_is_refused_naming_it(defects):
     g = _graph([slots + 10, 5], [(0, 1, 10)], neuron_size=64)
     with pytest.raises(ResourceExhaustedError, match=r"population 'big'.*more wafers"):
         assign_wafers(g, np.arange(2), 2, defects[:2], ["big", "small"])
+
+
+def test_split_populations_cuts_only_the_large_groups_into_equal_runs(defects):
+    slots = neuron_slots(defects[0], 32)
+    n = int(1.1 * slots)
+    # group 0 = mapper populations 0 and 1 (two runs of one backend population), group 1
+    # small, group 2 a source
+    g = _graph([n // 2, n - n // 2, 40, 30], [(0, 1, 50), (1, 2, 50), (3, 0, 20)],
+               neuron_size=64, sources=(3,))
+    group = np.array([0, 0, 1, 2])
+    load = group_load(g, group, 3, defects[:2])
+    cut, unit, labels = split_populations(g, group, 3, load, 0.425, ["big", "small", "in"])
+    m = int(np.ceil(load[0].max() / 0.425))
+    assert m == 3
+    # cells and connections keep their numbers; only populations are cut
+    assert cut.n_cells == g.n_cells and cut.pre is g.pre and cut.post is g.post
+    cell_unit = unit[cut.population_of]
+    big = np.arange(n)
+    assert np.all(np.diff(cell_unit[big]) >= 0)             # runs of consecutive cells
+    runs = np.bincount(cell_unit[big])[3:]
+    assert runs.tolist() == np.diff((np.arange(4) * n) // 3).tolist()
+    assert labels[3:] == [f"big (part {j} of 3)" for j in (1, 2, 3)]
+    # the small group and the source stay whole
+    assert list(unit[-2:]) == [1, 2] and cut.size[-2:].tolist() == [40, 30]
+    assert all(cut.neuron_size[:-1] == 64) and cut.is_source[-1]
+    # nothing to cut: the same graph back
+    same, unit2, _ = split_populations(g, group, 3, load, 2.0)
+    assert same is g and unit2 is group
+
+
+def test_a_population_larger_than_a_wafer_is_cut_over_two_and_its_synapses_relayed(defects):
+    slots = neuron_slots(defects[0], 32)
+    n = int(1.2 * slots)
+    g = _graph([n, 100, 20], [(0, 0, 3000), (0, 1, 500), (2, 0, 400)], neuron_size=64,
+               sources=(2,))
+    g.post[:3000] = (np.arange(3000) * 7 + n // 2) % n     # big onto itself, far apart
+    res = map_system(g, np.arange(3), MappingOptions(continue_despite_synapse_loss=True),
+                     defects[:2], ["big", "small", "in"])
+    on = np.bincount(res.cell_wafer[:n], minlength=2)
+    assert on.min() > 0.2 * slots and on.sum() == n
+    assert np.all(on <= 0.85 * np.array([neuron_slots(d, 32) for d in defects[:2]]))
+    # big's synapses onto itself between its two parts cross wafers; the relays are the
+    # cells with targets on the other wafer
+    pre, post = g.pre, g.post
+    crossing = res.cell_wafer[pre] != res.cell_wafer[post]
+    assert np.array_equal(res.offwafer, crossing) and crossing[:3000].any()
+    neuron = pre < n + 100
+    assert res.statistics.relayed_neurons == np.unique(pre[crossing & neuron]).size > 100
+    assert res.statistics.neurons_placed == n + 100
+
+
+def test_a_network_larger_than_the_system_is_refused_even_when_cut(defects):
+    slots = neuron_slots(defects[0], 32)
+    g = _graph([int(2.5 * slots)], [(0, 0, 10)], neuron_size=64)
+    with pytest.raises(ResourceExhaustedError, match=r"'huge'.*also with the large "
+                                                     r"populations split over the wafers"):
+        map_system(g, np.arange(1), MappingOptions(), defects[:2], ["huge"])
 
 
 def test_spike_sources_go_to_the_wafer_of_most_targets(defects):
@@ -322,3 +381,51 @@ def test_the_fill_share_decides_when_the_next_wafer_opens(defects):
     g = _graph([int(0.3 * slots)] * 2, [(0, 1, 100)], neuron_size=64)
     assert list(assign_wafers(g, np.arange(2), 2, defects[:2], fill=0.85)) == [0, 0]
     assert sorted(assign_wafers(g, np.arange(2), 2, defects[:2], fill=0.4)) == [0, 1]
+
+
+def test_a_population_cut_over_wafers_is_programmed_placed_and_read_on_each():
+    """setup(wafer_fill=0.05): 1,600 neurons of size 8 need 7 % of a wafer, so the mapping
+    cuts the population over both wafers.  Every cell is placed on its part's wafer and
+    programmed there (parameters of that wafer's denmems); membranes of cells of both parts
+    come back with the wafer's readout; the spikes are reproducible."""
+    def run():
+        warnings.simplefilter("ignore")
+        sim.setup(timestep=DT, ideal=False, wafers=2, wafer_fill=0.05, neuron_size=8,
+                  continue_despite_synapse_loss=True)
+        src = sim.Population(50, sim.SpikeSourcePoisson(rate=20.0), label="in")
+        a = sim.Population(1600, sim.IF_cond_exp(tau_m=12.0), label="big")
+        rng = sim.NumpyRNG(seed=1)
+        sim.Projection(src, a, sim.FixedProbabilityConnector(0.2, rng=rng),
+                       sim.StaticSynapse(weight=0.01))
+        sim.Projection(a, a, sim.FixedProbabilityConnector(0.02, rng=rng),
+                       sim.StaticSynapse(weight=0.004))
+        a.record("spikes")
+        a[[0, 1599]].record("v")
+        sim.run(100.0)
+        m = sim.get_mapping()
+        cell_wafer = m.cell_wafer[a._record.cell_offset + np.arange(a.size)]
+        placed = [p.wafer for p in sim.get_placement(a[[0, 1599]])]
+        seg = a.get_data().segments[0]
+        from pyNN_bss_emu.engine.kernels import P_GL
+        tau = sim.get_backend().network.P[a._neuron_index, P_GL]
+        out = dict(cell_wafer=cell_wafer, placed=placed, tau=tau,
+                   v=np.asarray(seg.filter(name="v")[0].magnitude),
+                   spikes=[np.asarray(s) for s in seg.spiketrains],
+                   stats=sim.get_mapping_statistics())
+        sim.end()
+        return out
+
+    r = run()
+    on = np.bincount(r["cell_wafer"], minlength=2)
+    assert on.min() > 200 and on.sum() == 1600
+    assert r["placed"] == [int(r["cell_wafer"][0]), int(r["cell_wafer"][-1])]
+    assert r["stats"].relayed_neurons > 1000          # its synapses onto itself cross
+    assert "big (part" not in str(r["stats"])         # statistics keep the population's name
+    # every neuron was programmed (realised parameters, not the defaults of an empty row)
+    assert np.all(np.isfinite(r["tau"])) and np.unique(r["tau"]).size > 1000
+    assert r["v"].shape[1] == 2 and np.all(np.isfinite(r["v"]))
+    assert sum(s.size for s in r["spikes"]) > 0
+    again = run()
+    assert np.array_equal(again["cell_wafer"], r["cell_wafer"])
+    assert all(np.array_equal(x, y) for x, y in zip(again["spikes"], r["spikes"]))
+    assert np.array_equal(again["v"], r["v"])

@@ -103,12 +103,13 @@ class _PerNeuronNoise:
 
 def read_membranes(pop: PopulationRecord, idx: np.ndarray, values: np.ndarray,
                    result: MappingResult, *, wafer_seed: int, trial_seed: int, segment: int,
-                   readout: int, alpha: float, shift_V: float) -> np.ndarray:
+                   readout: int, alpha: float, shift_V: float, first: int = 0) -> np.ndarray:
     """Recorded membrane samples (n_samples, len(idx)) of cells ``idx`` of ``pop`` as the ADC
     delivers them: readout offset of the neuron's firing denmem (fixed per wafer) and readout
     noise (per trial, segment and readout, so the same data come back on every get_data
-    call, whichever view asks)."""
+    call, whichever view asks).  ``pop`` may be a run of a population cut over wafers
+    whose first cell is cell ``first`` of the population (the noise is the population's)."""
     offsets = readout_offsets_mV_hw(wafer_seed, denmem_keys(result, pop.cells[idx]))
-    noise = _PerNeuronNoise([[trial_seed, 0xADC, pop.key, segment, readout, int(i)]
+    noise = _PerNeuronNoise([[trial_seed, 0xADC, pop.key, segment, readout, int(i) + first]
                              for i in idx])
     return read_membrane(values, offsets[None, :], noise, alpha=alpha, shift_V=shift_V)

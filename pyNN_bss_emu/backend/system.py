@@ -25,22 +25,57 @@ from .records import PopulationRecord
 class WaferView:
     """Wafer ``k``'s share of the network: its mapping (``result``, own numbering), its
     ``seed`` (defects and fixed pattern), the global connections in its order (``conn``)
-    and the local cell offset of every population on it (``offsets``: key -> offset)."""
+    and where the populations on it lie (``runs``: key -> (start, stop, local offset) of
+    every run of the population's cells on this wafer; one run covering the population
+    unless the mapping cut it over wafers)."""
     k: int
     result: MappingResult
     seed: int
     conn: np.ndarray
-    offsets: dict
+    runs: dict
 
     def holds(self, pop: PopulationRecord) -> bool:
-        return pop.key in self.offsets
+        return pop.key in self.runs
 
-    def local(self, pop: PopulationRecord) -> PopulationRecord:
-        """``pop`` with its cells numbered as on this wafer (the same record when they
-        are)."""
-        offset = self.offsets[pop.key]
-        return pop if offset == pop.cell_offset else dataclasses.replace(pop,
-                                                                         cell_offset=offset)
+    def pieces(self, pop: PopulationRecord) -> list[tuple[int, PopulationRecord]]:
+        """(first cell within ``pop``, the record of those cells numbered as on this wafer)
+        of every run of ``pop`` on this wafer; the population itself when it lies here
+        whole in its own numbering."""
+        out = []
+        for a, b, offset in self.runs.get(pop.key, ()):
+            if a == 0 and b == pop.size:
+                out.append((0, pop if offset == pop.cell_offset
+                            else dataclasses.replace(pop, cell_offset=offset)))
+            else:
+                out.append((a, cell_slice(pop, a, b, offset)))
+        return out
+
+
+def cell_slice(pop: PopulationRecord, a: int, b: int, offset: int) -> PopulationRecord:
+    """Cells ``a..b-1`` of ``pop`` as a record of their own whose first cell is number
+    ``offset`` (same key, label and model: seeds and messages stay the population's)."""
+    def cut(x):
+        return x[a:b] if isinstance(x, np.ndarray) and x.shape[:1] == (pop.size,) else x
+    return dataclasses.replace(
+        pop, size=b - a, nodes=pop.nodes[a:b], neuron_index=cut(pop.neuron_index),
+        source_index=cut(pop.source_index), cell_offset=offset,
+        neuron_size=cut(pop.neuron_size),
+        request=None if pop.request is None else {k: cut(np.asarray(v)) if np.ndim(v)
+                                                  else v for k, v in pop.request.items()},
+        manual_hicanns={c - a: h for c, h in pop.manual_hicanns.items() if a <= c < b},
+        expected_rate=cut(pop.expected_rate))
+
+
+def _runs(local: np.ndarray, mask: np.ndarray) -> list[tuple[int, int, int]]:
+    """(start, stop, local offset) of the runs of cells ``mask`` (a mask over a
+    population) whose local numbers ``local`` (one per selected cell) are consecutive."""
+    idx = np.flatnonzero(mask)
+    if not idx.size:
+        return []
+    brk = np.flatnonzero((np.diff(idx) != 1) | (np.diff(local) != 1)) + 1
+    starts = np.concatenate([[0], brk])
+    stops = np.concatenate([brk, [idx.size]])
+    return [(int(idx[i]), int(idx[j - 1]) + 1, int(local[i])) for i, j in zip(starts, stops)]
 
 
 def views(result, populations: list[PopulationRecord], n_conn: int,
@@ -49,14 +84,19 @@ def views(result, populations: list[PopulationRecord], n_conn: int,
     (one wafer) or a :class:`~..mapping.system.SystemMapping`."""
     if not isinstance(result, SystemMapping):
         return [WaferView(0, result, seeds[0], np.arange(n_conn),
-                          {p.key: p.cell_offset for p in populations})]
+                          {p.key: [(0, p.size, p.cell_offset)] for p in populations})]
     out = []
     for k, (res, part) in enumerate(zip(result.wafers, result.parts)):
         if res is None:
             continue
-        offsets = {p.key: int(result.cell_local[p.cell_offset]) for p in populations
-                   if p.size and result.cell_wafer[p.cell_offset] == k}
-        out.append(WaferView(k, res, seeds[k], part.connections, offsets))
+        runs = {}
+        for p in populations:
+            if not p.size:
+                continue
+            on_k = result.cell_wafer[p.cells] == k
+            if on_k.any():
+                runs[p.key] = _runs(result.cell_local[p.cells[on_k]], on_k)
+        out.append(WaferView(k, res, seeds[k], part.connections, runs))
     return out
 
 
@@ -77,14 +117,14 @@ def cell_placement(wafer_views: list[WaferView], populations: list[PopulationRec
     for v in wafer_views:
         cell_h = v.result.cell_hicann()
         for pop in populations:
-            if not v.holds(pop):
-                continue
-            local = v.local(pop).cells
-            h = cell_h[local]
-            hicann[pop.cells] = np.where(h >= 0, v.k * wafer.N_HICANN + h, -1)
-            if not pop.is_source:
-                block[pop.cells] = v.result.placement.block[local]
-                merger[pop.cells] = v.result.mergers.dnc_merger[local]
+            for a, piece in v.pieces(pop):
+                local = piece.cells
+                cells = pop.cells[a:a + piece.size]
+                h = cell_h[local]
+                hicann[cells] = np.where(h >= 0, v.k * wafer.N_HICANN + h, -1)
+                if not pop.is_source:
+                    block[cells] = v.result.placement.block[local]
+                    merger[cells] = v.result.mergers.dnc_merger[local]
     return hicann, block, merger
 
 

@@ -295,10 +295,10 @@ class WaferBackend(Backend):
     def _program_neurons(self) -> None:
         sub = self.options.substrate
         settings = self.options.parameter_transform.settings(self.options.mapping.speedup)
-        for view, pop in self._neuron_populations():
+        for view, pop, piece in self._neuron_populations():
             try:
                 params, clipped, dac_clipped = programming.program_neurons(
-                    view.local(pop), view.result, settings, wafer_seed=view.seed,
+                    piece, view.result, settings, wafer_seed=view.seed,
                     trial_seed=sub.trial_seed, calibration=sub.calibration,
                     clip=self.options.parameter_transform.clip,
                     mismatch=sub.effects.mismatch, trial_noise=sub.effects.trial_noise,
@@ -307,7 +307,7 @@ class WaferBackend(Backend):
             except ParameterRangeError as err:
                 raise ParameterRangeError(f"population '{pop.label}' ({pop.model}): {err}") \
                     from None
-            self.network.set_neuron_parameters(pop.neuron_index, params)
+            self.network.set_neuron_parameters(piece.neuron_index, params)
             if dac_clipped:
                 # once per population and cell set (not per realisation): a few denmems whose
                 # mismatch puts the calibrated value past the end of the FG range
@@ -327,11 +327,15 @@ class WaferBackend(Backend):
                     stacklevel=7)
 
     def _neuron_populations(self):
-        """(wafer view, population) of every neuron population, in creation order."""
+        """(wafer view, population, piece) of every neuron population, in creation order:
+        the piece is the population's record in the wafer's numbering, or one of them for
+        a population cut over wafers (:meth:`~.system.WaferView.pieces`)."""
         views = self._views()
         for pop in self.populations:
             if not pop.is_source:
-                yield next(v for v in views if v.holds(pop)), pop
+                for v in views:
+                    for _, piece in v.pieces(pop):
+                        yield v, pop, piece
 
     def _program_currents(self) -> None:
         """Issue 12: the FG current stimuli of the stimulated neurons
@@ -366,10 +370,8 @@ class WaferBackend(Backend):
             self._conn_pre_node = relays.conn_pre_node
             # under MPI with at least as many wafers as ranks, each rank runs whole wafers
             wafer_of = np.full(self.network.n_neurons, -1, dtype=np.int64)
-            for v in views:
-                for pop in self.populations:
-                    if not pop.is_source and v.holds(pop):
-                        wafer_of[pop.neuron_index] = v.k
+            for v, _, piece in self._neuron_populations():
+                wafer_of[piece.neuron_index] = v.k
             self.network.set_rank_groups(wafer_of)
         experiment.configure_event_paths(
             self.network, self.populations, hicann, block, merger,
@@ -405,8 +407,8 @@ class WaferBackend(Backend):
         requested = requested * scale
         post = np.concatenate([p.post_neurons for p in prjs])
         neuron_size = np.zeros(self.network.n_neurons, dtype=np.int64)
-        for view, pop in self._neuron_populations():   # as placed ("auto" is chosen there)
-            neuron_size[pop.neuron_index] = 2 * view.result.placement.width[view.local(pop).cells]
+        for view, _, piece in self._neuron_populations():   # as placed ("auto": chosen there)
+            neuron_size[piece.neuron_index] = 2 * view.result.placement.width[piece.cells]
         sub = self.options.substrate
         cm = self.network.P[post, P_CM]
         parts = []
@@ -626,8 +628,12 @@ class WaferBackend(Backend):
         if self.options.substrate.analog_recording_limit and self._recorded_membranes:
             views = self._views()
             for view in views:        # the analog outputs of every wafer's reticles
-                recorded = [(view.local(pop), idx) for pop, idx in
-                            self._recorded_membranes.values() if view.holds(pop)]
+                recorded = []
+                for pop, idx in self._recorded_membranes.values():
+                    for a, piece in view.pieces(pop):
+                        mine = (idx >= a) & (idx < a + piece.size)
+                        if mine.any():
+                            recorded.append((piece, idx[mine] - a))
                 if recorded:
                     experiment.check_recorded_membranes(recorded, view.result)
 
@@ -663,12 +669,17 @@ class WaferBackend(Backend):
             return values
         sub = self.options.substrate
         pt = self.options.parameter_transform
-        view = next(v for v in self._views() if v.holds(pop))
-        return experiment.read_membranes(view.local(pop), np.asarray(idx), values,
-                                         view.result, wafer_seed=view.seed,
-                                         trial_seed=sub.trial_seed,
-                                         segment=segment, readout=readout, alpha=pt.alpha,
-                                         shift_V=pt.shift)
+        idx = np.asarray(idx)
+        out = np.array(values, dtype=float)
+        for view in self._views():      # a population cut over wafers: each run on its own
+            for a, piece in view.pieces(pop):
+                mine = (idx >= a) & (idx < a + piece.size)
+                if mine.any():
+                    out[:, mine] = experiment.read_membranes(
+                        piece, idx[mine] - a, values[:, mine], view.result,
+                        wafer_seed=view.seed, trial_seed=sub.trial_seed, segment=segment,
+                        readout=readout, alpha=pt.alpha, shift_V=pt.shift, first=a)
+        return out
 
     # ================================================================ queries
     def mapping(self) -> MappingResult:

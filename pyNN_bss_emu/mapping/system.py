@@ -17,7 +17,11 @@ Steps (:func:`map_system`):
    populations share a wafer.  Room is counted in neuron slots (:func:`neuron_slots`: runs
    of usable columns within a neuron block, defects excluded), as a share of the wafer.  Populations placed by hand
    (``place_on_hicann``) go to wafer 0.  A spike-source population goes to the wafer that
-   holds most of its targets.
+   holds most of its targets.  When whole populations do not fit at a fill share, the
+   populations larger than half of it are cut into runs of consecutive cells
+   (:func:`split_populations`), each assigned like a population (the runs of one
+   population attract each other, as their synapses count), before a fuller share is
+   tried.
 2. **Splitting** (:func:`split_graph`): wafer k's graph holds its own populations in the
    global order, then one *virtual source* population per (other population, wafer k) with
    the cells that have targets on k: a neuron of another wafer (its spikes are relayed) or a
@@ -132,8 +136,8 @@ def assign_wafers(graph: BioGraph, group: np.ndarray, n_groups: int, defects: li
             raise ResourceExhaustedError(
                 f"population '{labels[g]}' needs {100 * load[g].min():.0f} % of a wafer's "
                 f"neuron slots, but no wafer of the system has that much room left (free "
-                f"per wafer: {room}; a population is placed on one wafer). Use more wafers "
-                f"(setup(wafers=...)), a smaller neuron size, or split the population")
+                f"per wafer: {room}). Use more wafers (setup(wafers=...)) or a smaller neuron "
+                f"size")
         score = np.zeros(n_wafers)
         sl = slice(links.ptr[g], links.ptr[g + 1])
         placed = out[links.partner[sl]]
@@ -150,6 +154,64 @@ def assign_wafers(graph: BioGraph, group: np.ndarray, n_groups: int, defects: li
             else np.zeros(n_wafers)
         out[g] = int(np.argmax(counts))
     return out
+
+
+def split_populations(graph: BioGraph, group: np.ndarray, n_groups: int, load: np.ndarray,
+                      chunk: float, group_labels: list[str] | None = None
+                      ) -> tuple[BioGraph, np.ndarray, list[str]]:
+    """Cut every neuron group whose share of a wafer (``load[g]``, its largest over the
+    wafers) exceeds ``chunk`` into equal runs of consecutive cells of at most ``chunk``,
+    each a unit of its own for :func:`assign_wafers`.
+
+    Cells and connections keep their numbers: only the mapper populations that a cut
+    crosses become several (with the same label, neuron size and limits).  Returns the new
+    graph, the unit of each of its populations (groups that are not cut keep their number,
+    the runs are numbered from ``n_groups`` on) and the units' labels.  Sources and
+    populations placed by hand are never cut."""
+    group = np.asarray(group, dtype=np.int64)
+    labels = list(group_labels or [str(g) for g in range(n_groups)])
+    pinned = np.zeros(n_groups, dtype=bool)
+    source = np.zeros(n_groups, dtype=bool)
+    for p, manual in enumerate(graph.manual_hicanns):
+        pinned[group[p]] |= manual is not None
+    source[group[graph.is_source]] = True
+    sizes = np.asarray(graph.size, dtype=np.int64)
+    offset = graph.offset
+    cut_sizes: list[list[int]] = [[int(n)] for n in sizes]
+    unit_of_piece: list[list[int]] = [[int(group[p])] for p in range(sizes.size)]
+    next_unit = n_groups
+    for g in range(n_groups):
+        worst = float(np.max(load[g])) if load.shape[1] else 0.0
+        if source[g] or pinned[g] or not worst > chunk:
+            continue
+        pops = np.flatnonzero(group == g)
+        first, n = int(offset[pops[0]]), int(sizes[pops].sum())
+        m = int(np.ceil(worst / chunk - 1e-9))
+        bounds = first + (np.arange(m + 1) * n) // m        # cell cuts of the m runs
+        for j in range(m):
+            labels.append(f"{labels[g]} (part {j + 1} of {m})")
+        for p in pops:
+            lo, hi = int(offset[p]), int(offset[p] + sizes[p])
+            edges = np.unique(np.clip(bounds, lo, hi))
+            cut_sizes[p] = [int(b - a) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+            starts = [int(a) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+            # the run of a piece: the last cut at or before its first cell
+            unit_of_piece[p] = [next_unit + int(np.searchsorted(bounds, a, side="right")) - 1
+                                for a in starts]
+        next_unit += m
+    counts = np.array([len(c) for c in cut_sizes], dtype=np.int64)
+    if counts.sum() == sizes.size:
+        return graph, group, labels[:n_groups]
+    origin = np.repeat(np.arange(sizes.size), counts)
+    limit = None if graph.max_neuron_size is None else graph.max_neuron_size[origin]
+    new = dataclasses.replace(
+        graph, size=np.concatenate([np.asarray(c, dtype=np.int64) for c in cut_sizes]),
+        is_source=np.asarray(graph.is_source)[origin],
+        neuron_size=np.asarray(graph.neuron_size)[origin],
+        manual_hicanns=[graph.manual_hicanns[p] for p in origin],
+        label=[graph.label[p] for p in origin], max_neuron_size=limit)
+    unit = np.concatenate([np.asarray(u, dtype=np.int64) for u in unit_of_piece])
+    return new, unit, labels
 
 
 @dataclass
@@ -331,7 +393,7 @@ def map_system(graph: BioGraph, group: np.ndarray, options: MappingOptions, defe
                fill: float = SYSTEM_FILL) -> SystemMapping:
     """Map ``graph`` onto ``len(defects)`` wafers (one ``DefectMap`` each); ``group[p]``
     is the backend population of mapper population ``p`` (a population stays on one
-    wafer); ``fill``: the share of a wafer's neuron slots the assignment fills first.  A wafer's ``ResourceExhaustedError`` or ``SynapseLossError`` names the wafer."""
+    wafer unless it must be cut, see the module docstring); ``fill``: the share of a wafer's neuron slots the assignment fills first.  A wafer's ``ResourceExhaustedError`` or ``SynapseLossError`` names the wafer."""
     t0 = time.perf_counter()
     group = np.asarray(group, dtype=np.int64)
     n_groups = int(group.max()) + 1 if group.size else 0
@@ -339,13 +401,33 @@ def map_system(graph: BioGraph, group: np.ndarray, options: MappingOptions, defe
     # leave room for the input from other wafers where the network allows it: the asked
     # share first, then fuller wafers step by step (a full wafer has no inputs left)
     fills = [fill] + [f for f in (0.85, 0.92, 1.0) if f > fill] if n_wafers > 1 else [1.0]
+    load = group_load(graph, group, n_groups, defects) if n_wafers > 1 else None
+    last_error = None
     for f in fills:
         try:
             g_wafer = assign_wafers(graph, group, n_groups, defects, group_labels, fill=f)
             break
+        except ResourceExhaustedError as err:
+            last_error = err
+        if n_wafers == 1:
+            continue
+        # whole populations do not fit at this fill: cut the large ones into runs of at
+        # most half a wafer's share (each run goes to a wafer of its own choosing; the
+        # neurons of one run stay together) before a fuller fill is tried
+        cut, unit, unit_labels = split_populations(graph, group, n_groups, load, f / 2,
+                                                   group_labels)
+        if cut is graph:
+            continue
+        try:
+            u_wafer = assign_wafers(cut, unit, len(unit_labels), defects, unit_labels, fill=f)
         except ResourceExhaustedError:
-            if f == fills[-1]:
-                raise
+            continue
+        graph, group, g_wafer = cut, unit, u_wafer
+        break
+    else:
+        extra = " (also with the large populations split over the wafers)" \
+            if n_wafers > 1 else ""
+        raise ResourceExhaustedError(f"{last_error}{extra}") from None
     pop_wafer = g_wafer[group] if group.size else np.zeros(0, dtype=np.int64)
     parts = split_graph(graph, pop_wafer, n_wafers, relay_rate_hz)
     t_split = time.perf_counter() - t0

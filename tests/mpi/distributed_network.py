@@ -1,7 +1,8 @@
 """A network run by tests/test_distributed.py under ``mpiexec -n N`` (and in one process):
 prints one JSON line at rank 0 with a digest of every recorded spike and trace.
 
-    python tests/mpi/distributed_network.py [--wafer] [--stp] [--two-wafers [--three-wafers]]
+    python tests/mpi/distributed_network.py [--wafer] [--stp]
+    python tests/mpi/distributed_network.py --two-wafers [--three-wafers | --split]
 """
 from __future__ import annotations
 
@@ -95,19 +96,22 @@ def build_and_run(sim, wafer: bool, stp: bool, serial_windows: bool = False) -> 
     return result
 
 
-def build_and_run_two_wafers(sim, serial_windows: bool = False, wafers: int = 2) -> dict:
+def build_and_run_two_wafers(sim, serial_windows: bool = False, wafers: int = 2,
+                             split: bool = False) -> dict:
     """A network that needs two wafers (neurons of 64 denmems: A takes 60 % of one) with
     spikes relayed from wafer 0 to wafer 1 and back, and a source played into both.  With
     ``wafers=3`` a third population C on a wafer of its own closes a ring A -> B -> C -> A:
-    on two ranks one of them then holds two wafers with relays between them."""
+    on two ranks one of them then holds two wafers with relays between them.  With
+    ``split`` A has 1,000 neurons (120 % of a wafer) and connects to itself: the mapping
+    cuts it over both wafers, and A's own synapses cross between them."""
     rank = sim.setup(timestep=0.1, ideal=False, wafers=wafers, neuron_size=64,
                      stimulus_seed=4, continue_despite_synapse_loss=True)
     if serial_windows:
         from pyNN_bss_emu.engine.distributed import SerialExchange
         sim.get_backend().network.set_partition(SerialExchange())
     rng = sim.NumpyRNG(seed=8, parallel_safe=True)
-    a = sim.Population(500, sim.IF_cond_exp(tau_refrac=3.0), label="A")
-    b = sim.Population(400, sim.IF_cond_exp(tau_refrac=3.0), label="B")
+    a = sim.Population(1000 if split else 500, sim.IF_cond_exp(tau_refrac=3.0), label="A")
+    b = sim.Population(200 if split else 400, sim.IF_cond_exp(tau_refrac=3.0), label="B")
     noise = sim.Population(40, sim.SpikeSourcePoisson(rate=30.0), label="noise")
     for pop in (a, b):
         sim.Projection(noise, pop, sim.FixedProbabilityConnector(0.3, rng=rng),
@@ -115,6 +119,9 @@ def build_and_run_two_wafers(sim, serial_windows: bool = False, wafers: int = 2)
     sim.Projection(a, b, sim.FixedProbabilityConnector(0.1, rng=rng),
                    sim.StaticSynapse(weight=0.01))
     pops = [a, b]
+    if split:
+        sim.Projection(a, a, sim.FixedProbabilityConnector(0.02, rng=rng),
+                       sim.StaticSynapse(weight=0.008))
     if wafers == 3:
         c = sim.Population(400, sim.IF_cond_exp(tau_refrac=3.0), label="C")
         sim.Projection(noise, c, sim.FixedProbabilityConnector(0.3, rng=rng),
@@ -131,8 +138,8 @@ def build_and_run_two_wafers(sim, serial_windows: bool = False, wafers: int = 2)
     b.record("spikes")
     # membranes of cells at both ends of each population (each rank holding whole wafers
     # samples its own; the recording must still be complete on every rank)
-    a[[0, 1, 498, 499]].record("v")
-    b[[0, 399]].record("v")
+    a[[0, 1, a.size - 2, a.size - 1]].record("v")
+    b[[0, b.size - 1]].record("v")
     sim.run(150.0)
     digest = hashlib.sha256()
     v_digest = hashlib.sha256()
@@ -158,6 +165,9 @@ def build_and_run_two_wafers(sim, serial_windows: bool = False, wafers: int = 2)
                            pulses["l1_merger_lost"]],
               "whole_wafers": bool(part is not None and part.group_local is not None),
               "windows": int(part.windows) if part is not None else 0,
+              "a_cells_per_wafer": np.bincount(
+                  sim.get_mapping().cell_wafer[a._record.cell_offset + np.arange(a.size)],
+                  minlength=wafers).tolist(),
               "local_exc": int(a.local_size), "local_noise": int(noise.local_size)}
     sim.end()
     return result
@@ -168,7 +178,8 @@ def main() -> None:
     import pyNN.bss_emu as sim
     if "--two-wafers" in sys.argv:
         res = build_and_run_two_wafers(sim, serial_windows="--serial-windows" in sys.argv,
-                                       wafers=3 if "--three-wafers" in sys.argv else 2)
+                                       wafers=3 if "--three-wafers" in sys.argv else 2,
+                                       split="--split" in sys.argv)
     else:
         res = build_and_run(sim, wafer="--wafer" in sys.argv, stp="--stp" in sys.argv,
                             serial_windows="--serial-windows" in sys.argv)
