@@ -429,3 +429,57 @@ def test_a_population_cut_over_wafers_is_programmed_placed_and_read_on_each():
     assert np.array_equal(again["cell_wafer"], r["cell_wafer"])
     assert all(np.array_equal(x, y) for x, y in zip(again["spikes"], r["spikes"]))
     assert np.array_equal(again["v"], r["v"])
+
+
+def _input_bound_network(**kw):
+    """A and B (6,000 neurons of size 2 each; wafer_fill 0.1 keeps them apart) connect to
+    each other; at speedup 1e5 a wafer's input takes about 4,800 relayed neurons at the
+    10 Hz budget, fewer than the 6,000 of the other wafer."""
+    warnings.simplefilter("ignore")
+    sim.setup(timestep=DT, ideal=False, wafers=2, wafer_fill=0.1, neuron_size=2,
+              speedup=1e5, **kw)
+    a = sim.Population(6000, sim.IF_cond_exp(), label="A")
+    b = sim.Population(6000, sim.IF_cond_exp(), label="B")
+    src = sim.Population(20, sim.SpikeSourcePoisson(rate=50.0), label="in")
+    rng = sim.NumpyRNG(seed=2)
+    sim.Projection(src, a, sim.FixedProbabilityConnector(0.5, rng=rng),
+                   sim.StaticSynapse(weight=0.02))
+    ab = sim.Projection(a, b, sim.FixedProbabilityConnector(0.002, rng=rng),
+                        sim.StaticSynapse(weight=0.02))
+    sim.Projection(b, a, sim.FixedProbabilityConnector(0.002, rng=rng),
+                   sim.StaticSynapse(weight=0.02))
+    return a, b, ab
+
+
+@pytest.mark.slow
+def test_neurons_of_other_wafers_beyond_the_input_bandwidth_lose_their_synapses():
+    """Virtual sources the input placement has no room for are not an error: their synapses
+    are lost, counted as synapses_lost_input, transmit nothing, and the loss policy decides
+    (SynapseLossError naming the cause without continue_despite_synapse_loss)."""
+    from pyNN_bss_emu.mapping.pipeline import SynapseLossError
+    a, b, ab = _input_bound_network(continue_despite_synapse_loss=True)
+    sim.run(20.0)
+    st = sim.get_mapping_statistics()
+    m = sim.get_mapping()
+    w0, w1 = st.per_wafer
+    # each wafer placed fewer virtual sources than the other wafer's 6,000 neurons
+    assert 0 < w1.synapses_lost_input and 0 < w0.synapses_lost_input
+    assert w1.sources_placed < 6000 and st.synapses_lost_input == \
+        w0.synapses_lost_input + w1.synapses_lost_input
+    assert st.synapses_lost == (st.synapses_lost_l1 + st.synapses_lost_drivers
+                                + st.synapses_lost_synapse_array
+                                + st.synapses_lost_multapse + st.synapses_lost_input)
+    assert "from other wafers for want of input bandwidth" in str(st)
+    # A -> B lost on wafer 1 exactly the synapses of A's unplaced neurons, and more
+    unplaced = m.wafers[1].sources.hicann[m.parts[1].n_own:] < 0
+    lost_cells = m.parts[1].virtual[unplaced]
+    pre = np.asarray(ab.get("weight", format="list", with_address=True))
+    lost_rows = np.isin(pre[:, 0].astype(int), lost_cells - a._record.cell_offset)
+    assert lost_rows.sum() > 1000 and np.all(np.isnan(pre[lost_rows, 2]))
+    assert (w1.synapses_lost_input == lost_rows.sum())
+    sim.end()
+    _input_bound_network(continue_despite_synapse_loss=False)
+    with pytest.raises(SynapseLossError, match="from neurons of other wafers that found no "
+                                               "room in this wafer's input"):
+        sim.run(1.0)
+    sim.end()

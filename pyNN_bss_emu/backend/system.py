@@ -187,14 +187,15 @@ def relay_tables(system: SystemMapping, graph: BioGraph, populations: list[Popul
         h_local = res.sources.hicann[part.n_own:]
         h_sys = np.where(h_local >= 0, k * wafer.N_HICANN + h_local, -1)
         is_neuron = cell_neuron[virtual] >= 0
-        # neurons: relayed from their own wafer
-        src_h = cell_hicann[virtual[is_neuron]]
+        # neurons: relayed from their own wafer, if wafer k's input placement found room for
+        # them (the synapses of the others are lost: nothing to relay to)
+        relayed = is_neuron & (h_sys >= 0)
+        src_h = cell_hicann[virtual[relayed]]
         up = np.column_stack([src_h, np.where(src_h >= 0, links + system_fpga(src_h), -1)])
-        tgt_h = h_sys[is_neuron]
-        down = np.column_stack([np.where(tgt_h >= 0, links + fpgas + system_fpga(tgt_h), -1),
-                                np.where(tgt_h >= 0, links + 2 * fpgas + tgt_h, -1)])
-        parts["neuron"].append(cell_neuron[virtual[is_neuron]])
-        parts["node"].append(v_nodes[is_neuron])
+        tgt_h = h_sys[relayed]
+        down = np.column_stack([links + fpgas + system_fpga(tgt_h), links + 2 * fpgas + tgt_h])
+        parts["neuron"].append(cell_neuron[virtual[relayed]])
+        parts["node"].append(v_nodes[relayed])
         parts["up"].append(up)
         parts["down"].append(down)
         # sources: the same stimulus played into wafer k through its own input

@@ -286,7 +286,12 @@ def place_inputs(graph: BioGraph, placement: NeuronPlacement, mergers: MergerRou
         if k < cells.size:
             unplaced[p] = cells.size - k
 
-    if unplaced:
+    # virtual sources (the neurons of other wafers) that found no room stay unplaced: their
+    # synapses are lost on this wafer, counted and reported (the loss policy decides);
+    # the user's own sources that do not fit are an error, as in marocco
+    virtual = np.asarray(graph.virtual, dtype=bool)
+    own = {p: k for p, k in unplaced.items() if not virtual[p]}
+    if own:
         raise ResourceExhaustedError(_shortfall_message(
             graph, state, unplaced, to_place, rate, rate_hw, hicann_ok, speedup,
             bandwidth_utilization))

@@ -76,6 +76,9 @@ class MappingStatistics:
     hicanns_used: int
     l1_routes: int
     l1_routes_failed: int
+    #: synapses of virtual sources (neurons of another wafer) that the input placement
+    #: had no room for (systems of wafers, issue 16)
+    synapses_lost_input: int = 0
     per_projection: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     #: 4-bit weight realisation (updated whenever weights are written): counts of synapses
@@ -99,7 +102,9 @@ class MappingStatistics:
                  f"{self.synapses_requested} ({100 * self.synapse_loss:.2f} %; "
                  f"{self.synapses_lost_l1} after L1 routing, {self.synapses_lost_drivers} for "
                  f"want of synapse drivers, {self.synapses_lost_synapse_array} for want of "
-                 f"synapse slots, {self.synapses_lost_multapse} multapses)",
+                 f"synapse slots, {self.synapses_lost_multapse} multapses"
+                 + (f", {self.synapses_lost_input} from other wafers for want of input "
+                    "bandwidth" if self.synapses_lost_input else "") + ")",
                  f"  neurons placed {self.neurons_placed}, spike sources placed "
                  f"{self.sources_placed}, HICANNs used {self.hicanns_used}, L1 routes "
                  f"{self.l1_routes} ({self.l1_routes_failed} failed)"]
@@ -645,8 +650,9 @@ def _build(data: dict, header: dict, stats: dict, path: str, graph: BioGraph | N
         if stats[key] != value:
             raise MappingFileError(f"mapping file '{path}': field 'statistics': '{key}' = "
                                    f"{stats[key]}; the arrays say {value}")
-    parts = sum(stats[k] for k in ("synapses_lost_l1", "synapses_lost_drivers",
-                                   "synapses_lost_synapse_array", "synapses_lost_multapse"))
+    parts = sum(stats.get(k, 0) for k in ("synapses_lost_l1", "synapses_lost_drivers",
+                                          "synapses_lost_synapse_array",
+                                          "synapses_lost_multapse", "synapses_lost_input"))
     if parts != n_conn - n_real:
         raise MappingFileError(f"mapping file '{path}': field 'statistics': the lost synapses "
                                f"by cause add up to {parts}, not {n_conn - n_real}")
@@ -893,8 +899,18 @@ def _route_and_allocate(graph, place, options: MappingOptions, strategy, defects
     cell_address = np.where(neuron_addr >= 0, neuron_addr, sources.address)
     pre, post = graph.pre, graph.post
     post_hicann = place.hicann[post]
-    src_h, src_m, targets, conn_source = _route_requests(graph, cell_hicann[pre],
-                                                         cell_merger[pre], post_hicann)
+    pre_hicann = cell_hicann[pre]
+    if np.any(pre_hicann < 0):
+        # connections of unplaced virtual sources have no route source: no request (their
+        # synapses are lost, counted as synapses_lost_input)
+        placed = pre_hicann >= 0
+        src_h, src_m, targets, sub_source = _route_requests(
+            graph, pre_hicann[placed], cell_merger[pre][placed], post_hicann[placed])
+        conn_source = np.full(pre.size, -1, dtype=np.int64)
+        conn_source[placed] = sub_source
+    else:
+        src_h, src_m, targets, conn_source = _route_requests(graph, pre_hicann,
+                                                             cell_merger[pre], post_hicann)
     routes = timed("l1_routing", l1_routing.route_l1, src_h, src_m, targets,
                    hicann_ok=defects.hicann_ok, hline_ok=defects.hline_ok,
                    vline_ok=defects.vline_ok, algorithm=options.l1_routing.algorithm)
@@ -965,9 +981,14 @@ def map_network(graph: BioGraph, options: MappingOptions, defects,
                                        int(req_per[j] - real_per[j])))
     used = np.unique(np.concatenate([place.hicann[place.hicann >= 0],
                                      sources.hicann[sources.hicann >= 0]]))
+    # a connection without a route source counts as lost on L1 in the allocation; those of
+    # unplaced virtual sources were never routed: their own cause
+    # (neurons are all placed: a connection from an unplaced cell has a virtual source)
+    lost_input = int(np.sum(np.where(place.hicann >= 0, place.hicann,
+                                     sources.hicann)[graph.pre] < 0))
     stats = MappingStatistics(
         synapses_requested=n_req, synapses_realized=n_real, synapses_lost=n_req - n_real,
-        synapses_lost_l1=int(alloc.lost_l1),
+        synapses_lost_l1=int(alloc.lost_l1) - lost_input, synapses_lost_input=lost_input,
         synapses_lost_drivers=int(alloc.lost_drivers),
         synapses_lost_synapse_array=int(alloc.lost_synapse_array),
         synapses_lost_multapse=int(alloc.lost_multapse),
@@ -978,7 +999,8 @@ def map_network(graph: BioGraph, options: MappingOptions, defects,
         timings=timings, stp_drivers=_stp.driver_mode_counts(alloc.driver_stp),
         neuron_sizes=_neuron_sizes(graph))
     lost_parts = (stats.synapses_lost_l1 + stats.synapses_lost_drivers
-                  + stats.synapses_lost_synapse_array + stats.synapses_lost_multapse)
+                  + stats.synapses_lost_synapse_array + stats.synapses_lost_multapse
+                  + stats.synapses_lost_input)
     if stats.synapses_realized + stats.synapses_lost != stats.synapses_requested \
             or lost_parts != stats.synapses_lost:
         raise AssertionError(f"synapse accounting does not add up: {stats}")
@@ -1012,7 +1034,10 @@ def _synapse_loss_error(stats: MappingStatistics,
         f"{stats.synapses_lost_drivers} for want of synapse drivers, "
         f"{stats.synapses_lost_synapse_array} for want of synapse slots, "
         f"{stats.synapses_lost_multapse} multapses (repeats of a neuron pair within one "
-        "projection with multapses='per_projection'). "
+        "projection with multapses='per_projection')"
+        + (f", {stats.synapses_lost_input} from neurons of other wafers that found no room in "
+           "this wafer's input (its FPGA and HICANN-link bandwidth, DNC mergers)"
+           if stats.synapses_lost_input else "") + ". "
         "Use setup(continue_despite_synapse_loss=True) to run anyway (lost synapses "
         "transmit nothing), a larger neuron_size, a longer driver_chain_length, or fewer "
         "connections.\n" + str(stats), stats)

@@ -115,11 +115,19 @@ def _label(graph: BioGraph, p: int) -> str:
 
 def _list_unplaced(graph: BioGraph, unplaced: dict[int, int], of: dict[int, int] | None = None,
                    limit: int = 5) -> str:
-    """"'a': 3 of 10 unplaced; ..." for the first ``limit`` populations, then a count."""
-    items = [f"'{_label(graph, p)}': {k}" + (f" of {of[p]}" if of else "") + " unplaced"
-             for p, k in list(unplaced.items())[:limit]]
-    if len(unplaced) > limit:
-        items.append(f"and {len(unplaced) - limit} more populations")
+    """"'a': 3 of 10 unplaced; ..." for the first ``limit`` populations, then a count
+    (populations of one label, such as the runs of a population cut over wafers, are
+    summed)."""
+    left: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for p, k in unplaced.items():
+        label = _label(graph, p)
+        left[label] = left.get(label, 0) + int(k)
+        total[label] = total.get(label, 0) + (int(of[p]) if of else 0)
+    items = [f"'{label}': {k}" + (f" of {total[label]}" if of else "") + " unplaced"
+             for label, k in list(left.items())[:limit]]
+    if len(left) > limit:
+        items.append(f"and {len(left) - limit} more populations")
     return "; ".join(items)
 
 

@@ -209,7 +209,8 @@ def split_populations(graph: BioGraph, group: np.ndarray, n_groups: int, load: n
         is_source=np.asarray(graph.is_source)[origin],
         neuron_size=np.asarray(graph.neuron_size)[origin],
         manual_hicanns=[graph.manual_hicanns[p] for p in origin],
-        label=[graph.label[p] for p in origin], max_neuron_size=limit)
+        label=[graph.label[p] for p in origin], max_neuron_size=limit,
+        virtual=np.asarray(graph.virtual)[origin])
     unit = np.concatenate([np.asarray(u, dtype=np.int64) for u in unit_of_piece])
     return new, unit, labels
 
@@ -282,7 +283,9 @@ def split_graph(graph: BioGraph, pop_wafer: np.ndarray, n_wafers: int,
             receptor=np.asarray(graph.receptor)[conn],
             projection=np.asarray(graph.projection)[conn],
             projection_label=list(graph.projection_label), stp_key=graph.stp_key[conn],
-            stimulus=stim, stimulus_label=list(graph.stimulus_label), max_neuron_size=limit)
+            stimulus=stim, stimulus_label=list(graph.stimulus_label), max_neuron_size=limit,
+            virtual=np.concatenate([np.zeros(own_pops.size, dtype=bool),
+                                    ~graph.is_source[v_pops]]))
         parts.append(WaferPart(sub, cells, int(own_cells.size), conn))
     return parts
 
@@ -364,6 +367,7 @@ class SystemStatistics(MappingStatistics):
 
 _SUMMED = ("synapses_requested", "synapses_realized", "synapses_lost", "synapses_lost_l1",
            "synapses_lost_drivers", "synapses_lost_synapse_array", "synapses_lost_multapse",
+           "synapses_lost_input",
            "neurons_placed", "sources_placed", "hicanns_used", "l1_routes",
            "l1_routes_failed")
 

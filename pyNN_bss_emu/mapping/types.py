@@ -49,6 +49,10 @@ class BioGraph:
     (:data:`~pyNN_bss_emu.mapping.options.AUTO_SIZE_SENTINEL`) lets the mapper choose;
     ``max_neuron_size[p]`` (optional) is the largest size at which the population's largest
     incoming weight can still be realised (None: 64 for all).
+    Systems of wafers (issue 16): ``virtual[p]`` marks a population of *virtual sources*,
+    neurons of another wafer whose spikes enter this one as input (default: none).  What
+    the input placement cannot place of them is lost with their synapses
+    (``MappingStatistics.synapses_lost_input``); other sources that do not fit are an error.
     """
     size: np.ndarray
     is_source: np.ndarray
@@ -65,8 +69,13 @@ class BioGraph:
     stimulus: np.ndarray = None
     stimulus_label: list = field(default_factory=list)
     max_neuron_size: np.ndarray = None
+    virtual: np.ndarray = None
 
     def __post_init__(self) -> None:
+        if self.virtual is None:
+            self.virtual = np.zeros(np.shape(self.size), dtype=bool)
+        else:
+            self.virtual = np.asarray(self.virtual, dtype=bool)
         if self.max_neuron_size is not None:
             self.max_neuron_size = np.asarray(self.max_neuron_size, dtype=np.int64)
             if self.max_neuron_size.shape != np.shape(self.size):
@@ -133,7 +142,8 @@ class MergerRouting:
 
 @dataclass
 class SourcePlacement:
-    """Spike-source cells on input DNC mergers (-1 for neuron cells)."""
+    """Spike-source cells on input DNC mergers (-1 for neuron cells, and for virtual
+    sources the input had no room for)."""
     hicann: np.ndarray
     dnc_merger: np.ndarray
     address: np.ndarray
