@@ -80,15 +80,18 @@ def worker(args) -> None:
             else None
         out = {"ranks": sim.num_processes(), "scale": args.scale, "k_scale": args.k_scale,
                "fill": args.fill, "rates_hz": rates,
-               "wafers": args.wafers, "wafers_used": st.wafers_used,
+               # one wafer: plain MappingStatistics, no relays
+               "wafers": args.wafers, "wafers_used": getattr(st, "wafers_used", 1),
                "neurons": int(st.neurons_placed), "synapses": int(st.synapses_requested),
-               "lost": int(st.synapses_lost), "offwafer": int(st.offwafer_synapses),
+               "lost": int(st.synapses_lost),
+               "offwafer": int(getattr(st, "offwafer_synapses", 0)),
+               "lost_input": int(st.synapses_lost_input),
                "per_wafer_neurons": [None if w is None else int(w.neurons_placed)
-                                     for w in st.per_wafer],
+                                     for w in getattr(st, "per_wafer", [st])],
                "build_s": build_s, "map_s": map_s, "run_s": run_s,
                "run_s_per_bio_s": run_s / (args.simtime / 1000.0),
-               "relay_sent": int(pulses["l2_relay_sent"]),
-               "relay_lost": int(pulses["l2_relay_lost"]), "spikes": spikes,
+               "relay_sent": int(pulses.get("l2_relay_sent", 0)),
+               "relay_lost": int(pulses.get("l2_relay_lost", 0)), "spikes": spikes,
                "digest": digest.hexdigest()[:16], "rss_mb": rss_all}
         sys.stdout.write(MARK + json.dumps(out) + "\n")
         sys.stdout.flush()
@@ -155,7 +158,8 @@ def main(argv=None) -> int:
     for r in runs:
         print(f"ranks {r['ranks']}: {r['neurons']:,} neurons on {r['wafers_used']} of "
               f"{r['wafers']} wafers {r['per_wafer_neurons']}, {r['synapses']:,} synapses "
-              f"({r['lost']:,} lost, {r['offwafer']:,} between wafers); map {r['map_s']:.1f} s, "
+              f"({r['lost']:,} lost, {r.get('lost_input', 0):,} of them for want of input "
+              f"bandwidth; {r['offwafer']:,} between wafers); map {r['map_s']:.1f} s, "
               f"run {r['run_s_per_bio_s']:.2f} s per bio s; relayed {r['relay_sent']:,} "
               f"(lost {r['relay_lost']:,}); spikes {r['spikes']:,} [{r['digest']}]; RSS per "
               f"rank {', '.join(f'{m:.0f}' for m in r['rss_mb'])} MB")
