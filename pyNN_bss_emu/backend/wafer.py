@@ -670,15 +670,21 @@ class WaferBackend(Backend):
         sub = self.options.substrate
         pt = self.options.parameter_transform
         idx = np.asarray(idx)
+        runs = [(view, a, piece) for view in self._views() for a, piece in view.pieces(pop)]
+
+        def read(view, a, piece, cols, vals):
+            return experiment.read_membranes(
+                piece, cols - a, vals, view.result, wafer_seed=view.seed,
+                trial_seed=sub.trial_seed, segment=segment, readout=readout, alpha=pt.alpha,
+                shift_V=pt.shift, first=a)
+
+        if len(runs) == 1:      # the population on one wafer: no copy of the samples
+            return read(*runs[0], idx, values)
         out = np.array(values, dtype=float)
-        for view in self._views():      # a population cut over wafers: each run on its own
-            for a, piece in view.pieces(pop):
-                mine = (idx >= a) & (idx < a + piece.size)
-                if mine.any():
-                    out[:, mine] = experiment.read_membranes(
-                        piece, idx[mine] - a, values[:, mine], view.result,
-                        wafer_seed=view.seed, trial_seed=sub.trial_seed, segment=segment,
-                        readout=readout, alpha=pt.alpha, shift_V=pt.shift, first=a)
+        for view, a, piece in runs:     # a population cut over wafers: each run on its own
+            mine = (idx >= a) & (idx < a + piece.size)
+            if mine.any():
+                out[:, mine] = read(view, a, piece, idx[mine], values[:, mine])
         return out
 
     # ================================================================ queries
