@@ -117,15 +117,15 @@ def mapping_lines(statistics, weights: list[WeightSummary]) -> list[ReportLine]:
             f"{statistics.synapses_lost_drivers} for want of synapse drivers, "
             f"{statistics.synapses_lost_synapse_array} for want of synapse slots, "
             f"{statistics.synapses_lost_multapse} multapses"
-            + (f", {getattr(statistics, 'synapses_lost_input', 0)} from other wafers for want "
-               "of input bandwidth" if getattr(statistics, "synapses_lost_input", 0) else "")
+            + (f", {statistics.synapses_lost_input} from other wafers for want of input "
+               "bandwidth" if statistics.synapses_lost_input else "")
             + f"), most in "
             f"{_names([f'{p.label}: {p.lost}' for p in worst])}; they transmit nothing "
             "(Projection.get gives NaN). Details: sim.get_mapping_statistics(), "
             "sim.plot_wafer_map(). Helps: a larger neuron_size (more synaptic inputs per "
             "neuron), a longer driver_chain_length, fewer connections"
             + ("; across wafers: fewer wafers (a higher wafer_fill) or connections that "
-               "stay within a wafer" if getattr(statistics, "synapses_lost_input", 0)
+               "stay within a wafer" if statistics.synapses_lost_input
                else "") + "; setup(strict=True) makes it an error"))
     total = sum(w.realised for w in weights)
     clipped = [w for w in weights if w.clipped]

@@ -50,6 +50,18 @@ class WaferView:
                 out.append((a, cell_slice(pop, a, b, offset)))
         return out
 
+    def cells_of(self, pop: PopulationRecord, idx: np.ndarray
+                 ) -> list[tuple[int, PopulationRecord, np.ndarray]]:
+        """The cells ``idx`` (indices within ``pop``) that lie on this wafer, by run: (first
+        cell of the run within ``pop``, the run's record, a mask of ``idx`` selecting its
+        cells); runs without any of them are left out."""
+        out = []
+        for a, piece in self.pieces(pop):
+            mine = (idx >= a) & (idx < a + piece.size)
+            if mine.any():
+                out.append((a, piece, mine))
+        return out
+
 
 def cell_slice(pop: PopulationRecord, a: int, b: int, offset: int) -> PopulationRecord:
     """Cells ``a..b-1`` of ``pop`` as a record of their own whose first cell is number

@@ -628,12 +628,9 @@ class WaferBackend(Backend):
         if self.options.substrate.analog_recording_limit and self._recorded_membranes:
             views = self._views()
             for view in views:        # the analog outputs of every wafer's reticles
-                recorded = []
-                for pop, idx in self._recorded_membranes.values():
-                    for a, piece in view.pieces(pop):
-                        mine = (idx >= a) & (idx < a + piece.size)
-                        if mine.any():
-                            recorded.append((piece, idx[mine] - a))
+                recorded = [(piece, idx[mine] - a)
+                            for pop, idx in self._recorded_membranes.values()
+                            for a, piece, mine in view.cells_of(pop, idx)]
                 if recorded:
                     experiment.check_recorded_membranes(recorded, view.result)
 
@@ -670,7 +667,8 @@ class WaferBackend(Backend):
         sub = self.options.substrate
         pt = self.options.parameter_transform
         idx = np.asarray(idx)
-        runs = [(view, a, piece) for view in self._views() for a, piece in view.pieces(pop)]
+        runs = [(view, a, piece, mine) for view in self._views()
+                for a, piece, mine in view.cells_of(pop, idx)]
 
         def read(view, a, piece, cols, vals):
             return experiment.read_membranes(
@@ -678,13 +676,12 @@ class WaferBackend(Backend):
                 trial_seed=sub.trial_seed, segment=segment, readout=readout, alpha=pt.alpha,
                 shift_V=pt.shift, first=a)
 
-        if len(runs) == 1:      # the population on one wafer: no copy of the samples
-            return read(*runs[0], idx, values)
+        if len(runs) == 1:      # all on one run: no copy of the samples
+            view, a, piece, _ = runs[0]
+            return read(view, a, piece, idx, values)
         out = np.array(values, dtype=float)
-        for view, a, piece in runs:     # a population cut over wafers: each run on its own
-            mine = (idx >= a) & (idx < a + piece.size)
-            if mine.any():
-                out[:, mine] = read(view, a, piece, idx[mine], values[:, mine])
+        for view, a, piece, mine in runs:    # a population cut over wafers: each run alone
+            out[:, mine] = read(view, a, piece, idx[mine], values[:, mine])
         return out
 
     # ================================================================ queries

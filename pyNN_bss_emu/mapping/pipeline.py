@@ -984,8 +984,8 @@ def map_network(graph: BioGraph, options: MappingOptions, defects,
     # a connection without a route source counts as lost on L1 in the allocation; those of
     # unplaced virtual sources were never routed: their own cause
     # (neurons are all placed: a connection from an unplaced cell has a virtual source)
-    lost_input = int(np.sum(np.where(place.hicann >= 0, place.hicann,
-                                     sources.hicann)[graph.pre] < 0))
+    unplaced = (place.hicann < 0) & (sources.hicann < 0)
+    lost_input = int(np.count_nonzero(unplaced[graph.pre]))
     stats = MappingStatistics(
         synapses_requested=n_req, synapses_realized=n_real, synapses_lost=n_req - n_real,
         synapses_lost_l1=int(alloc.lost_l1) - lost_input, synapses_lost_input=lost_input,
