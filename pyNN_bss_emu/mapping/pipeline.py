@@ -911,6 +911,8 @@ def _route_and_allocate(graph, place, options: MappingOptions, strategy, defects
     else:
         src_h, src_m, targets, conn_source = _route_requests(graph, pre_hicann,
                                                              cell_merger[pre], post_hicann)
+    # one int64 per synapse: not kept alive through L1 routing and synapse allocation
+    del pre_hicann
     routes = timed("l1_routing", l1_routing.route_l1, src_h, src_m, targets,
                    hicann_ok=defects.hicann_ok, hline_ok=defects.hline_ok,
                    vline_ok=defects.vline_ok, algorithm=options.l1_routing.algorithm)
